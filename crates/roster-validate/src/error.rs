@@ -1,0 +1,15 @@
+//! `Error`: why a file could not be validated at all.
+//!
+//! A file with bad rows, or a file that is not CSV, is not an `Error`: it is
+//! a [`crate::Report`]. An `Error` means roster could not look — the input
+//! could not be read, or the account's directory could not be asked.
+
+use crate::DirectoryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading the file")]
+    Io(#[source] std::io::Error),
+    #[error("looking up the account's directory")]
+    Directory(#[source] DirectoryError),
+}

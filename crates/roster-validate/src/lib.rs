@@ -1,0 +1,48 @@
+//! Checks an uploaded user file before anything is written: file checks
+//! (CSV only, size, encoding, delimiter, headers), then every row against the
+//! template and against the account, with every error of every row at once.
+//!
+//! The crate is pure: it reads bytes from a [`std::io::Read`] and sees the
+//! account only through the [`Directory`] trait, so every rule is tested
+//! without a database. It never writes, and never names a database, a queue
+//! or a protocol.
+//!
+//! ```
+//! use roster_validate::{validate, Code, MemoryDirectory, Options};
+//!
+//! let file = "Display Name (Mandatory),Email Address (Mandatory)\n\
+//!             Jane Doe,jane@acme.example\n\
+//!             ,not-an-address\n";
+//! let report = validate(Box::new(file.as_bytes()), &mut MemoryDirectory::default(), &Options::default())?;
+//! assert_eq!((report.rows, report.valid_rows), (2, 1));
+//! let codes: Vec<Code> = report.row_errors.iter().map(|e| e.code).collect();
+//! assert_eq!(codes, [Code::Required, Code::InvalidEmail]);
+//! # Ok::<(), roster_validate::Error>(())
+//! ```
+
+mod code;
+mod directory;
+mod email;
+mod error;
+mod extension;
+mod input;
+mod options;
+mod phone;
+mod records;
+mod report;
+mod role;
+mod validator;
+
+pub use code::Code;
+pub use directory::{
+    Directory, DirectoryError, Facts, Keys, MAIN_LOCATION, MemoryDirectory, NumberState,
+    location_key,
+};
+pub use email::{Email, EmailError};
+pub use error::Error;
+pub use extension::{Extension, ExtensionError, ExtensionPolicy};
+pub use options::{Limits, Options};
+pub use phone::{E164, PhoneError};
+pub use report::{FileError, Report, RowError};
+pub use role::Role;
+pub use validator::validate;

@@ -1,0 +1,746 @@
+//! `validate`: file checks, then every row against the template and the
+//! account, all errors at once.
+//!
+//! Rows are read one at a time and checked in batches: the rules that need
+//! only the row run as it is read, uniqueness within the file is checked
+//! against what earlier rows used, and the rules that need the account run
+//! once per batch through one [`Directory::look_up`]. What is kept between
+//! batches is the errors and the sets of emails, numbers and extensions
+//! already seen — nothing else grows with the file.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Read};
+
+use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
+
+use crate::directory::{Directory, Facts, Keys, NumberState, location_key};
+use crate::input::{self, BadUtf16, Sniffed, TooLarge};
+use crate::records::{ReadError, Record, Records};
+use crate::{Code, E164, Email, Error, Extension, FileError, Options, Report, Role, RowError};
+
+/// Rows checked against the directory at a time.
+const BATCH_ROWS: usize = 4096;
+
+/// Validates a whole file. Nothing is written anywhere.
+pub fn validate(
+    input: Box<dyn Read + Send>,
+    directory: &mut dyn Directory,
+    options: &Options,
+) -> Result<Report, Error> {
+    let mut report = Report::default();
+    let mut records = match input::sniff(input, options.limits.max_bytes) {
+        Ok(Sniffed::Text(text)) => Records::new(text, options.limits.max_record_bytes),
+        Ok(Sniffed::Empty) => {
+            report.file_errors.push(empty_file("the file is empty"));
+            return Ok(report);
+        }
+        Ok(Sniffed::NotCsv(kind)) => {
+            report.file_errors.push(FileError {
+                line: None,
+                code: Code::NotCsv,
+                message: format!(
+                    "{kind}; roster reads CSV files only: open it in your spreadsheet and \
+                     save it with File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'"
+                ),
+            });
+            return Ok(report);
+        }
+        Ok(Sniffed::Encoding(message)) => {
+            report.file_errors.push(FileError {
+                line: None,
+                code: Code::Encoding,
+                message: message.to_string(),
+            });
+            return Ok(report);
+        }
+        Err(e) => return io_outcome(e, report),
+    };
+
+    let is_header =
+        |h: &str| Column::from_header(h).is_some() || h.trim().eq_ignore_ascii_case(ERRORS_HEADER);
+    if let Err(e) = records.sniff_delimiter(is_header) {
+        return io_outcome(e, report);
+    }
+    let mut record = Record::default();
+    let headers = loop {
+        match records.read(&mut record) {
+            Ok(true) if record.is_blank() => continue,
+            Ok(true) => {
+                let cells: Vec<&str> = record.fields().collect();
+                break Headers::match_line(&cells);
+            }
+            Ok(false) => {
+                report.file_errors.push(empty_file("the file is empty"));
+                return Ok(report);
+            }
+            Err(e) => return read_outcome(e, None, report),
+        }
+    };
+    let header_line = record.line;
+    if !headers.problems().is_empty() {
+        report.file_errors = headers
+            .problems()
+            .iter()
+            .map(|p| header_error(p, header_line))
+            .collect();
+        return Ok(report);
+    }
+
+    let mut checker = Checker {
+        headers: &headers,
+        options,
+        seen: Seen::default(),
+        batch: Vec::with_capacity(BATCH_ROWS),
+        errors: Vec::new(),
+    };
+    loop {
+        match records.read(&mut record) {
+            Ok(true) if record.is_blank() => {}
+            Ok(true) => {
+                report.rows += 1;
+                if report.rows > options.limits.max_rows {
+                    report.rows -= 1;
+                    report.file_errors.push(FileError {
+                        line: Some(record.line),
+                        code: Code::TooManyRows,
+                        message: format!(
+                            "the file has more than {} rows; split it into files of at most {} rows \
+                             and import them one after another",
+                            options.limits.max_rows, options.limits.max_rows
+                        ),
+                    });
+                    break;
+                }
+                checker.check_row(&record);
+                if checker.batch.len() == BATCH_ROWS {
+                    report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
+                return read_outcome(e, Some(&headers), report);
+            }
+        }
+    }
+    report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
+    if report.rows == 0 && report.file_errors.is_empty() {
+        report.file_errors.push(empty_file(
+            "the file has a header but no rows; add one row per user below the header",
+        ));
+    }
+    if !report.file_errors.is_empty() {
+        report.valid_rows = 0;
+    }
+    Ok(report)
+}
+
+/// The longest text each free-text column takes, in characters.
+fn max_chars(column: Column) -> usize {
+    match column {
+        Column::DisplayName => 256,
+        Column::FirstName | Column::LastName => 64,
+        _ => 128,
+    }
+}
+
+/// Checks rows and remembers what earlier rows used.
+struct Checker<'a> {
+    headers: &'a Headers,
+    options: &'a Options,
+    seen: Seen,
+    /// Rows of the current batch waiting for the directory.
+    batch: Vec<Pending>,
+    /// Errors of the current batch.
+    errors: Vec<RowError>,
+}
+
+/// What rows so far used, with the line of the first use.
+#[derive(Default)]
+struct Seen {
+    emails: HashMap<Box<str>, u64>,
+    numbers: HashMap<E164, u64>,
+    extensions: HashMap<Extension, u64>,
+}
+
+/// A row that passed or failed its own checks and waits for the directory.
+struct Pending {
+    line: u64,
+    email: Option<(Email, String)>,
+    primary: Option<E164>,
+    additional: Vec<E164>,
+    extension: Option<Extension>,
+    location: Option<(String, String)>,
+}
+
+impl Checker<'_> {
+    fn cell<'r>(&self, record: &'r Record, column: Column) -> &'r str {
+        if column.is_voice() && !self.options.voice {
+            return "";
+        }
+        match self.headers.index_of(column) {
+            Some(i) => record.field(i),
+            None => "",
+        }
+    }
+
+    fn error(&mut self, row: u64, column: Option<Column>, code: Code, message: String) {
+        self.errors.push(RowError {
+            row,
+            column,
+            code,
+            message,
+        });
+    }
+
+    /// Runs every rule that needs only this row and the rows before it.
+    fn check_row(&mut self, record: &Record) {
+        let line = record.line;
+        let width = self.headers.width();
+        let extra_filled = (width..record.len()).any(|i| !record.field(i).trim().is_empty());
+        if record.len() < width || extra_filled {
+            let message = format!(
+                "has {} cells but the header has {width}; check for a missing or extra {} \
+                 (a cell with a comma in it must be in double quotes)",
+                record.len(),
+                if record.len() < width {
+                    "cell"
+                } else {
+                    "cell or delimiter"
+                },
+            );
+            self.error(line, None, Code::RaggedRow, message);
+            self.batch.push(Pending::failed(line));
+            return;
+        }
+
+        let display_name = self.cell(record, Column::DisplayName).trim();
+        if display_name.is_empty() {
+            self.error(
+                line,
+                Some(Column::DisplayName),
+                Code::Required,
+                "is empty; every user needs a display name, like Jane Doe".to_string(),
+            );
+        }
+        for column in [
+            Column::DisplayName,
+            Column::FirstName,
+            Column::LastName,
+            Column::JobTitle,
+            Column::Department,
+            Column::OrganizationalUnit,
+        ] {
+            let text = self.cell(record, column).trim();
+            let limit = max_chars(column);
+            if text.len() > limit {
+                let chars = text.chars().count();
+                if chars > limit {
+                    let message =
+                        format!("is {chars} characters long; at most {limit} are allowed");
+                    self.error(line, Some(column), Code::TooLong, message);
+                }
+            }
+        }
+
+        let email = self.check_email(record, line);
+        let (primary, additional) = self.check_numbers(record, line);
+        let extension = self.check_extension(record, line);
+
+        let location = self.cell(record, Column::VoiceLocation).trim();
+        let location =
+            (!location.is_empty()).then(|| (location.to_string(), location_key(location)));
+
+        let role = self.cell(record, Column::Role);
+        if !role.trim().is_empty() && Role::parse(role).is_none() {
+            let message = format!(
+                "{} is not a role; use one of: {}",
+                quote(role),
+                Role::choices()
+            );
+            self.error(line, Some(Column::Role), Code::InvalidRole, message);
+        }
+
+        self.batch.push(Pending {
+            line,
+            email,
+            primary,
+            additional,
+            extension,
+            location,
+        });
+    }
+
+    fn check_email(&mut self, record: &Record, line: u64) -> Option<(Email, String)> {
+        let cell = self.cell(record, Column::Email);
+        if cell.trim().is_empty() {
+            let message =
+                "is empty; every user needs a unique email address to sign in with".to_string();
+            self.error(line, Some(Column::Email), Code::Required, message);
+            return None;
+        }
+        let email = match Email::parse(cell) {
+            Ok(email) => email,
+            Err(e) => {
+                self.error(
+                    line,
+                    Some(Column::Email),
+                    Code::InvalidEmail,
+                    format!("{} {e}", quote(cell)),
+                );
+                return None;
+            }
+        };
+        let key = email.key();
+        if let Some(first) = self.seen.emails.get(key.as_str()) {
+            let message = format!(
+                "{email} is already used on row {first}; each user needs a different address \
+                 (addresses differing only in capitals are the same)"
+            );
+            self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
+        } else {
+            self.seen.emails.insert(key.clone().into_boxed_str(), line);
+        }
+        Some((email, key))
+    }
+
+    fn check_numbers(&mut self, record: &Record, line: u64) -> (Option<E164>, Vec<E164>) {
+        let primary_cell = self.cell(record, Column::PrimaryPhone);
+        let primary = if primary_cell.trim().is_empty() {
+            None
+        } else {
+            match E164::parse(primary_cell) {
+                Ok(n) if n.is_toll_free() => {
+                    let message = format!(
+                        "{n} is a toll-free number, which cannot be a user's primary number; \
+                         put it under Additional Phone Numbers and give a local number here"
+                    );
+                    self.error(
+                        line,
+                        Some(Column::PrimaryPhone),
+                        Code::TollFreePrimary,
+                        message,
+                    );
+                    Some(n)
+                }
+                Ok(n) => Some(n),
+                Err(e) => {
+                    let message = format!("{} {e}", quote(primary_cell));
+                    self.error(
+                        line,
+                        Some(Column::PrimaryPhone),
+                        Code::InvalidPhone,
+                        message,
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(n) = primary {
+            self.check_number_unique(n, line, Column::PrimaryPhone);
+        }
+
+        let additional_cell = self.cell(record, Column::AdditionalPhones);
+        let mut additional = Vec::new();
+        let mut any = false;
+        for part in additional_cell
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            any = true;
+            match E164::parse(part) {
+                Ok(n) if primary == Some(n) || additional.contains(&n) => {
+                    let message =
+                        format!("{n} is listed twice for this user; list each number once");
+                    self.error(
+                        line,
+                        Some(Column::AdditionalPhones),
+                        Code::DuplicateNumber,
+                        message,
+                    );
+                }
+                Ok(n) => {
+                    self.check_number_unique(n, line, Column::AdditionalPhones);
+                    additional.push(n);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "{} {e}; separate several numbers with semicolons",
+                        quote(part)
+                    );
+                    self.error(
+                        line,
+                        Some(Column::AdditionalPhones),
+                        Code::InvalidPhone,
+                        message,
+                    );
+                }
+            }
+        }
+        if any && primary_cell.trim().is_empty() {
+            let message = "lists numbers but the row has no Primary Phone Number; \
+                           move one of them to the primary column"
+                .to_string();
+            self.error(
+                line,
+                Some(Column::AdditionalPhones),
+                Code::AdditionalWithoutPrimary,
+                message,
+            );
+        }
+        (primary, additional)
+    }
+
+    fn check_number_unique(&mut self, n: E164, line: u64, column: Column) {
+        if let Some(first) = self.seen.numbers.get(&n) {
+            let message =
+                format!("{n} is already used on row {first}; a number belongs to one user only");
+            self.error(line, Some(column), Code::DuplicateNumber, message);
+        } else {
+            self.seen.numbers.insert(n, line);
+        }
+    }
+
+    fn check_extension(&mut self, record: &Record, line: u64) -> Option<Extension> {
+        let cell = self.cell(record, Column::Extension);
+        if cell.trim().is_empty() {
+            return None;
+        }
+        let extension = match Extension::parse(cell, self.options.extensions) {
+            Ok(e) => e,
+            Err(e) => {
+                self.error(
+                    line,
+                    Some(Column::Extension),
+                    Code::InvalidExtension,
+                    format!("{} {e}", quote(cell)),
+                );
+                return None;
+            }
+        };
+        if let Some(first) = self.seen.extensions.get(&extension) {
+            let message = format!(
+                "{extension} is already used on row {first}; give each user a different extension \
+                 or leave the cell empty to have one assigned"
+            );
+            self.error(
+                line,
+                Some(Column::Extension),
+                Code::DuplicateExtension,
+                message,
+            );
+        } else {
+            self.seen.extensions.insert(extension.clone(), line);
+        }
+        Some(extension)
+    }
+
+    /// Asks the directory about the batch, adds what it finds to `errors`
+    /// in file order, and returns how many rows of the batch are valid.
+    fn finish_batch(
+        &mut self,
+        directory: &mut dyn Directory,
+        errors: &mut Vec<RowError>,
+    ) -> Result<u64, Error> {
+        if self.batch.is_empty() {
+            return Ok(0);
+        }
+        let facts = directory
+            .look_up(&keys(&self.batch))
+            .map_err(Error::Directory)?;
+        let batch = std::mem::take(&mut self.batch);
+        for row in &batch {
+            self.check_against(row, &facts);
+        }
+
+        // A row's errors in column order, whole-row errors first.
+        self.errors
+            .sort_by_key(|e| (e.row, e.column.map_or(0, |c| c.index() + 1)));
+        let mut failed = 0;
+        let mut last = None;
+        for e in &self.errors {
+            if last != Some(e.row) {
+                failed += 1;
+                last = Some(e.row);
+            }
+        }
+        let valid = (batch.len() - failed) as u64;
+        errors.append(&mut self.errors);
+        self.batch = batch;
+        self.batch.clear();
+        Ok(valid)
+    }
+
+    fn check_against(&mut self, row: &Pending, facts: &Facts) {
+        if let Some((email, key)) = &row.email
+            && facts.taken_emails.contains(key)
+        {
+            let message = format!(
+                "{email} already belongs to a user of this account; remove the row, \
+                 or use another address"
+            );
+            self.error(row.line, Some(Column::Email), Code::EmailTaken, message);
+        }
+        let numbers = row
+            .primary
+            .iter()
+            .map(|n| (*n, Column::PrimaryPhone))
+            .chain(
+                row.additional
+                    .iter()
+                    .map(|n| (*n, Column::AdditionalPhones)),
+            );
+        for (n, column) in numbers {
+            match facts.numbers.get(&n) {
+                Some(NumberState::Parked) => {}
+                Some(NumberState::Assigned) => {
+                    let message = format!(
+                        "{n} is already assigned to another user; use a number that is parked on the account"
+                    );
+                    self.error(row.line, Some(column), Code::NumberAssigned, message);
+                }
+                None => {
+                    let message = format!(
+                        "{n} is not parked on this account; park the number on the account first, \
+                         or leave the cell empty"
+                    );
+                    self.error(row.line, Some(column), Code::NumberNotParked, message);
+                }
+            }
+        }
+        if let Some(extension) = &row.extension
+            && facts.taken_extensions.contains(extension)
+        {
+            let message = format!(
+                "{extension} is already used by another user of this account; pick a free \
+                 extension or leave the cell empty to have one assigned"
+            );
+            self.error(
+                row.line,
+                Some(Column::Extension),
+                Code::ExtensionTaken,
+                message,
+            );
+        }
+        if let Some((name, key)) = &row.location
+            && !facts.locations.contains(key)
+        {
+            let message = format!(
+                "{} is not a location of this account; create the location first, or leave \
+                 the cell empty for Main Company Address",
+                quote(name)
+            );
+            self.error(
+                row.line,
+                Some(Column::VoiceLocation),
+                Code::UnknownLocation,
+                message,
+            );
+        }
+    }
+}
+
+impl Pending {
+    fn failed(line: u64) -> Pending {
+        Pending {
+            line,
+            email: None,
+            primary: None,
+            additional: Vec::new(),
+            extension: None,
+            location: None,
+        }
+    }
+}
+
+/// The keys of a batch, each once.
+fn keys(batch: &[Pending]) -> Keys {
+    let mut emails = HashSet::new();
+    let mut numbers = HashSet::new();
+    let mut extensions = HashSet::new();
+    let mut locations = HashSet::new();
+    for row in batch {
+        if let Some((_, key)) = &row.email {
+            emails.insert(key.clone());
+        }
+        numbers.extend(row.primary.iter().chain(&row.additional).copied());
+        if let Some(e) = &row.extension {
+            extensions.insert(e.clone());
+        }
+        if let Some((_, key)) = &row.location {
+            locations.insert(key.clone());
+        }
+    }
+    Keys {
+        emails: emails.into_iter().collect(),
+        numbers: numbers.into_iter().collect(),
+        extensions: extensions.into_iter().collect(),
+        locations: locations.into_iter().collect(),
+    }
+}
+
+/// A cell as a message shows it: quoted, and cut short when long.
+fn quote(cell: &str) -> String {
+    let cell = cell.trim();
+    const SHOWN: usize = 40;
+    match cell.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("'{}…'", &cell[..cut]),
+        None => format!("'{cell}'"),
+    }
+}
+
+fn empty_file(message: &str) -> FileError {
+    FileError {
+        line: None,
+        code: Code::EmptyFile,
+        message: message.to_string(),
+    }
+}
+
+fn header_error(problem: &HeaderProblem, line: u64) -> FileError {
+    let (code, message) = match problem {
+        HeaderProblem::Missing(column) => (
+            Code::MissingColumn,
+            format!(
+                "the header has no '{column}' column; it is mandatory (download the template for the exact headers)"
+            ),
+        ),
+        HeaderProblem::Unknown {
+            position,
+            found,
+            suggestion,
+        } => {
+            let hint = match suggestion {
+                Some(column) => format!("; did you mean '{column}'?"),
+                None => "; use the template's headers, or delete the column".to_string(),
+            };
+            let found = if found.is_empty() {
+                "an empty header".to_string()
+            } else {
+                format!("'{found}'")
+            };
+            (
+                Code::UnknownColumn,
+                format!(
+                    "column {} has {found}, which is not a template column{hint}",
+                    position + 1
+                ),
+            )
+        }
+        HeaderProblem::Duplicate {
+            position,
+            column,
+            first,
+        } => (
+            Code::DuplicateColumn,
+            format!(
+                "column {} repeats '{column}', already column {}; keep one of them",
+                position + 1,
+                first + 1
+            ),
+        ),
+    };
+    FileError {
+        line: Some(line),
+        code,
+        message,
+    }
+}
+
+/// Turns a read failure into the report's file error, or into `Err` when it
+/// is not about the file.
+fn read_outcome(
+    e: ReadError,
+    headers: Option<&Headers>,
+    mut report: Report,
+) -> Result<Report, Error> {
+    let error = match e {
+        ReadError::Io(e) => return io_outcome(e, report),
+        ReadError::Utf8 { line, field, byte } => {
+            let column = headers
+                .and_then(|h| {
+                    Column::ALL
+                        .into_iter()
+                        .find(|c| h.index_of(*c) == Some(field))
+                })
+                .map_or(format!("cell {}", field + 1), |c| format!("column '{c}'"));
+            FileError {
+                line: Some(line),
+                code: Code::Encoding,
+                message: format!(
+                    "line {line}, {column}: byte 0x{byte:02X} is not UTF-8; the file was saved in \
+                     another encoding (Windows-1252 or ANSI, say): save it again as \
+                     'CSV UTF-8 (Comma delimited)'"
+                ),
+            }
+        }
+        ReadError::Nul { line } => FileError {
+            line: Some(line),
+            code: Code::Encoding,
+            message: format!("line {line} holds a NUL byte; the file is damaged or not plain text"),
+        },
+        ReadError::UnclosedQuote { line } => FileError {
+            line: Some(line),
+            code: Code::MalformedCsv,
+            message: format!(
+                "the double quote that opens a cell on line {line} is never closed; \
+                 close it, or double it (\"\") if it is part of the text"
+            ),
+        },
+        ReadError::RecordTooLong {
+            line,
+            quote_line,
+            max,
+        } => FileError {
+            line: Some(line),
+            code: Code::MalformedCsv,
+            message: match quote_line {
+                Some(q) => format!(
+                    "the row starting on line {line} runs past {max} bytes inside a quoted cell \
+                     opened on line {q}; the closing double quote is probably missing"
+                ),
+                None => format!(
+                    "the row starting on line {line} is longer than {max} bytes; \
+                     no user row is that long: check the line breaks of the file"
+                ),
+            },
+        },
+    };
+    report.file_errors.push(error);
+    report.valid_rows = 0;
+    Ok(report)
+}
+
+/// An IO failure is the file's fault when it is the size cap or broken
+/// UTF-16; otherwise roster could not read the file at all.
+fn io_outcome(e: io::Error, mut report: Report) -> Result<Report, Error> {
+    let error = if let Some(TooLarge { max_bytes }) =
+        e.get_ref().and_then(|i| i.downcast_ref::<TooLarge>())
+    {
+        FileError {
+            line: None,
+            code: Code::FileTooLarge,
+            message: format!(
+                "the file is larger than {max_bytes} bytes; split it into smaller files and import them one after another"
+            ),
+        }
+    } else if let Some(BadUtf16 { offset }) = e.get_ref().and_then(|i| i.downcast_ref::<BadUtf16>())
+    {
+        FileError {
+            line: None,
+            code: Code::Encoding,
+            message: format!(
+                "the UTF-16 text is broken at byte {offset}; save the file again as 'CSV UTF-8 (Comma delimited)'"
+            ),
+        }
+    } else {
+        return Err(Error::Io(e));
+    };
+    report.file_errors.push(error);
+    report.valid_rows = 0;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;
