@@ -9,7 +9,7 @@
 //! ```
 //! use roster_template::{Column, Headers};
 //!
-//! let headers = Headers::match_line(["email address (mandatory)", " Display Name (Mandatory) "]);
+//! let headers = Headers::match_line(&["email address (mandatory)", " Display Name (Mandatory) "]);
 //! assert!(headers.problems().is_empty());
 //! assert_eq!(headers.index_of(Column::Email), Some(0));
 //! ```

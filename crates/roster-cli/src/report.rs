@@ -1,0 +1,104 @@
+//! A validation report as a person reads it (a table grouped by row) and as
+//! a script reads it (the JSON shape of `CONTRACT.md`).
+
+use std::fmt::Write;
+
+use roster_validate::Report;
+use serde::Serialize;
+
+/// The contract's JSON shape of a validation report.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReportJson<'a> {
+    rows: u64,
+    valid_rows: u64,
+    errors: Vec<ErrorJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ErrorJson<'a> {
+    row: Option<u64>,
+    column: Option<&'static str>,
+    code: &'static str,
+    message: &'a str,
+}
+
+impl<'a> ReportJson<'a> {
+    /// File-level errors first, then row errors in file order.
+    pub(crate) fn new(report: &'a Report) -> ReportJson<'a> {
+        let file = report.file_errors.iter().map(|e| ErrorJson {
+            row: e.line,
+            column: None,
+            code: e.code.as_str(),
+            message: &e.message,
+        });
+        let rows = report.row_errors.iter().map(|e| ErrorJson {
+            row: Some(e.row),
+            column: e.column.map(|c| c.header()),
+            code: e.code.as_str(),
+            message: &e.message,
+        });
+        ReportJson {
+            rows: report.rows,
+            valid_rows: report.valid_rows,
+            errors: file.chain(rows).collect(),
+        }
+    }
+}
+
+/// The report as text: a summary line, then the errors of the file and of
+/// each row under a heading, in aligned columns.
+pub(crate) fn text(file: &str, report: &Report) -> String {
+    let mut out = String::new();
+    let errors = report.file_errors.len() + report.row_errors.len();
+    if report.is_valid() {
+        let _ = writeln!(out, "{file}: {} rows, all valid", report.rows);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{file}: {} rows, {} valid, {errors} {}\n",
+        report.rows,
+        report.valid_rows,
+        if errors == 1 { "error" } else { "errors" }
+    );
+    const WHOLE_ROW: &str = "(whole row)";
+    let column_width = report
+        .row_errors
+        .iter()
+        .map(|e| e.column.map_or(WHOLE_ROW.len(), |c| c.header().len()))
+        .max()
+        .unwrap_or(0);
+    let code_width = report
+        .file_errors
+        .iter()
+        .map(|e| e.code.as_str().len())
+        .chain(report.row_errors.iter().map(|e| e.code.as_str().len()))
+        .max()
+        .unwrap_or(0);
+
+    if !report.file_errors.is_empty() {
+        let _ = writeln!(out, "file");
+        for e in &report.file_errors {
+            let _ = writeln!(out, "  {:code_width$}  {}", e.code.as_str(), e.message);
+        }
+    }
+    let mut last_row = None;
+    for e in &report.row_errors {
+        if last_row != Some(e.row) {
+            let _ = writeln!(out, "row {}", e.row);
+            last_row = Some(e.row);
+        }
+        let column = e.column.map_or(WHOLE_ROW, |c| c.header());
+        let _ = writeln!(
+            out,
+            "  {column:column_width$}  {:code_width$}  {}",
+            e.code.as_str(),
+            e.message
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nNothing was written. Fix the rows above and validate the file again."
+    );
+    out
+}

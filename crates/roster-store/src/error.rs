@@ -1,0 +1,38 @@
+//! `Error`: why the store could not do what it was asked.
+
+/// One error type for the crate. Messages say what failed and on what; the
+/// database's own error is the source.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://HOST/DATABASE")]
+    UnsupportedUrl(String),
+    #[error("opening the database {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating the database schema")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("{what}")]
+    Query {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("no account '{0}'; load it first with `roster account load FILE.toml`")]
+    NoAccount(String),
+    #[error("user {email}: {reason}")]
+    UserConflict { email: String, reason: String },
+}
+
+/// Attaches what was being done to a database error.
+pub(crate) trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T, Error>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, what: &'static str) -> Result<T, Error> {
+        self.map_err(|source| Error::Query { what, source })
+    }
+}

@@ -1,0 +1,117 @@
+//! `Store`: a connection pool to SQLite or PostgreSQL, opened and migrated.
+//!
+//! Both databases hold the same tables (`migrations/sqlite`,
+//! `migrations/postgres`). Queries that read the same on both are written
+//! once; bulk paths differ only in how a list travels: a JSON array unpacked
+//! by `json_each` on SQLite, a native array unpacked by `unnest` on
+//! PostgreSQL, one bound parameter either way.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::Error;
+
+/// The database used when nothing else is configured.
+pub const DEFAULT_URL: &str = "sqlite://roster.db";
+
+/// roster's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+/// The pool of one of the two databases roster runs on.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens the database at `url` and brings its schema up to date. A
+    /// SQLite file is created when missing.
+    pub async fn open(url: &str) -> Result<Store, Error> {
+        let connect = |source| Error::Connect {
+            url: redact(url),
+            source,
+        };
+        let db = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(connect)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await
+                .map_err(connect)?;
+            let mut migrator = sqlx::migrate!("./migrations/sqlite");
+            migrator.dangerous_set_table_name("_roster_migrations");
+            migrator.run(&pool).await.map_err(Error::Migrate)?;
+            Db::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // JIT compilation makes the bulk statements slower, never faster.
+            let options = PgConnectOptions::from_str(url)
+                .map_err(connect)?
+                .options([("jit", "off")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(connect)?;
+            let mut migrator = sqlx::migrate!("./migrations/postgres");
+            migrator.dangerous_set_table_name("_roster_migrations");
+            migrator.run(&pool).await.map_err(Error::Migrate)?;
+            Db::Postgres(pool)
+        } else {
+            return Err(Error::UnsupportedUrl(redact(url)));
+        };
+        Ok(Store { db })
+    }
+
+    /// Closes every connection, waiting for them to finish.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The URL without its password, fit for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://roster:s3cret@db:5432/roster"),
+            "postgres://roster:***@db:5432/roster"
+        );
+        assert_eq!(
+            super::redact("postgres://root@127.0.0.1/test"),
+            "postgres://root@127.0.0.1/test"
+        );
+        assert_eq!(super::redact("sqlite://roster.db"), "sqlite://roster.db");
+    }
+}
