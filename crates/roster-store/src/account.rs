@@ -313,14 +313,14 @@ mod load {
                     if let Some(extension) = &user.extension {
                         sqlx::query(CLAIM_EXTENSION)
                             .bind(id)
-                            .bind(extension.as_str())
+                            .bind(extension.to_string())
                             .bind(user_id)
                             .execute(&mut *tx)
                             .await
                             .context("writing an extension")?;
                         let (owner,): (i64,) = sqlx::query_as(EXTENSION_OWNER)
                             .bind(id)
-                            .bind(extension.as_str())
+                            .bind(extension.to_string())
                             .fetch_one(&mut *tx)
                             .await
                             .context("reading an extension")?;

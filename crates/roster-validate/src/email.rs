@@ -65,6 +65,12 @@ impl Email {
     pub fn key(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+
+    /// [`Email::key`], reusing the address's own allocation.
+    pub fn into_key(mut self) -> String {
+        self.0.make_ascii_lowercase();
+        self.0
+    }
 }
 
 impl fmt::Display for Email {

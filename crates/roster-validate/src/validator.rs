@@ -8,122 +8,112 @@
 //! batches is the errors and the sets of emails, numbers and extensions
 //! already seen — nothing else grows with the file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::collections::hash_map::Entry;
 use std::io::{self, Read};
+use std::sync::mpsc;
+
+use rustc_hash::FxHashMap;
+use xxhash_rust::xxh3::xxh3_128;
 
 use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
 
-use crate::directory::{Directory, Facts, Keys, NumberState, location_key};
+use crate::directory::{Directory, DirectoryError, Facts, Keys, location_key};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
 use crate::records::{ReadError, Record, Records};
-use crate::{Code, E164, Email, Error, Extension, FileError, Options, Report, Role, RowError};
+use crate::{
+    Code, E164, Email, Error, Extension, FileError, Limits, Options, Report, Role, RowError,
+};
 
 /// Rows checked against the directory at a time.
 const BATCH_ROWS: usize = 4096;
 
 /// Validates a whole file. Nothing is written anywhere.
+///
+/// Reading and the row rules run on the calling thread; the directory is
+/// asked about each batch on a helper thread while the next batch is read,
+/// so a database lookup and parsing overlap.
 pub fn validate(
     input: Box<dyn Read + Send>,
     directory: &mut dyn Directory,
     options: &Options,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
-    let mut records = match input::sniff(input, options.limits.max_bytes) {
-        Ok(Sniffed::Text(text)) => Records::new(text, options.limits.max_record_bytes),
-        Ok(Sniffed::Empty) => {
-            report.file_errors.push(empty_file("the file is empty"));
-            return Ok(report);
-        }
-        Ok(Sniffed::NotCsv(kind)) => {
-            report.file_errors.push(FileError {
-                line: None,
-                code: Code::NotCsv,
-                message: format!(
-                    "{kind}; roster reads CSV files only: open it in your spreadsheet and \
-                     save it with File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'"
-                ),
-            });
-            return Ok(report);
-        }
-        Ok(Sniffed::Encoding(message)) => {
-            report.file_errors.push(FileError {
-                line: None,
-                code: Code::Encoding,
-                message: message.to_string(),
-            });
-            return Ok(report);
-        }
-        Err(e) => return io_outcome(e, report),
+    let (mut records, headers) = match open(input, &options.limits, &mut report) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return Ok(report),
+        Err(e) => return outcome(e, None, report),
     };
-
-    let is_header =
-        |h: &str| Column::from_header(h).is_some() || h.trim().eq_ignore_ascii_case(ERRORS_HEADER);
-    if let Err(e) = records.sniff_delimiter(is_header) {
-        return io_outcome(e, report);
-    }
-    let mut record = Record::default();
-    let headers = loop {
-        match records.read(&mut record) {
-            Ok(true) if record.is_blank() => continue,
-            Ok(true) => {
-                let cells: Vec<&str> = record.fields().collect();
-                break Headers::match_line(&cells);
-            }
-            Ok(false) => {
-                report.file_errors.push(empty_file("the file is empty"));
-                return Ok(report);
-            }
-            Err(e) => return read_outcome(e, None, report),
-        }
-    };
-    let header_line = record.line;
-    if !headers.problems().is_empty() {
-        report.file_errors = headers
-            .problems()
-            .iter()
-            .map(|p| header_error(p, header_line))
-            .collect();
-        return Ok(report);
-    }
-
     let mut checker = Checker {
         headers: &headers,
         options,
         seen: Seen::default(),
-        batch: Vec::with_capacity(BATCH_ROWS),
-        errors: Vec::new(),
+        batch: Batch::default(),
     };
-    loop {
-        match records.read(&mut record) {
-            Ok(true) if record.is_blank() => {}
-            Ok(true) => {
-                report.rows += 1;
-                if report.rows > options.limits.max_rows {
-                    report.rows -= 1;
-                    report.file_errors.push(FileError {
-                        line: Some(record.line),
-                        code: Code::TooManyRows,
-                        message: format!(
-                            "the file has more than {} rows; split it into files of at most {} rows \
-                             and import them one after another",
-                            options.limits.max_rows, options.limits.max_rows
-                        ),
-                    });
+    let read_error = std::thread::scope(|scope| {
+        let (to_directory, batches) = mpsc::sync_channel::<Batch>(1);
+        let (to_checker, answers) = mpsc::sync_channel::<(Batch, Result<Facts, DirectoryError>)>(1);
+        scope.spawn(move || {
+            for batch in batches {
+                let facts = directory.look_up(&batch.keys());
+                if to_checker.send((batch, facts)).is_err() {
                     break;
                 }
-                checker.check_row(&record);
-                if checker.batch.len() == BATCH_ROWS {
-                    report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
+            }
+        });
+        let mut in_flight = 0;
+        let finish_one = |report: &mut Report, checker: &mut Checker<'_>| -> Result<(), Error> {
+            let (batch, facts) = answers
+                .recv()
+                .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
+            let facts = facts.map_err(Error::Directory)?;
+            report.valid_rows += checker.finish(batch, &facts, &mut report.row_errors);
+            Ok(())
+        };
+        let mut record = Record::default();
+        let read_error = loop {
+            match records.read(&mut record) {
+                Ok(true) if record.is_blank() => continue,
+                Ok(true) => {}
+                Ok(false) => break None,
+                Err(e) => break Some(e),
+            }
+            report.rows += 1;
+            if report.rows > options.limits.max_rows {
+                report.rows -= 1;
+                report
+                    .file_errors
+                    .push(too_many_rows(record.line, options.limits.max_rows));
+                break None;
+            }
+            checker.check_row(&record);
+            if checker.batch.rows.len() == BATCH_ROWS {
+                if in_flight == 1 {
+                    finish_one(&mut report, &mut checker)?;
+                    in_flight -= 1;
                 }
+                let full = std::mem::take(&mut checker.batch);
+                if to_directory.send(full).is_err() {
+                    return Err(Error::Directory("the directory lookup stopped".into()));
+                }
+                in_flight += 1;
             }
-            Ok(false) => break,
-            Err(e) => {
-                report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
-                return read_outcome(e, Some(&headers), report);
-            }
+        };
+        if in_flight == 1 {
+            finish_one(&mut report, &mut checker)?;
         }
+        let last = std::mem::take(&mut checker.batch);
+        if !last.rows.is_empty() {
+            if to_directory.send(last).is_err() {
+                return Err(Error::Directory("the directory lookup stopped".into()));
+            }
+            finish_one(&mut report, &mut checker)?;
+        }
+        Ok(read_error)
+    })?;
+    if let Some(e) = read_error {
+        return outcome(e, Some(&headers), report);
     }
-    report.valid_rows += checker.finish_batch(directory, &mut report.row_errors)?;
     if report.rows == 0 && report.file_errors.is_empty() {
         report.file_errors.push(empty_file(
             "the file has a header but no rows; add one row per user below the header",
@@ -133,6 +123,65 @@ pub fn validate(
         report.valid_rows = 0;
     }
     Ok(report)
+}
+
+/// File checks up to and including the header line. `None` when they
+/// refused the file, with the reason in `report`.
+fn open(
+    input: Box<dyn Read + Send>,
+    limits: &Limits,
+    report: &mut Report,
+) -> Result<Option<(Records, Headers)>, ReadError> {
+    let mut records = match input::sniff(input, limits.max_bytes).map_err(ReadError::Io)? {
+        Sniffed::Text(text) => Records::new(text, limits.max_record_bytes),
+        Sniffed::Empty => {
+            report.file_errors.push(empty_file("the file is empty"));
+            return Ok(None);
+        }
+        Sniffed::NotCsv(kind) => {
+            report.file_errors.push(FileError {
+                line: None,
+                code: Code::NotCsv,
+                message: format!(
+                    "{kind}; roster reads CSV files only: open it in your spreadsheet and \
+                     save it with File > Save As > 'CSV UTF-8 (Comma delimited) (*.csv)'"
+                ),
+            });
+            return Ok(None);
+        }
+        Sniffed::Encoding(message) => {
+            report.file_errors.push(FileError {
+                line: None,
+                code: Code::Encoding,
+                message: message.to_string(),
+            });
+            return Ok(None);
+        }
+    };
+    let is_header =
+        |h: &str| Column::from_header(h).is_some() || h.trim().eq_ignore_ascii_case(ERRORS_HEADER);
+    records.sniff_delimiter(is_header).map_err(ReadError::Io)?;
+    let mut record = Record::default();
+    loop {
+        if !records.read(&mut record)? {
+            report.file_errors.push(empty_file("the file is empty"));
+            return Ok(None);
+        }
+        if !record.is_blank() {
+            break;
+        }
+    }
+    let cells: Vec<&str> = record.fields().collect();
+    let headers = Headers::match_line(&cells);
+    if !headers.problems().is_empty() {
+        report.file_errors = headers
+            .problems()
+            .iter()
+            .map(|p| header_error(p, record.line))
+            .collect();
+        return Ok(None);
+    }
+    Ok(Some((records, headers)))
 }
 
 /// The longest text each free-text column takes, in characters.
@@ -149,28 +198,58 @@ struct Checker<'a> {
     headers: &'a Headers,
     options: &'a Options,
     seen: Seen,
-    /// Rows of the current batch waiting for the directory.
-    batch: Vec<Pending>,
-    /// Errors of the current batch.
+    /// The batch being read.
+    batch: Batch,
+}
+
+/// What rows so far used, with the line of the first use. Emails are kept
+/// as a 128-bit hash of their key, not as text: a million addresses then
+/// take a third of the memory, and two different addresses colliding is
+/// beyond any practical chance.
+#[derive(Default)]
+struct Seen {
+    emails: FxHashMap<u128, u64>,
+    numbers: FxHashMap<E164, u64>,
+    extensions: FxHashMap<Extension, u64>,
+}
+
+/// Rows read and checked on their own, waiting for the directory.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<Pending>,
+    /// The errors of these rows found so far.
     errors: Vec<RowError>,
 }
 
-/// What rows so far used, with the line of the first use.
-#[derive(Default)]
-struct Seen {
-    emails: HashMap<Box<str>, u64>,
-    numbers: HashMap<E164, u64>,
-    extensions: HashMap<Extension, u64>,
-}
-
-/// A row that passed or failed its own checks and waits for the directory.
+/// What the directory must confirm about one row.
 struct Pending {
     line: u64,
-    email: Option<(Email, String)>,
+    email: Option<String>,
     primary: Option<E164>,
     additional: Vec<E164>,
     extension: Option<Extension>,
+    /// The location as written, and its key.
     location: Option<(String, String)>,
+}
+
+impl Batch {
+    /// The keys the directory is asked about.
+    fn keys(&self) -> Keys<'_> {
+        let mut keys = Keys::default();
+        let mut locations = HashSet::new();
+        for row in &self.rows {
+            keys.emails.extend(row.email.as_deref());
+            keys.numbers
+                .extend(row.primary.iter().chain(&row.additional));
+            keys.extensions.extend(row.extension);
+            if let Some((_, key)) = &row.location
+                && locations.insert(key.as_str())
+            {
+                keys.locations.push(key);
+            }
+        }
+        keys
+    }
 }
 
 impl Checker<'_> {
@@ -185,7 +264,7 @@ impl Checker<'_> {
     }
 
     fn error(&mut self, row: u64, column: Option<Column>, code: Code, message: String) {
-        self.errors.push(RowError {
+        self.batch.errors.push(RowError {
             row,
             column,
             code,
@@ -210,7 +289,7 @@ impl Checker<'_> {
                 },
             );
             self.error(line, None, Code::RaggedRow, message);
-            self.batch.push(Pending::failed(line));
+            self.batch.rows.push(Pending::failed(line));
             return;
         }
 
@@ -261,7 +340,7 @@ impl Checker<'_> {
             self.error(line, Some(Column::Role), Code::InvalidRole, message);
         }
 
-        self.batch.push(Pending {
+        self.batch.rows.push(Pending {
             line,
             email,
             primary,
@@ -271,7 +350,7 @@ impl Checker<'_> {
         });
     }
 
-    fn check_email(&mut self, record: &Record, line: u64) -> Option<(Email, String)> {
+    fn check_email(&mut self, record: &Record, line: u64) -> Option<String> {
         let cell = self.cell(record, Column::Email);
         if cell.trim().is_empty() {
             let message =
@@ -291,17 +370,22 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let key = email.key();
-        if let Some(first) = self.seen.emails.get(key.as_str()) {
-            let message = format!(
-                "{email} is already used on row {first}; each user needs a different address \
-                 (addresses differing only in capitals are the same)"
-            );
-            self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
-        } else {
-            self.seen.emails.insert(key.clone().into_boxed_str(), line);
+        let typed = email.to_string();
+        let key = email.into_key();
+        match self.seen.emails.entry(xxh3_128(key.as_bytes())) {
+            Entry::Occupied(first) => {
+                let message = format!(
+                    "{typed} is already used on row {}; each user needs a different address \
+                     (addresses differing only in capitals are the same)",
+                    first.get()
+                );
+                self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(line);
+            }
         }
-        Some((email, key))
+        Some(key)
     }
 
     fn check_numbers(&mut self, record: &Record, line: u64) -> (Option<E164>, Vec<E164>) {
@@ -431,113 +515,94 @@ impl Checker<'_> {
                 message,
             );
         } else {
-            self.seen.extensions.insert(extension.clone(), line);
+            self.seen.extensions.insert(extension, line);
         }
         Some(extension)
     }
 
-    /// Asks the directory about the batch, adds what it finds to `errors`
-    /// in file order, and returns how many rows of the batch are valid.
-    fn finish_batch(
-        &mut self,
-        directory: &mut dyn Directory,
-        errors: &mut Vec<RowError>,
-    ) -> Result<u64, Error> {
-        if self.batch.is_empty() {
-            return Ok(0);
+    /// Adds what the directory found about `batch` to its errors, moves them
+    /// to `errors` in file order, and returns how many rows of the batch are
+    /// valid.
+    fn finish(&mut self, mut batch: Batch, facts: &Facts, errors: &mut Vec<RowError>) -> u64 {
+        for row in &batch.rows {
+            check_against(row, facts, &mut batch.errors);
         }
-        let facts = directory
-            .look_up(&keys(&self.batch))
-            .map_err(Error::Directory)?;
-        let batch = std::mem::take(&mut self.batch);
-        for row in &batch {
-            self.check_against(row, &facts);
-        }
-
         // A row's errors in column order, whole-row errors first.
-        self.errors
+        batch
+            .errors
             .sort_by_key(|e| (e.row, e.column.map_or(0, |c| c.index() + 1)));
         let mut failed = 0;
         let mut last = None;
-        for e in &self.errors {
+        for e in &batch.errors {
             if last != Some(e.row) {
                 failed += 1;
                 last = Some(e.row);
             }
         }
-        let valid = (batch.len() - failed) as u64;
-        errors.append(&mut self.errors);
-        self.batch = batch;
-        self.batch.clear();
-        Ok(valid)
+        errors.append(&mut batch.errors);
+        (batch.rows.len() - failed) as u64
     }
+}
 
-    fn check_against(&mut self, row: &Pending, facts: &Facts) {
-        if let Some((email, key)) = &row.email
-            && facts.taken_emails.contains(key)
-        {
+/// The rules that need the account.
+fn check_against(row: &Pending, facts: &Facts, errors: &mut Vec<RowError>) {
+    let mut error = |column: Column, code: Code, message: String| {
+        errors.push(RowError {
+            row: row.line,
+            column: Some(column),
+            code,
+            message,
+        })
+    };
+    if let Some(key) = &row.email
+        && facts.taken_emails.contains(key)
+    {
+        let message = format!(
+            "{key} already belongs to a user of this account; remove the row, or use another address"
+        );
+        error(Column::Email, Code::EmailTaken, message);
+    }
+    let numbers = row
+        .primary
+        .iter()
+        .map(|n| (*n, Column::PrimaryPhone))
+        .chain(
+            row.additional
+                .iter()
+                .map(|n| (*n, Column::AdditionalPhones)),
+        );
+    for (n, column) in numbers {
+        if facts.assigned_numbers.contains(&n) {
             let message = format!(
-                "{email} already belongs to a user of this account; remove the row, \
-                 or use another address"
+                "{n} is already assigned to another user; use a number that is parked on the account"
             );
-            self.error(row.line, Some(Column::Email), Code::EmailTaken, message);
-        }
-        let numbers = row
-            .primary
-            .iter()
-            .map(|n| (*n, Column::PrimaryPhone))
-            .chain(
-                row.additional
-                    .iter()
-                    .map(|n| (*n, Column::AdditionalPhones)),
-            );
-        for (n, column) in numbers {
-            match facts.numbers.get(&n) {
-                Some(NumberState::Parked) => {}
-                Some(NumberState::Assigned) => {
-                    let message = format!(
-                        "{n} is already assigned to another user; use a number that is parked on the account"
-                    );
-                    self.error(row.line, Some(column), Code::NumberAssigned, message);
-                }
-                None => {
-                    let message = format!(
-                        "{n} is not parked on this account; park the number on the account first, \
-                         or leave the cell empty"
-                    );
-                    self.error(row.line, Some(column), Code::NumberNotParked, message);
-                }
-            }
-        }
-        if let Some(extension) = &row.extension
-            && facts.taken_extensions.contains(extension)
-        {
+            error(column, Code::NumberAssigned, message);
+        } else if facts.unowned_numbers.contains(&n) {
             let message = format!(
-                "{extension} is already used by another user of this account; pick a free \
-                 extension or leave the cell empty to have one assigned"
+                "{n} is not parked on this account; park the number on the account first, \
+                 or leave the cell empty"
             );
-            self.error(
-                row.line,
-                Some(Column::Extension),
-                Code::ExtensionTaken,
-                message,
-            );
+            error(column, Code::NumberNotParked, message);
         }
-        if let Some((name, key)) = &row.location
-            && !facts.locations.contains(key)
-        {
-            let message = format!(
-                "{} is not a location of this account; create the location first, or leave \
-                 the cell empty for Main Company Address",
-                quote(name)
-            );
-            self.error(
-                row.line,
-                Some(Column::VoiceLocation),
-                Code::UnknownLocation,
-                message,
-            );
-        }
+    }
+    if let Some(extension) = &row.extension
+        && facts.taken_extensions.contains(extension)
+    {
+        let message = format!(
+            "{extension} is already used by another user of this account; pick a free \
+             extension or leave the cell empty to have one assigned"
+        );
+        error(Column::Extension, Code::ExtensionTaken, message);
+    }
+    if let Some((name, key)) = &row.location
+        && facts.unknown_locations.contains(key)
+    {
+        let message = format!(
+            "{} is not a location of this account; create the location first, or leave \
+             the cell empty for Main Company Address",
+            quote(name)
+        );
+        error(Column::VoiceLocation, Code::UnknownLocation, message);
     }
 }
 
@@ -554,32 +619,6 @@ impl Pending {
     }
 }
 
-/// The keys of a batch, each once.
-fn keys(batch: &[Pending]) -> Keys {
-    let mut emails = HashSet::new();
-    let mut numbers = HashSet::new();
-    let mut extensions = HashSet::new();
-    let mut locations = HashSet::new();
-    for row in batch {
-        if let Some((_, key)) = &row.email {
-            emails.insert(key.clone());
-        }
-        numbers.extend(row.primary.iter().chain(&row.additional).copied());
-        if let Some(e) = &row.extension {
-            extensions.insert(e.clone());
-        }
-        if let Some((_, key)) = &row.location {
-            locations.insert(key.clone());
-        }
-    }
-    Keys {
-        emails: emails.into_iter().collect(),
-        numbers: numbers.into_iter().collect(),
-        extensions: extensions.into_iter().collect(),
-        locations: locations.into_iter().collect(),
-    }
-}
-
 /// A cell as a message shows it: quoted, and cut short when long.
 fn quote(cell: &str) -> String {
     let cell = cell.trim();
@@ -587,6 +626,17 @@ fn quote(cell: &str) -> String {
     match cell.char_indices().nth(SHOWN) {
         Some((cut, _)) => format!("'{}…'", &cell[..cut]),
         None => format!("'{cell}'"),
+    }
+}
+
+fn too_many_rows(line: u64, max_rows: u64) -> FileError {
+    FileError {
+        line: Some(line),
+        code: Code::TooManyRows,
+        message: format!(
+            "the file has more than {max_rows} rows; split it into files of at most {max_rows} rows \
+             and import them one after another"
+        ),
     }
 }
 
@@ -650,11 +700,7 @@ fn header_error(problem: &HeaderProblem, line: u64) -> FileError {
 
 /// Turns a read failure into the report's file error, or into `Err` when it
 /// is not about the file.
-fn read_outcome(
-    e: ReadError,
-    headers: Option<&Headers>,
-    mut report: Report,
-) -> Result<Report, Error> {
+fn outcome(e: ReadError, headers: Option<&Headers>, mut report: Report) -> Result<Report, Error> {
     let error = match e {
         ReadError::Io(e) => return io_outcome(e, report),
         ReadError::Utf8 { line, field, byte } => {

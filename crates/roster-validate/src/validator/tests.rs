@@ -147,9 +147,9 @@ fn email_of_an_existing_user_is_taken() {
     check(
         &format!("{HEADER}E,Existing@acme.example,,,,,\n"),
         expect![[r#"
-        rows 1 valid 0
-        2 [Email Address (Mandatory)] email_taken: Existing@acme.example already belongs to a user of this account; remove the row, or use another address
-    "#]],
+            rows 1 valid 0
+            2 [Email Address (Mandatory)] email_taken: existing@acme.example already belongs to a user of this account; remove the row, or use another address
+        "#]],
     );
 }
 
