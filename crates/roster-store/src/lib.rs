@@ -10,6 +10,7 @@ mod account;
 mod directory;
 mod error;
 mod store;
+pub mod testing;
 
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,

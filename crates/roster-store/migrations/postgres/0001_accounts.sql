@@ -7,8 +7,8 @@ CREATE TABLE accounts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     slug TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
-    extension_min_digits INTEGER NOT NULL DEFAULT 3,
-    extension_max_digits INTEGER NOT NULL DEFAULT 6,
+    extension_min_digits BIGINT NOT NULL DEFAULT 3,
+    extension_max_digits BIGINT NOT NULL DEFAULT 6,
     -- Extensions roster assigns are the free ones from here upward.
     extension_first BIGINT NOT NULL DEFAULT 7000,
     default_role TEXT NOT NULL DEFAULT 'user',

@@ -1,0 +1,175 @@
+//! The store on both databases: opening and migrating, loading accounts,
+//! the schema's uniqueness rules, and directory lookups.
+//!
+//! Every test runs on SQLite, and on PostgreSQL when
+//! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
+
+use roster_store::testing::{self, ScratchDatabase};
+use roster_store::{AccountSlug, AccountSpec, Error, Store, UserSpec};
+use roster_validate::{E164, Email, Extension, ExtensionPolicy, Facts, Keys, Role};
+
+fn number(s: &str) -> E164 {
+    E164::parse(s).expect("test numbers are valid")
+}
+
+fn spec() -> AccountSpec {
+    AccountSpec {
+        slug: AccountSlug::parse("acme").expect("valid slug"),
+        name: "Acme Corp".to_string(),
+        locations: vec!["Boston Office".to_string()],
+        parked_numbers: vec![number("+1 617 555 0100"), number("16175550101")],
+        users: vec![UserSpec {
+            display_name: "Existing Person".to_string(),
+            email: Email::parse("Existing@acme.example").expect("valid email"),
+            extension: Some(Extension::parse("7001", ExtensionPolicy::DEFAULT).expect("valid")),
+            numbers: vec![number("+16175550150")],
+            location: None,
+            role: None,
+        }],
+        extensions: ExtensionPolicy::DEFAULT,
+        extension_first: 7000,
+        default_role: Role::User,
+    }
+}
+
+async fn open(db: &ScratchDatabase) -> Store {
+    Store::open(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("{}: opening: {e:?}", db.kind))
+}
+
+#[tokio::test]
+async fn loading_an_account_twice_changes_nothing_but_what_changed() {
+    for db in testing::both("loading_an_account_twice").await {
+        let store = open(&db).await;
+        let first = store.load_account(&spec()).await.expect("first load");
+        let again = store.load_account(&spec()).await.expect("second load");
+        assert_eq!(first, again, "{}", db.kind);
+        assert_eq!((first.locations, first.numbers, first.parked_numbers, first.users), (2, 3, 2, 1), "{}", db.kind);
+
+        let mut renamed = spec();
+        renamed.name = "Acme Corporation".to_string();
+        renamed.locations.push("Denver Office".to_string());
+        renamed.parked_numbers.push(number("+1 303 555 0100"));
+        let after = store.load_account(&renamed).await.expect("third load");
+        assert_eq!((after.locations, after.numbers, after.parked_numbers, after.users), (3, 4, 3, 1), "{}", db.kind);
+        let account = store.existing_account(&renamed.slug).await.expect("account exists");
+        assert_eq!(account.name, "Acme Corporation", "{}", db.kind);
+        store.close().await;
+        db.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_number_of_another_user_is_a_conflict_and_nothing_is_written() {
+    for db in testing::both("number_conflict").await {
+        let store = open(&db).await;
+        store.load_account(&spec()).await.expect("first load");
+        let mut second = spec();
+        second.users.push(UserSpec {
+            display_name: "Thief".to_string(),
+            email: Email::parse("thief@acme.example").expect("valid"),
+            extension: None,
+            numbers: vec![number("+16175550150")],
+            location: None,
+            role: None,
+        });
+        second.locations.push("Never Written".to_string());
+        let err = store.load_account(&second).await.map_err(|e| e.to_string());
+        assert_eq!(
+            err,
+            Err("user thief@acme.example: number +16175550150 is already assigned to another user".to_string()),
+            "{}",
+            db.kind
+        );
+        let summary = store.load_account(&spec()).await.expect("reload");
+        assert_eq!((summary.locations, summary.users), (2, 1), "{}: the failed load rolled back", db.kind);
+        store.close().await;
+        db.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn the_schema_refuses_duplicates_whoever_writes() {
+    for db in testing::both("schema_refuses_duplicates").await {
+        let store = open(&db).await;
+        store.load_account(&spec()).await.expect("load");
+        store.close().await;
+        // Write around roster, straight to the tables: the constraints hold.
+        let statements = [
+            "INSERT INTO users (account_id, display_name, email, role, location_id) \
+             SELECT account_id, 'Twin', 'EXISTING@ACME.EXAMPLE', 'user', location_id FROM users",
+            "INSERT INTO extensions (account_id, extension, user_id) SELECT account_id, '7001', id FROM users",
+            "INSERT INTO numbers (account_id, number, user_id) SELECT account_id, 16175550150, id FROM users",
+            "UPDATE numbers SET is_primary = TRUE WHERE number = 16175550100",
+        ];
+        for sql in statements {
+            let result = raw_execute(&db.url, sql).await;
+            assert!(
+                result.as_ref().is_err_and(|e| e.contains("UNIQUE") || e.contains("unique") || e.contains("CHECK") || e.contains("check")),
+                "{}: {sql}: {result:?}",
+                db.kind
+            );
+        }
+        db.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn look_up_names_only_what_is_wrong() {
+    for db in testing::both("look_up").await {
+        let store = open(&db).await;
+        store.load_account(&spec()).await.expect("load");
+        let account = store.existing_account(&spec().slug).await.expect("account");
+        let ext = |s: &str| Extension::parse(s, ExtensionPolicy::DEFAULT).expect("valid");
+        let keys = Keys {
+            emails: vec!["existing@acme.example", "new@acme.example"],
+            numbers: vec![number("16175550100"), number("16175550150"), number("12125550100")],
+            extensions: vec![ext("7001"), ext("7002")],
+            locations: vec!["boston office", "main company address", "paris"],
+        };
+        let facts = store.look_up(account.id, account.extensions, &keys).await.expect("look up");
+        let expected = Facts {
+            taken_emails: ["existing@acme.example".to_string()].into(),
+            assigned_numbers: [number("16175550150")].into(),
+            unowned_numbers: [number("12125550100")].into(),
+            taken_extensions: [ext("7001")].into(),
+            unknown_locations: ["paris".to_string()].into(),
+        };
+        assert_eq!(facts, expected, "{}", db.kind);
+        store.close().await;
+        db.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_account_says_how_to_create_it() {
+    let db = testing::sqlite();
+    let store = open(&db).await;
+    let err = store.existing_account(&AccountSlug::parse("nope").expect("valid")).await;
+    assert!(matches!(&err, Err(Error::NoAccount(_))));
+    assert_eq!(
+        err.map(|_| ()).map_err(|e| e.to_string()),
+        Err("no account 'nope'; load it first with `roster account load FILE.toml`".to_string())
+    );
+}
+
+#[tokio::test]
+async fn opening_twice_migrates_once() {
+    let db = testing::sqlite();
+    open(&db).await.close().await;
+    let store = open(&db).await;
+    store.load_account(&spec()).await.expect("load after reopening");
+}
+
+/// Runs one statement on a connection of its own, returning the database's message on failure.
+async fn raw_execute(url: &str, sql: &'static str) -> Result<u64, String> {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.map_err(|e| e.to_string())?;
+        sqlx::query(sql).execute(&mut conn).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
+        sqlx::query(sql).execute(&mut conn).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+    }
+}
