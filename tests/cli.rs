@@ -1,1 +1,9 @@
-fn main() {}
+//! End-to-end tests: the real `roster` binary in a temporary directory,
+//! checked by its output and exit code.
+
+mod util;
+
+mod account;
+mod template;
+mod tidy;
+mod validate;

@@ -67,7 +67,13 @@ pub fn sqlite() -> ScratchDatabase {
 /// `ROSTER_TEST_POSTGRES_URL` is unset.
 pub async fn postgres(test: &str) -> Option<ScratchDatabase> {
     let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-        eprintln!("notice: {test}: PostgreSQL half skipped because {POSTGRES_URL_VAR} is unset");
+        // Written to stderr directly, not with eprintln!, so that the test
+        // harness's output capture does not hide the notice.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: {test}: PostgreSQL half skipped because {POSTGRES_URL_VAR} is unset"
+        );
         return None;
     };
     let name = unique_name();
@@ -103,7 +109,9 @@ impl ScratchDatabase {
             && let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await
         {
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await;
             let _ = admin.close().await;
         }
     }
@@ -131,7 +139,10 @@ mod tests {
             super::with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(super::with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            super::with_database("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
         assert_eq!(super::with_database("postgres://h", "x"), "postgres://h/x");
     }
 }

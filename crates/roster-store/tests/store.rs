@@ -45,15 +45,38 @@ async fn loading_an_account_twice_changes_nothing_but_what_changed() {
         let first = store.load_account(&spec()).await.expect("first load");
         let again = store.load_account(&spec()).await.expect("second load");
         assert_eq!(first, again, "{}", db.kind);
-        assert_eq!((first.locations, first.numbers, first.parked_numbers, first.users), (2, 3, 2, 1), "{}", db.kind);
+        assert_eq!(
+            (
+                first.locations,
+                first.numbers,
+                first.parked_numbers,
+                first.users
+            ),
+            (2, 3, 2, 1),
+            "{}",
+            db.kind
+        );
 
         let mut renamed = spec();
         renamed.name = "Acme Corporation".to_string();
         renamed.locations.push("Denver Office".to_string());
         renamed.parked_numbers.push(number("+1 303 555 0100"));
         let after = store.load_account(&renamed).await.expect("third load");
-        assert_eq!((after.locations, after.numbers, after.parked_numbers, after.users), (3, 4, 3, 1), "{}", db.kind);
-        let account = store.existing_account(&renamed.slug).await.expect("account exists");
+        assert_eq!(
+            (
+                after.locations,
+                after.numbers,
+                after.parked_numbers,
+                after.users
+            ),
+            (3, 4, 3, 1),
+            "{}",
+            db.kind
+        );
+        let account = store
+            .existing_account(&renamed.slug)
+            .await
+            .expect("account exists");
         assert_eq!(account.name, "Acme Corporation", "{}", db.kind);
         store.close().await;
         db.remove().await;
@@ -78,12 +101,20 @@ async fn a_number_of_another_user_is_a_conflict_and_nothing_is_written() {
         let err = store.load_account(&second).await.map_err(|e| e.to_string());
         assert_eq!(
             err,
-            Err("user thief@acme.example: number +16175550150 is already assigned to another user".to_string()),
+            Err(
+                "user thief@acme.example: number +16175550150 is already assigned to another user"
+                    .to_string()
+            ),
             "{}",
             db.kind
         );
         let summary = store.load_account(&spec()).await.expect("reload");
-        assert_eq!((summary.locations, summary.users), (2, 1), "{}: the failed load rolled back", db.kind);
+        assert_eq!(
+            (summary.locations, summary.users),
+            (2, 1),
+            "{}: the failed load rolled back",
+            db.kind
+        );
         store.close().await;
         db.remove().await;
     }
@@ -106,7 +137,10 @@ async fn the_schema_refuses_duplicates_whoever_writes() {
         for sql in statements {
             let result = raw_execute(&db.url, sql).await;
             assert!(
-                result.as_ref().is_err_and(|e| e.contains("UNIQUE") || e.contains("unique") || e.contains("CHECK") || e.contains("check")),
+                result.as_ref().is_err_and(|e| e.contains("UNIQUE")
+                    || e.contains("unique")
+                    || e.contains("CHECK")
+                    || e.contains("check")),
                 "{}: {sql}: {result:?}",
                 db.kind
             );
@@ -124,11 +158,18 @@ async fn look_up_names_only_what_is_wrong() {
         let ext = |s: &str| Extension::parse(s, ExtensionPolicy::DEFAULT).expect("valid");
         let keys = Keys {
             emails: vec!["existing@acme.example", "new@acme.example"],
-            numbers: vec![number("16175550100"), number("16175550150"), number("12125550100")],
+            numbers: vec![
+                number("16175550100"),
+                number("16175550150"),
+                number("12125550100"),
+            ],
             extensions: vec![ext("7001"), ext("7002")],
             locations: vec!["boston office", "main company address", "paris"],
         };
-        let facts = store.look_up(account.id, account.extensions, &keys).await.expect("look up");
+        let facts = store
+            .look_up(account.id, account.extensions, &keys)
+            .await
+            .expect("look up");
         let expected = Facts {
             taken_emails: ["existing@acme.example".to_string()].into(),
             assigned_numbers: [number("16175550150")].into(),
@@ -146,7 +187,9 @@ async fn look_up_names_only_what_is_wrong() {
 async fn a_missing_account_says_how_to_create_it() {
     let db = testing::sqlite();
     let store = open(&db).await;
-    let err = store.existing_account(&AccountSlug::parse("nope").expect("valid")).await;
+    let err = store
+        .existing_account(&AccountSlug::parse("nope").expect("valid"))
+        .await;
     assert!(matches!(&err, Err(Error::NoAccount(_))));
     assert_eq!(
         err.map(|_| ()).map_err(|e| e.to_string()),
@@ -159,17 +202,32 @@ async fn opening_twice_migrates_once() {
     let db = testing::sqlite();
     open(&db).await.close().await;
     let store = open(&db).await;
-    store.load_account(&spec()).await.expect("load after reopening");
+    store
+        .load_account(&spec())
+        .await
+        .expect("load after reopening");
 }
 
 /// Runs one statement on a connection of its own, returning the database's message on failure.
 async fn raw_execute(url: &str, sql: &'static str) -> Result<u64, String> {
     use sqlx::Connection;
     if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.map_err(|e| e.to_string())?;
-        sqlx::query(sql).execute(&mut conn).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+        let mut conn = sqlx::SqliteConnection::connect(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| e.to_string())
     } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.map_err(|e| e.to_string())?;
-        sqlx::query(sql).execute(&mut conn).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
+        let mut conn = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(sql)
+            .execute(&mut conn)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| e.to_string())
     }
 }

@@ -442,6 +442,32 @@ mod tests {
         );
     }
 
+    /// An endless single line: if the reader kept what it read, this test
+    /// would never end.
+    #[test]
+    fn an_endless_line_stops_at_the_record_cap() {
+        struct Endless;
+        impl std::io::Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                buf.fill(b'x');
+                Ok(buf.len())
+            }
+        }
+        let mut records = Records::new(Box::new(Endless), 1 << 20);
+        let result = records.read(&mut Record::default());
+        assert!(
+            matches!(
+                result,
+                Err(super::ReadError::RecordTooLong {
+                    line: 1,
+                    quote_line: None,
+                    max: 1_048_576
+                })
+            ),
+            "{result:?}"
+        );
+    }
+
     #[test]
     fn bad_bytes_and_long_records_stop_the_reader() {
         check_bytes(

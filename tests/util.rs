@@ -1,0 +1,101 @@
+//! Runs the `roster` binary against a scratch database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use roster_store::testing::{self, ScratchDatabase};
+
+/// The repository's root, where `fixtures/` and `templates/` are.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("fixtures").join(name)
+}
+
+/// What a run of `roster` did.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// `roster` with its own database and working directory.
+pub struct Roster {
+    pub db: ScratchDatabase,
+    pub dir: tempfile::TempDir,
+}
+
+impl Roster {
+    pub fn sqlite() -> Roster {
+        Roster::on(testing::sqlite())
+    }
+
+    /// SQLite, and PostgreSQL when configured.
+    pub async fn both(test: &str) -> Vec<Roster> {
+        testing::both(test)
+            .await
+            .into_iter()
+            .map(Roster::on)
+            .collect()
+    }
+
+    fn on(db: ScratchDatabase) -> Roster {
+        Roster {
+            db,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// Runs `roster ARGS` with this database.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None)
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("ROSTER_DATABASE_URL", &self.db.url)
+            .env_remove("RUST_LOG")
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the roster binary starts");
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            pipe.write_all(bytes)
+                .expect("writing to roster's standard input");
+        }
+        let out = child.wait_with_output().expect("roster runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Writes `bytes` to a file in the working directory and returns its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("writing a test file");
+        path
+    }
+
+    /// Loads the demo account.
+    pub fn load_demo(&self) {
+        let out = self.run(&["account", "load", path(&fixture("demo-account.toml"))]);
+        assert_eq!(out.code, 0, "{}: {out:?}", self.db.kind);
+    }
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
