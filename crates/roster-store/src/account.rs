@@ -158,15 +158,15 @@ impl Store {
         match &self.db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin().await.context("starting a transaction")?;
-                load::sqlite(&mut tx, spec).await?;
-                let summary = summary_sqlite(&mut tx, spec).await?;
+                let summary =
+                    load::<sqlx::Sqlite, _>(&mut tx, spec, PARK_SQLITE, json_digits).await?;
                 tx.commit().await.context("committing the account")?;
                 Ok(summary)
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await.context("starting a transaction")?;
-                load::postgres(&mut tx, spec).await?;
-                let summary = summary_postgres(&mut tx, spec).await?;
+                let summary =
+                    load::<sqlx::Postgres, _>(&mut tx, spec, PARK_POSTGRES, array_digits).await?;
                 tx.commit().await.context("committing the account")?;
                 Ok(summary)
             }
@@ -174,197 +174,182 @@ impl Store {
     }
 }
 
-const SUMMARY_SQL: &str = "SELECT \
-    (SELECT count(*) FROM locations WHERE account_id = a.id), \
-    (SELECT count(*) FROM numbers WHERE account_id = a.id), \
-    (SELECT count(*) FROM numbers WHERE account_id = a.id AND user_id IS NULL), \
-    (SELECT count(*) FROM users WHERE account_id = a.id) \
-    FROM accounts a WHERE a.slug = $1";
+const UPSERT_ACCOUNT: &str = "INSERT INTO accounts \
+    (slug, name, extension_min_digits, extension_max_digits, extension_first, default_role) \
+    VALUES ($1, $2, $3, $4, $5, $6) \
+    ON CONFLICT (slug) DO UPDATE SET name = excluded.name, \
+    extension_min_digits = excluded.extension_min_digits, \
+    extension_max_digits = excluded.extension_max_digits, \
+    extension_first = excluded.extension_first, default_role = excluded.default_role \
+    RETURNING id";
+const INSERT_LOCATION: &str = "INSERT INTO locations (account_id, name, name_key) VALUES ($1, $2, $3) \
+    ON CONFLICT (account_id, name_key) DO NOTHING";
+const LOCATION_ID: &str = "SELECT id FROM locations WHERE account_id = $1 AND name_key = $2";
+const UPSERT_USER: &str = "INSERT INTO users (account_id, display_name, email, role, location_id) \
+    VALUES ($1, $2, $3, $4, $5) \
+    ON CONFLICT (account_id, lower(email)) DO UPDATE SET display_name = excluded.display_name, \
+    role = excluded.role, location_id = excluded.location_id \
+    RETURNING id";
+const CLAIM_EXTENSION: &str = "INSERT INTO extensions (account_id, extension, user_id) VALUES ($1, $2, $3) \
+    ON CONFLICT (account_id, extension) DO NOTHING";
+const EXTENSION_OWNER: &str =
+    "SELECT user_id FROM extensions WHERE account_id = $1 AND extension = $2";
+const CLAIM_NUMBER: &str = "INSERT INTO numbers (account_id, number, user_id, is_primary) VALUES ($1, $2, $3, $4) \
+    ON CONFLICT (account_id, number) DO UPDATE SET user_id = excluded.user_id, is_primary = excluded.is_primary \
+    WHERE numbers.user_id IS NULL OR numbers.user_id = excluded.user_id";
+const NUMBER_OWNER: &str = "SELECT user_id FROM numbers WHERE account_id = $1 AND number = $2";
+// The one statement that differs: how the list of parked numbers is unpacked.
+const PARK_SQLITE: &str = "INSERT INTO numbers (account_id, number) \
+    SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (account_id, number) DO NOTHING";
+const PARK_POSTGRES: &str = "INSERT INTO numbers (account_id, number) \
+    SELECT $1, n FROM unnest($2::bigint[]) AS n ON CONFLICT (account_id, number) DO NOTHING";
+const SUMMARY: &str = "SELECT \
+    (SELECT count(*) FROM locations WHERE account_id = $1), \
+    (SELECT count(*) FROM numbers WHERE account_id = $1), \
+    (SELECT count(*) FROM numbers WHERE account_id = $1 AND user_id IS NULL), \
+    (SELECT count(*) FROM users WHERE account_id = $1)";
 
-fn summary((locations, numbers, parked_numbers, users): (i64, i64, i64, i64)) -> AccountSummary {
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    AccountSummary {
-        locations: n(locations),
-        numbers: n(numbers),
-        parked_numbers: n(parked_numbers),
-        users: n(users),
+/// The statements of a load, on either database: `park` binds the list of
+/// parked numbers as `park_sql` expects it.
+async fn load<DB, P>(
+    conn: &mut DB::Connection,
+    spec: &AccountSpec,
+    park_sql: &'static str,
+    park: fn(&[E164]) -> P,
+) -> Result<AccountSummary, Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> P: sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send + 'q,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+    for<'r> (Option<i64>,): sqlx::FromRow<'r, DB::Row>,
+    for<'r> (i64, i64, i64, i64): sqlx::FromRow<'r, DB::Row>,
+{
+    let (id,): (i64,) = sqlx::query_as(UPSERT_ACCOUNT)
+        .bind(spec.slug.to_string())
+        .bind(spec.name.clone())
+        .bind(i64::from(spec.extensions.min_digits))
+        .bind(i64::from(spec.extensions.max_digits))
+        .bind(i64::try_from(spec.extension_first).unwrap_or(i64::MAX))
+        .bind(spec.default_role.as_str().to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .context("writing the account")?;
+
+    for name in std::iter::once(MAIN_LOCATION).chain(spec.locations.iter().map(String::as_str)) {
+        sqlx::query(INSERT_LOCATION)
+            .bind(id)
+            .bind(name.trim().to_string())
+            .bind(location_key(name))
+            .execute(&mut *conn)
+            .await
+            .context("writing a location")?;
     }
-}
 
-async fn summary_sqlite(
-    tx: &mut sqlx::SqliteConnection,
-    spec: &AccountSpec,
-) -> Result<AccountSummary, Error> {
-    let row = sqlx::query_as(SUMMARY_SQL)
-        .bind(spec.slug.as_str())
-        .fetch_one(tx)
-        .await
-        .context("counting the account's contents")?;
-    Ok(summary(row))
-}
+    for chunk in spec.parked_numbers.chunks(NUMBERS_PER_STATEMENT) {
+        sqlx::query(park_sql)
+            .bind(id)
+            .bind(park(chunk))
+            .execute(&mut *conn)
+            .await
+            .context("parking numbers")?;
+    }
 
-async fn summary_postgres(
-    tx: &mut sqlx::PgConnection,
-    spec: &AccountSpec,
-) -> Result<AccountSummary, Error> {
-    let row = sqlx::query_as(SUMMARY_SQL)
-        .bind(spec.slug.as_str())
-        .fetch_one(tx)
-        .await
-        .context("counting the account's contents")?;
-    Ok(summary(row))
-}
-
-/// The statements of a load, once per database. They are the same SQL but
-/// for how the list of parked numbers is bound.
-mod load {
-    use super::*;
-
-    const UPSERT_ACCOUNT: &str = "INSERT INTO accounts \
-        (slug, name, extension_min_digits, extension_max_digits, extension_first, default_role) \
-        VALUES ($1, $2, $3, $4, $5, $6) \
-        ON CONFLICT (slug) DO UPDATE SET name = excluded.name, \
-        extension_min_digits = excluded.extension_min_digits, \
-        extension_max_digits = excluded.extension_max_digits, \
-        extension_first = excluded.extension_first, default_role = excluded.default_role \
-        RETURNING id";
-    const INSERT_LOCATION: &str = "INSERT INTO locations (account_id, name, name_key) VALUES ($1, $2, $3) \
-        ON CONFLICT (account_id, name_key) DO NOTHING";
-    const LOCATION_ID: &str = "SELECT id FROM locations WHERE account_id = $1 AND name_key = $2";
-    const UPSERT_USER: &str = "INSERT INTO users (account_id, display_name, email, role, location_id) \
-        VALUES ($1, $2, $3, $4, $5) \
-        ON CONFLICT (account_id, lower(email)) DO UPDATE SET display_name = excluded.display_name, \
-        role = excluded.role, location_id = excluded.location_id \
-        RETURNING id";
-    const CLAIM_EXTENSION: &str = "INSERT INTO extensions (account_id, extension, user_id) VALUES ($1, $2, $3) \
-        ON CONFLICT (account_id, extension) DO NOTHING";
-    const EXTENSION_OWNER: &str =
-        "SELECT user_id FROM extensions WHERE account_id = $1 AND extension = $2";
-    const CLAIM_NUMBER: &str = "INSERT INTO numbers (account_id, number, user_id, is_primary) VALUES ($1, $2, $3, $4) \
-        ON CONFLICT (account_id, number) DO UPDATE SET user_id = excluded.user_id, is_primary = excluded.is_primary \
-        WHERE numbers.user_id IS NULL OR numbers.user_id = excluded.user_id";
-    const NUMBER_OWNER: &str = "SELECT user_id FROM numbers WHERE account_id = $1 AND number = $2";
-    const PARK_SQLITE: &str = "INSERT INTO numbers (account_id, number) \
-        SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (account_id, number) DO NOTHING";
-    const PARK_POSTGRES: &str = "INSERT INTO numbers (account_id, number) \
-        SELECT $1, n FROM unnest($2::bigint[]) AS n ON CONFLICT (account_id, number) DO NOTHING";
-
-    /// One database's version of a load, written once by a macro because the
-    /// two differ only in connection type and the parking statement.
-    macro_rules! load_with {
-        ($name:ident, $conn:ty, $park:expr, $park_bind:expr) => {
-            pub(super) async fn $name(tx: &mut $conn, spec: &AccountSpec) -> Result<(), Error> {
-                let (id,): (i64,) = sqlx::query_as(UPSERT_ACCOUNT)
-                    .bind(spec.slug.as_str())
-                    .bind(&spec.name)
-                    .bind(i64::from(spec.extensions.min_digits))
-                    .bind(i64::from(spec.extensions.max_digits))
-                    .bind(i64::try_from(spec.extension_first).unwrap_or(i64::MAX))
-                    .bind(spec.default_role.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .context("writing the account")?;
-
-                for name in std::iter::once(MAIN_LOCATION).chain(spec.locations.iter().map(String::as_str)) {
-                    sqlx::query(INSERT_LOCATION)
-                        .bind(id)
-                        .bind(name.trim())
-                        .bind(location_key(name))
-                        .execute(&mut *tx)
-                        .await
-                        .context("writing a location")?;
-                }
-
-                for chunk in spec.parked_numbers.chunks(NUMBERS_PER_STATEMENT) {
-                    sqlx::query($park)
-                        .bind(id)
-                        .bind($park_bind(chunk))
-                        .execute(&mut *tx)
-                        .await
-                        .context("parking numbers")?;
-                }
-
-                for user in &spec.users {
-                    let conflict = |reason: String| Error::UserConflict {
-                        email: user.email.to_string(),
-                        reason,
-                    };
-                    let location = user.location.as_deref().unwrap_or(MAIN_LOCATION);
-                    let location_id: Option<(i64,)> = sqlx::query_as(LOCATION_ID)
-                        .bind(id)
-                        .bind(location_key(location))
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .context("reading a location")?;
-                    let Some((location_id,)) = location_id else {
-                        return Err(conflict(format!(
-                            "location '{location}' is not one of the account's locations; add it to `locations`"
-                        )));
-                    };
-                    let (user_id,): (i64,) = sqlx::query_as(UPSERT_USER)
-                        .bind(id)
-                        .bind(&user.display_name)
-                        .bind(user.email.as_str())
-                        .bind(user.role.unwrap_or(spec.default_role).as_str())
-                        .bind(location_id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .context("writing a user")?;
-                    if let Some(extension) = &user.extension {
-                        sqlx::query(CLAIM_EXTENSION)
-                            .bind(id)
-                            .bind(extension.to_string())
-                            .bind(user_id)
-                            .execute(&mut *tx)
-                            .await
-                            .context("writing an extension")?;
-                        let (owner,): (i64,) = sqlx::query_as(EXTENSION_OWNER)
-                            .bind(id)
-                            .bind(extension.to_string())
-                            .fetch_one(&mut *tx)
-                            .await
-                            .context("reading an extension")?;
-                        if owner != user_id {
-                            return Err(conflict(format!("extension {extension} already belongs to another user")));
-                        }
-                    }
-                    for (i, number) in user.numbers.iter().enumerate() {
-                        let digits = number.digits() as i64;
-                        sqlx::query(CLAIM_NUMBER)
-                            .bind(id)
-                            .bind(digits)
-                            .bind(user_id)
-                            .bind(i == 0)
-                            .execute(&mut *tx)
-                            .await
-                            .context("assigning a number")?;
-                        let (owner,): (Option<i64>,) = sqlx::query_as(NUMBER_OWNER)
-                            .bind(id)
-                            .bind(digits)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .context("reading a number")?;
-                        if owner != Some(user_id) {
-                            return Err(conflict(format!("number {number} is already assigned to another user")));
-                        }
-                    }
-                }
-                Ok(())
-            }
+    for user in &spec.users {
+        let conflict = |reason: String| Error::UserConflict {
+            email: user.email.to_string(),
+            reason,
         };
+        let location = user.location.as_deref().unwrap_or(MAIN_LOCATION);
+        let location_id: Option<(i64,)> = sqlx::query_as(LOCATION_ID)
+            .bind(id)
+            .bind(location_key(location))
+            .fetch_optional(&mut *conn)
+            .await
+            .context("reading a location")?;
+        let Some((location_id,)) = location_id else {
+            return Err(conflict(format!(
+                "location '{location}' is not one of the account's locations; add it to `locations`"
+            )));
+        };
+        let (user_id,): (i64,) = sqlx::query_as(UPSERT_USER)
+            .bind(id)
+            .bind(user.display_name.clone())
+            .bind(user.email.to_string())
+            .bind(user.role.unwrap_or(spec.default_role).as_str().to_string())
+            .bind(location_id)
+            .fetch_one(&mut *conn)
+            .await
+            .context("writing a user")?;
+        if let Some(extension) = &user.extension {
+            sqlx::query(CLAIM_EXTENSION)
+                .bind(id)
+                .bind(extension.to_string())
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await
+                .context("writing an extension")?;
+            let (owner,): (i64,) = sqlx::query_as(EXTENSION_OWNER)
+                .bind(id)
+                .bind(extension.to_string())
+                .fetch_one(&mut *conn)
+                .await
+                .context("reading an extension")?;
+            if owner != user_id {
+                return Err(conflict(format!(
+                    "extension {extension} already belongs to another user"
+                )));
+            }
+        }
+        for (i, number) in user.numbers.iter().enumerate() {
+            let digits = number.digits() as i64;
+            sqlx::query(CLAIM_NUMBER)
+                .bind(id)
+                .bind(digits)
+                .bind(user_id)
+                .bind(i == 0)
+                .execute(&mut *conn)
+                .await
+                .context("assigning a number")?;
+            let (owner,): (Option<i64>,) = sqlx::query_as(NUMBER_OWNER)
+                .bind(id)
+                .bind(digits)
+                .fetch_one(&mut *conn)
+                .await
+                .context("reading a number")?;
+            if owner != Some(user_id) {
+                return Err(conflict(format!(
+                    "number {number} is already assigned to another user"
+                )));
+            }
+        }
     }
 
-    fn json_digits(numbers: &[E164]) -> String {
-        let digits: Vec<u64> = numbers.iter().map(|n| n.digits()).collect();
-        serde_json::to_string(&digits).unwrap_or_else(|_| "[]".to_string())
-    }
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(SUMMARY)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .context("counting the account's contents")?;
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(AccountSummary {
+        locations: n(counts.0),
+        numbers: n(counts.1),
+        parked_numbers: n(counts.2),
+        users: n(counts.3),
+    })
+}
 
-    fn array_digits(numbers: &[E164]) -> Vec<i64> {
-        numbers.iter().map(|n| n.digits() as i64).collect()
-    }
+fn json_digits(numbers: &[E164]) -> String {
+    let digits: Vec<u64> = numbers.iter().map(|n| n.digits()).collect();
+    serde_json::to_string(&digits).unwrap_or_else(|_| "[]".to_string())
+}
 
-    load_with!(sqlite, sqlx::SqliteConnection, PARK_SQLITE, json_digits);
-    load_with!(postgres, sqlx::PgConnection, PARK_POSTGRES, array_digits);
+fn array_digits(numbers: &[E164]) -> Vec<i64> {
+    numbers.iter().map(|n| n.digits() as i64).collect()
 }
 
 #[cfg(test)]
