@@ -106,6 +106,10 @@ impl AccountId {
     pub fn get(self) -> i64 {
         self.0
     }
+
+    pub(crate) fn from_raw(id: i64) -> AccountId {
+        AccountId(id)
+    }
 }
 
 /// Rows per bulk statement when numbers are parked.

@@ -24,6 +24,16 @@ pub enum Error {
     NoAccount(String),
     #[error("user {email}: {reason}")]
     UserConflict { email: String, reason: String },
+    #[error("no import '{0}'")]
+    NoImport(String),
+    #[error(
+        "the account already has an import {state}: {id}; wait for it to finish or stop it with `roster stop {id}`"
+    )]
+    ImportActive { id: String, state: String },
+    #[error("reading the uploaded file")]
+    Upload(#[source] std::io::Error),
+    #[error("the database holds an invalid value for {0}")]
+    Corrupt(&'static str),
 }
 
 /// Attaches what was being done to a database error.

@@ -7,14 +7,26 @@
 //! validator through [`StoreDirectory`], a batch of keys per query.
 
 mod account;
+mod bulk;
 mod directory;
 mod error;
+mod file;
+mod import;
+mod results;
 mod store;
 pub mod testing;
+mod time;
+mod users;
 
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
 };
 pub use directory::StoreDirectory;
 pub use error::Error;
+pub use file::StoredFile;
+pub use import::{
+    Import, ImportId, ImportKey, ImportState, NewImport, PasswordDelivery, StopOutcome,
+};
+pub use results::{ResultError, RowResult};
 pub use store::{DEFAULT_URL, Store};
+pub use users::{BatchCounts, ExtensionAllocator, RowInput, User};

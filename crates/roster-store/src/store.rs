@@ -19,6 +19,18 @@ use crate::Error;
 /// The database used when nothing else is configured.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
 
+/// Runs `$body` with `$pool` bound to whichever pool the store has: for
+/// statements whose SQL and bindings read the same on both databases.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
 /// roster's database.
 #[derive(Debug, Clone)]
 pub struct Store {

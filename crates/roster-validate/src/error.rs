@@ -12,4 +12,7 @@ pub enum Error {
     Io(#[source] std::io::Error),
     #[error("looking up the account's directory")]
     Directory(#[source] DirectoryError),
+    /// A file that passed validation could not be read again: it changed.
+    #[error("the file can no longer be read: {0}")]
+    Unreadable(String),
 }

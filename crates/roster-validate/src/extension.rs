@@ -68,6 +68,23 @@ impl Extension {
     }
 }
 
+impl Extension {
+    /// The extension that is `value` written without leading zeros, as
+    /// roster assigns them; `None` past fifteen digits.
+    pub fn from_number(value: u64) -> Option<Extension> {
+        let digits = value.checked_ilog10().map_or(1, |l| l + 1);
+        (digits <= u32::from(ExtensionPolicy::MAX_DIGITS)).then_some(Extension {
+            digits: digits as u8,
+            value,
+        })
+    }
+
+    /// How many digits the extension has.
+    pub fn digits(self) -> u8 {
+        self.digits
+    }
+}
+
 impl fmt::Display for Extension {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

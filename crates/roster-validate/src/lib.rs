@@ -31,6 +31,7 @@ mod phone;
 mod records;
 mod report;
 mod role;
+mod rows;
 mod validator;
 
 pub use code::Code;
@@ -45,4 +46,5 @@ pub use options::{Limits, Options};
 pub use phone::{E164, PhoneError};
 pub use report::{FileError, Report, RowError};
 pub use role::Role;
+pub use rows::{ImportRow, Opened, RowReader, ValidRow};
 pub use validator::validate;

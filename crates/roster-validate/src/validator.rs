@@ -44,12 +44,7 @@ pub fn validate(
         Ok(None) => return Ok(report),
         Err(e) => return outcome(e, None, report),
     };
-    let mut checker = Checker {
-        headers: &headers,
-        options,
-        seen: Seen::default(),
-        batch: Batch::default(),
-    };
+    let mut checker = Checker::new(headers, *options);
     let read_error = std::thread::scope(|scope| {
         let (to_directory, batches) = mpsc::sync_channel::<Batch>(1);
         let (to_checker, answers) = mpsc::sync_channel::<(Batch, Result<Facts, DirectoryError>)>(1);
@@ -62,7 +57,7 @@ pub fn validate(
             }
         });
         let mut in_flight = 0;
-        let finish_one = |report: &mut Report, checker: &mut Checker<'_>| -> Result<(), Error> {
+        let finish_one = |report: &mut Report, checker: &mut Checker| -> Result<(), Error> {
             let (batch, facts) = answers
                 .recv()
                 .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
@@ -112,7 +107,7 @@ pub fn validate(
         Ok(read_error)
     })?;
     if let Some(e) = read_error {
-        return outcome(e, Some(&headers), report);
+        return outcome(e, Some(&checker.headers), report);
     }
     if report.rows == 0 && report.file_errors.is_empty() {
         report.file_errors.push(empty_file(
@@ -127,7 +122,7 @@ pub fn validate(
 
 /// File checks up to and including the header line. `None` when they
 /// refused the file, with the reason in `report`.
-fn open(
+pub(crate) fn open(
     input: Box<dyn Read + Send>,
     limits: &Limits,
     report: &mut Report,
@@ -194,12 +189,12 @@ fn max_chars(column: Column) -> usize {
 }
 
 /// Checks rows and remembers what earlier rows used.
-struct Checker<'a> {
-    headers: &'a Headers,
-    options: &'a Options,
+pub(crate) struct Checker {
+    pub(crate) headers: Headers,
+    options: Options,
     seen: Seen,
     /// The batch being read.
-    batch: Batch,
+    pub(crate) batch: Batch,
 }
 
 /// What rows so far used, with the line of the first use. Emails are kept
@@ -215,21 +210,21 @@ struct Seen {
 
 /// Rows read and checked on their own, waiting for the directory.
 #[derive(Default)]
-struct Batch {
-    rows: Vec<Pending>,
+pub(crate) struct Batch {
+    pub(crate) rows: Vec<Pending>,
     /// The errors of these rows found so far.
-    errors: Vec<RowError>,
+    pub(crate) errors: Vec<RowError>,
 }
 
 /// What the directory must confirm about one row.
-struct Pending {
-    line: u64,
-    email: Option<String>,
-    primary: Option<E164>,
-    additional: Vec<E164>,
-    extension: Option<Extension>,
+pub(crate) struct Pending {
+    pub(crate) line: u64,
+    pub(crate) email: Option<String>,
+    pub(crate) primary: Option<E164>,
+    pub(crate) additional: Vec<E164>,
+    pub(crate) extension: Option<Extension>,
     /// The location as written, and its key.
-    location: Option<(String, String)>,
+    pub(crate) location: Option<(String, String)>,
 }
 
 impl Batch {
@@ -252,8 +247,17 @@ impl Batch {
     }
 }
 
-impl Checker<'_> {
-    fn cell<'r>(&self, record: &'r Record, column: Column) -> &'r str {
+impl Checker {
+    pub(crate) fn new(headers: Headers, options: Options) -> Checker {
+        Checker {
+            headers,
+            options,
+            seen: Seen::default(),
+            batch: Batch::default(),
+        }
+    }
+
+    pub(crate) fn cell<'r>(&self, record: &'r Record, column: Column) -> &'r str {
         if column.is_voice() && !self.options.voice {
             return "";
         }
@@ -273,7 +277,7 @@ impl Checker<'_> {
     }
 
     /// Runs every rule that needs only this row and the rows before it.
-    fn check_row(&mut self, record: &Record) {
+    pub(crate) fn check_row(&mut self, record: &Record) {
         let line = record.line;
         let width = self.headers.width();
         let extra_filled = (width..record.len()).any(|i| !record.field(i).trim().is_empty());
@@ -525,7 +529,7 @@ impl Checker<'_> {
     /// valid.
     fn finish(&mut self, mut batch: Batch, facts: &Facts, errors: &mut Vec<RowError>) -> u64 {
         for row in &batch.rows {
-            check_against(row, facts, &mut batch.errors);
+            check_against(&row.claims(), facts, &mut batch.errors);
         }
         // A row's errors in column order, whole-row errors first.
         batch
@@ -545,7 +549,35 @@ impl Checker<'_> {
 }
 
 /// The rules that need the account.
-fn check_against(row: &Pending, facts: &Facts, errors: &mut Vec<RowError>) {
+/// What a row asks of the account, as the account rules see it.
+pub(crate) struct Claims<'a> {
+    pub(crate) line: u64,
+    /// The email key.
+    pub(crate) email: Option<&'a str>,
+    pub(crate) primary: Option<E164>,
+    pub(crate) additional: &'a [E164],
+    pub(crate) extension: Option<Extension>,
+    /// The location as written, and its key.
+    pub(crate) location: Option<(&'a str, &'a str)>,
+}
+
+impl Pending {
+    fn claims(&self) -> Claims<'_> {
+        Claims {
+            line: self.line,
+            email: self.email.as_deref(),
+            primary: self.primary,
+            additional: &self.additional,
+            extension: self.extension,
+            location: self
+                .location
+                .as_ref()
+                .map(|(name, key)| (name.as_str(), key.as_str())),
+        }
+    }
+}
+
+pub(crate) fn check_against(row: &Claims<'_>, facts: &Facts, errors: &mut Vec<RowError>) {
     let mut error = |column: Column, code: Code, message: String| {
         errors.push(RowError {
             row: row.line,
@@ -554,7 +586,7 @@ fn check_against(row: &Pending, facts: &Facts, errors: &mut Vec<RowError>) {
             message,
         })
     };
-    if let Some(key) = &row.email
+    if let Some(key) = row.email
         && facts.taken_emails.contains(key)
     {
         let message = format!(
@@ -594,7 +626,7 @@ fn check_against(row: &Pending, facts: &Facts, errors: &mut Vec<RowError>) {
         );
         error(Column::Extension, Code::ExtensionTaken, message);
     }
-    if let Some((name, key)) = &row.location
+    if let Some((name, key)) = row.location
         && facts.unknown_locations.contains(key)
     {
         let message = format!(
@@ -700,7 +732,11 @@ fn header_error(problem: &HeaderProblem, line: u64) -> FileError {
 
 /// Turns a read failure into the report's file error, or into `Err` when it
 /// is not about the file.
-fn outcome(e: ReadError, headers: Option<&Headers>, mut report: Report) -> Result<Report, Error> {
+pub(crate) fn outcome(
+    e: ReadError,
+    headers: Option<&Headers>,
+    mut report: Report,
+) -> Result<Report, Error> {
     let error = match e {
         ReadError::Io(e) => return io_outcome(e, report),
         ReadError::Utf8 { line, field, byte } => {

@@ -1,0 +1,198 @@
+//! [`Bulk`] on PostgreSQL: every list as typed arrays unpacked by `unnest`,
+//! one statement per list whatever its length.
+
+use sqlx::PgConnection;
+
+use super::{Answers, Bulk, NewResult, NewUser};
+
+const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM unnest($2::text[]) AS k(value) \
+    JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
+const BAD_NUMBERS: &str = "SELECT k.value, n.number IS NOT NULL FROM unnest($2::bigint[]) AS k(value) \
+    LEFT JOIN numbers n ON n.account_id = $1 AND n.number = k.value \
+    WHERE n.number IS NULL OR n.user_id IS NOT NULL";
+const TAKEN_EXTENSIONS: &str = "SELECT e.extension FROM unnest($2::text[]) AS k(value) \
+    JOIN extensions e ON e.account_id = $1 AND e.extension = k.value";
+const UNKNOWN_LOCATIONS: &str = "SELECT k.value FROM unnest($2::text[]) AS k(value) WHERE NOT EXISTS \
+    (SELECT 1 FROM locations l WHERE l.account_id = $1 AND l.name_key = k.value)";
+const ROWS_WITH_RESULTS: &str = "SELECT r.row FROM unnest($2::bigint[]) AS k(value) \
+    JOIN row_results r ON r.import_id = $1 AND r.row = k.value";
+const INSERT_USERS: &str = "INSERT INTO users (account_id, import_id, display_name, email, first_name, \
+    last_name, job_title, department, organizational_unit, role, location_id) \
+    SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+    $8::text[], $9::text[], $10::text[], $11::bigint[]) \
+    RETURNING id, lower(email)";
+const INSERT_EXTENSIONS: &str = "INSERT INTO extensions (account_id, extension, user_id) \
+    SELECT $1, * FROM unnest($2::text[], $3::bigint[])";
+const CLAIM_NUMBERS: &str = "UPDATE numbers n SET user_id = v.user_id, is_primary = v.is_primary \
+    FROM unnest($2::bigint[], $3::bigint[], $4::bool[]) AS v(number, user_id, is_primary) \
+    WHERE n.account_id = $1 AND n.number = v.number AND n.user_id IS NULL";
+const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, user_id, email, extension, \
+    numbers, errors) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], \
+    $6::text[], $7::text[], $8::text[])";
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
+    rows.iter().map(f).collect()
+}
+
+impl Bulk for PgConnection {
+    async fn look_up(
+        &mut self,
+        account: i64,
+        emails: &[&str],
+        numbers: &[i64],
+        extensions: &[String],
+        locations: &[&str],
+    ) -> Result<Answers, sqlx::Error> {
+        let mut answers = Answers::default();
+        if !emails.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(TAKEN_EMAILS)
+                .bind(account)
+                .bind(owned(emails))
+                .fetch_all(&mut *self)
+                .await?;
+            answers.taken_emails = rows.into_iter().map(|(e,)| e).collect();
+        }
+        if !numbers.is_empty() {
+            answers.bad_numbers = sqlx::query_as(BAD_NUMBERS)
+                .bind(account)
+                .bind(numbers.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+        }
+        if !extensions.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(TAKEN_EXTENSIONS)
+                .bind(account)
+                .bind(extensions.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            answers.taken_extensions = rows.into_iter().map(|(e,)| e).collect();
+        }
+        if !locations.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(UNKNOWN_LOCATIONS)
+                .bind(account)
+                .bind(owned(locations))
+                .fetch_all(&mut *self)
+                .await?;
+            answers.unknown_locations = rows.into_iter().map(|(l,)| l).collect();
+        }
+        Ok(answers)
+    }
+
+    async fn rows_with_results(
+        &mut self,
+        import: i64,
+        rows: &[i64],
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let found: Vec<(i64,)> = sqlx::query_as(ROWS_WITH_RESULTS)
+            .bind(import)
+            .bind(rows.to_vec())
+            .fetch_all(&mut *self)
+            .await?;
+        Ok(found.into_iter().map(|(r,)| r).collect())
+    }
+
+    async fn insert_users(
+        &mut self,
+        account: i64,
+        import: i64,
+        users: &[NewUser<'_>],
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = |f: for<'a> fn(&'a NewUser<'a>) -> Option<&'a str>| {
+            column(users, |u| f(u).map(str::to_string))
+        };
+        sqlx::query_as(INSERT_USERS)
+            .bind(account)
+            .bind(import)
+            .bind(column(users, |u| u.display_name.to_string()))
+            .bind(column(users, |u| u.email.to_string()))
+            .bind(text(|u| u.first_name))
+            .bind(text(|u| u.last_name))
+            .bind(text(|u| u.job_title))
+            .bind(text(|u| u.department))
+            .bind(text(|u| u.organizational_unit))
+            .bind(column(users, |u| u.role.to_string()))
+            .bind(column(users, |u| u.location_id))
+            .fetch_all(&mut *self)
+            .await
+    }
+
+    async fn insert_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> Result<(), sqlx::Error> {
+        if extensions.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(INSERT_EXTENSIONS)
+            .bind(account)
+            .bind(column(extensions, |(e, _)| e.clone()))
+            .bind(column(extensions, |(_, u)| *u))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn claim_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64, bool)],
+    ) -> Result<u64, sqlx::Error> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(CLAIM_NUMBERS)
+            .bind(account)
+            .bind(column(numbers, |(n, _, _)| *n))
+            .bind(column(numbers, |(_, u, _)| *u))
+            .bind(column(numbers, |(_, _, p)| *p))
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_results(
+        &mut self,
+        import: i64,
+        results: &[NewResult],
+    ) -> Result<(), sqlx::Error> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(INSERT_RESULTS)
+            .bind(import)
+            .bind(column(results, |r| r.row))
+            .bind(column(results, |r| r.status.to_string()))
+            .bind(column(results, |r| r.user_id))
+            .bind(column(results, |r| r.email.clone()))
+            .bind(column(results, |r| r.extension.clone()))
+            .bind(column(results, |r| r.numbers.clone()))
+            .bind(column(results, |r| r.errors.clone()))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_counts(
+        &mut self,
+        import: i64,
+        created: u64,
+        failed: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(super::ADD_COUNTS)
+            .bind(import)
+            .bind((created + failed) as i64)
+            .bind(created as i64)
+            .bind(failed as i64)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! [`Bulk`] on SQLite: lists as JSON arrays for lookups, multi-row `VALUES`
+//! for writes.
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::{Answers, Bulk, NewResult, NewUser, ROWS_PER_STATEMENT};
+
+const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
+    JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
+const BAD_NUMBERS: &str = "SELECT k.value, n.number IS NOT NULL FROM json_each($2) k \
+    LEFT JOIN numbers n ON n.account_id = $1 AND n.number = k.value \
+    WHERE n.number IS NULL OR n.user_id IS NOT NULL";
+const TAKEN_EXTENSIONS: &str = "SELECT e.extension FROM json_each($2) k \
+    JOIN extensions e ON e.account_id = $1 AND e.extension = k.value";
+const UNKNOWN_LOCATIONS: &str = "SELECT k.value FROM json_each($2) k WHERE NOT EXISTS \
+    (SELECT 1 FROM locations l WHERE l.account_id = $1 AND l.name_key = k.value)";
+const ROWS_WITH_RESULTS: &str = "SELECT r.row FROM json_each($2) k \
+    JOIN row_results r ON r.import_id = $1 AND r.row = k.value";
+
+fn json<T: serde::Serialize + ?Sized>(list: &T) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
+}
+
+impl Bulk for SqliteConnection {
+    async fn look_up(
+        &mut self,
+        account: i64,
+        emails: &[&str],
+        numbers: &[i64],
+        extensions: &[String],
+        locations: &[&str],
+    ) -> Result<Answers, sqlx::Error> {
+        let mut answers = Answers::default();
+        if !emails.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(TAKEN_EMAILS)
+                .bind(account)
+                .bind(json(emails))
+                .fetch_all(&mut *self)
+                .await?;
+            answers.taken_emails = rows.into_iter().map(|(e,)| e).collect();
+        }
+        if !numbers.is_empty() {
+            answers.bad_numbers = sqlx::query_as(BAD_NUMBERS)
+                .bind(account)
+                .bind(json(numbers))
+                .fetch_all(&mut *self)
+                .await?;
+        }
+        if !extensions.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(TAKEN_EXTENSIONS)
+                .bind(account)
+                .bind(json(extensions))
+                .fetch_all(&mut *self)
+                .await?;
+            answers.taken_extensions = rows.into_iter().map(|(e,)| e).collect();
+        }
+        if !locations.is_empty() {
+            let rows: Vec<(String,)> = sqlx::query_as(UNKNOWN_LOCATIONS)
+                .bind(account)
+                .bind(json(locations))
+                .fetch_all(&mut *self)
+                .await?;
+            answers.unknown_locations = rows.into_iter().map(|(l,)| l).collect();
+        }
+        Ok(answers)
+    }
+
+    async fn rows_with_results(
+        &mut self,
+        import: i64,
+        rows: &[i64],
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let found: Vec<(i64,)> = sqlx::query_as(ROWS_WITH_RESULTS)
+            .bind(import)
+            .bind(json(rows))
+            .fetch_all(&mut *self)
+            .await?;
+        Ok(found.into_iter().map(|(r,)| r).collect())
+    }
+
+    async fn insert_users(
+        &mut self,
+        account: i64,
+        import: i64,
+        users: &[NewUser<'_>],
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let mut ids = Vec::with_capacity(users.len());
+        for chunk in users.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO users (account_id, import_id, display_name, email, first_name, last_name, \
+                 job_title, department, organizational_unit, role, location_id) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(account)
+                    .push_bind(import)
+                    .push_bind(u.display_name.to_string())
+                    .push_bind(u.email.to_string())
+                    .push_bind(u.first_name.map(str::to_string))
+                    .push_bind(u.last_name.map(str::to_string))
+                    .push_bind(u.job_title.map(str::to_string))
+                    .push_bind(u.department.map(str::to_string))
+                    .push_bind(u.organizational_unit.map(str::to_string))
+                    .push_bind(u.role)
+                    .push_bind(u.location_id);
+            });
+            qb.push(" RETURNING id, lower(email)");
+            ids.extend(
+                qb.build_query_as::<(i64, String)>()
+                    .fetch_all(&mut *self)
+                    .await?,
+            );
+        }
+        Ok(ids)
+    }
+
+    async fn insert_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in extensions.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO extensions (account_id, extension, user_id) ",
+            );
+            qb.push_values(chunk, |mut b, (extension, user)| {
+                b.push_bind(account)
+                    .push_bind(extension.clone())
+                    .push_bind(*user);
+            });
+            qb.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn claim_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64, bool)],
+    ) -> Result<u64, sqlx::Error> {
+        let mut claimed = 0;
+        for chunk in numbers.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE numbers SET user_id = v.column2, is_primary = v.column3 FROM (",
+            );
+            qb.push_values(chunk, |mut b, (number, user, primary)| {
+                b.push_bind(*number).push_bind(*user).push_bind(*primary);
+            });
+            qb.push(") AS v WHERE numbers.account_id = ")
+                .push_bind(account)
+                .push(" AND numbers.number = v.column1 AND numbers.user_id IS NULL");
+            claimed += qb.build().execute(&mut *self).await?.rows_affected();
+        }
+        Ok(claimed)
+    }
+
+    async fn insert_results(
+        &mut self,
+        import: i64,
+        results: &[NewResult],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in results.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO row_results (import_id, row, status, user_id, email, extension, numbers, errors) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(import)
+                    .push_bind(r.row)
+                    .push_bind(r.status)
+                    .push_bind(r.user_id)
+                    .push_bind(r.email.clone())
+                    .push_bind(r.extension.clone())
+                    .push_bind(r.numbers.clone())
+                    .push_bind(r.errors.clone());
+            });
+            qb.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn add_counts(
+        &mut self,
+        import: i64,
+        created: u64,
+        failed: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(super::ADD_COUNTS)
+            .bind(import)
+            .bind((created + failed) as i64)
+            .bind(created as i64)
+            .bind(failed as i64)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+}

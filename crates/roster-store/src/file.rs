@@ -1,0 +1,69 @@
+//! `StoredFile`: an import's file read back from the database, block by
+//! block, as a `std::io::Read` for the synchronous row reader.
+
+use std::io::{self, Read};
+
+use crate::store::with_pool;
+use crate::{Error, ImportKey, Store};
+
+/// An import's file, read one stored block at a time.
+///
+/// Blocks on the async store through `runtime`: use it from a blocking
+/// thread (`tokio::task::spawn_blocking`), never from async code.
+pub struct StoredFile {
+    store: Store,
+    import: ImportKey,
+    runtime: tokio::runtime::Handle,
+    next_seq: i64,
+    block: Vec<u8>,
+    pos: usize,
+}
+
+impl Store {
+    /// The stored file of an import.
+    pub fn stored_file(&self, import: ImportKey, runtime: tokio::runtime::Handle) -> StoredFile {
+        StoredFile {
+            store: self.clone(),
+            import,
+            runtime,
+            next_seq: 0,
+            block: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    async fn file_block(&self, import: ImportKey, seq: i64) -> Result<Option<Vec<u8>>, Error> {
+        const SQL: &str = "SELECT bytes FROM import_file_blocks WHERE import_id = $1 AND seq = $2";
+        let block: Option<(Vec<u8>,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(import.0).bind(seq).fetch_optional(pool).await
+        })
+        .map_err(|source| Error::Query {
+            what: "reading the stored file",
+            source,
+        })?;
+        Ok(block.map(|(bytes,)| bytes))
+    }
+}
+
+impl Read for StoredFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.block.len() {
+            let next = self
+                .runtime
+                .block_on(self.store.file_block(self.import, self.next_seq))
+                .map_err(io::Error::other)?;
+            match next {
+                Some(block) => {
+                    self.block = block;
+                    self.pos = 0;
+                    self.next_seq += 1;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.block.len() - self.pos);
+        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

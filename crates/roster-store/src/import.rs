@@ -1,0 +1,466 @@
+//! Imports: one uploaded file each, its state and counts.
+//!
+//! The database holds the truth about an import: its state changes by
+//! conditional updates, so a worker, a `stop` and a second worker can race
+//! and the outcome is still one of the contract's transitions. The file is
+//! kept in the database too, in blocks, so any worker on any machine that
+//! shares the database can read it; its name as uploaded is only shown.
+
+use std::fmt;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::error::Context;
+use crate::store::with_pool;
+use crate::{AccountId, AccountSlug, Error, Store, time};
+
+/// How big a block of a stored file is.
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
+/// An import's id outside roster: a UUID, so ids cannot be guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImportId(String); // Invariant: a lower-case hyphenated UUID.
+
+/// An import's row id inside the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImportKey(pub(crate) i64);
+
+/// Where an import is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportState {
+    Queued,
+    Running,
+    Stopping,
+    Stopped,
+    Completed,
+    CompletedWithErrors,
+    Failed,
+}
+
+/// How temporary passwords reach the users of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordDelivery {
+    /// To each user's own email.
+    Users,
+    /// Not at all.
+    None,
+    /// All to one address, one message per user.
+    To(roster_validate::Email),
+}
+
+/// What is needed to queue an import.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub account: AccountId,
+    /// The file's name as uploaded.
+    pub file_name: String,
+    pub voice: bool,
+    pub passwords: PasswordDelivery,
+    /// Data rows, as validation counted them.
+    pub total: u64,
+}
+
+/// An import as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub id: ImportId,
+    pub key: ImportKey,
+    pub account: AccountId,
+    pub account_slug: AccountSlug,
+    pub state: ImportState,
+    pub file_name: String,
+    pub file_bytes: u64,
+    pub voice: bool,
+    pub passwords: PasswordDelivery,
+    pub total: u64,
+    pub processed: u64,
+    pub created: u64,
+    pub failed: u64,
+    pub not_processed: u64,
+    /// Why the import failed.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// What asking an import to stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// It was queued: it is stopped, no row was processed.
+    Stopped,
+    /// It was running: the worker stops it between batches.
+    Stopping,
+    /// It had already finished or was already stopping; nothing changed.
+    AlreadyFinished(ImportState),
+}
+
+impl ImportId {
+    fn new() -> ImportId {
+        ImportId(uuid::Uuid::new_v4().hyphenated().to_string())
+    }
+
+    /// Parses an id as given on the command line or in a URL.
+    pub fn parse(s: &str) -> Option<ImportId> {
+        uuid::Uuid::try_parse(s.trim())
+            .ok()
+            .map(|u| ImportId(u.hyphenated().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl ImportState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportState::Queued => "queued",
+            ImportState::Running => "running",
+            ImportState::Stopping => "stopping",
+            ImportState::Stopped => "stopped",
+            ImportState::Completed => "completed",
+            ImportState::CompletedWithErrors => "completed_with_errors",
+            ImportState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportState> {
+        [
+            ImportState::Queued,
+            ImportState::Running,
+            ImportState::Stopping,
+            ImportState::Stopped,
+            ImportState::Completed,
+            ImportState::CompletedWithErrors,
+            ImportState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+
+    /// Queued, running or stopping: the account's one active import.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            ImportState::Queued | ImportState::Running | ImportState::Stopping
+        )
+    }
+}
+
+impl fmt::Display for ImportState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PasswordDelivery {
+    /// `users`, `none` or `to:ADDRESS`.
+    pub fn parse(s: &str) -> Option<PasswordDelivery> {
+        match s {
+            "users" => Some(PasswordDelivery::Users),
+            "none" => Some(PasswordDelivery::None),
+            _ => s
+                .strip_prefix("to:")
+                .and_then(|a| roster_validate::Email::parse(a).ok())
+                .map(PasswordDelivery::To),
+        }
+    }
+}
+
+impl fmt::Display for PasswordDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordDelivery::Users => f.write_str("users"),
+            PasswordDelivery::None => f.write_str("none"),
+            PasswordDelivery::To(address) => write!(f, "to:{address}"),
+        }
+    }
+}
+
+const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
+    i.file_bytes, i.voice, i.passwords, i.total, i.processed, i.created, i.failed, i.not_processed, \
+    i.error, i.created_at, i.started_at, i.finished_at \
+    FROM imports i JOIN accounts a ON a.id = i.account_id";
+
+#[derive(sqlx::FromRow)]
+struct ImportRow {
+    id: i64,
+    public_id: String,
+    account_id: i64,
+    slug: String,
+    state: String,
+    file_name: String,
+    file_bytes: i64,
+    voice: bool,
+    passwords: String,
+    total: i64,
+    processed: i64,
+    created: i64,
+    failed: i64,
+    not_processed: i64,
+    error: Option<String>,
+    created_at: String,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+}
+
+impl Store {
+    /// Stores the file and queues the import, in one transaction. Fails with
+    /// [`Error::ImportActive`] when the account already has an import queued
+    /// or running: the database's unique index decides, not a check first.
+    pub async fn create_import(
+        &self,
+        new: &NewImport,
+        file: &mut (dyn AsyncRead + Unpin + Send),
+    ) -> Result<Import, Error> {
+        let id = ImportId::new();
+        const INSERT: &str = "INSERT INTO imports (public_id, account_id, state, file_name, voice, \
+            passwords, total, created_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
+        const BLOCK: &str =
+            "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
+        const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
+        let total = i64::try_from(new.total).unwrap_or(i64::MAX);
+        let result: Result<(), Error> = with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(INSERT)
+                .bind(id.as_str())
+                .bind(new.account.get())
+                .bind(new.file_name.as_str())
+                .bind(new.voice)
+                .bind(new.passwords.to_string())
+                .bind(total)
+                .bind(time::now())
+                .fetch_one(&mut *tx)
+                .await;
+            let key = match inserted {
+                Ok((key,)) => key,
+                Err(e) if is_unique_violation(&e) => {
+                    drop(tx);
+                    return self.active_import_error(new.account).await;
+                }
+                Err(e) => return Err(Error::Query { what: "queueing the import", source: e }),
+            };
+            let mut bytes = 0u64;
+            let mut seq = 0i64;
+            loop {
+                let block = read_block(file).await.map_err(Error::Upload)?;
+                if block.is_empty() {
+                    break;
+                }
+                bytes += block.len() as u64;
+                sqlx::query(BLOCK)
+                    .bind(key)
+                    .bind(seq)
+                    .bind(block)
+                    .execute(&mut *tx)
+                    .await
+                    .context("storing the file")?;
+                seq += 1;
+            }
+            sqlx::query(SIZE)
+                .bind(key)
+                .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .context("storing the file")?;
+            tx.commit().await.context("committing the import")?;
+            Ok(())
+        });
+        result?;
+        self.import(&id)
+            .await?
+            .ok_or_else(|| Error::NoImport(id.to_string()))
+    }
+
+    /// The import with this id, if there is one.
+    pub async fn import(&self, id: &ImportId) -> Result<Option<Import>, Error> {
+        let row: Option<ImportRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_IMPORT} WHERE i.public_id = $1")))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await
+        })
+        .context("reading the import")?;
+        row.map(Import::try_from).transpose()
+    }
+
+    /// Like [`Store::import`], but a missing import is an error.
+    pub async fn existing_import(&self, id: &ImportId) -> Result<Import, Error> {
+        self.import(id)
+            .await?
+            .ok_or_else(|| Error::NoImport(id.to_string()))
+    }
+
+    /// The account's imports, newest first.
+    pub async fn imports(&self, account: AccountId) -> Result<Vec<Import>, Error> {
+        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_IMPORT} WHERE i.account_id = $1 ORDER BY i.created_at DESC, i.id DESC"
+            )))
+            .bind(account.get())
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing imports")?;
+        rows.into_iter().map(Import::try_from).collect()
+    }
+
+    /// Marks the import running when a worker takes it up. False when it is
+    /// no longer queued or running (stopped before it started, finished by
+    /// an earlier delivery of the same job).
+    pub async fn start_import(&self, key: ImportKey) -> Result<bool, Error> {
+        const SQL: &str = "UPDATE imports SET state = 'running', started_at = COALESCE(started_at, $2) \
+            WHERE id = $1 AND state IN ('queued', 'running')";
+        let done = with_pool!(&self.db, pool => {
+            sqlx::query(SQL).bind(key.0).bind(time::now()).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .context("starting the import")?;
+        Ok(done == 1)
+    }
+
+    /// Asks the import to stop. A queued import stops at once; a running one
+    /// is marked stopping and its worker stops between batches.
+    pub async fn stop_import(&self, id: &ImportId) -> Result<StopOutcome, Error> {
+        const SQL: &str = "UPDATE imports SET \
+            state = CASE WHEN state = 'queued' THEN 'stopped' ELSE 'stopping' END, \
+            not_processed = CASE WHEN state = 'queued' THEN total ELSE not_processed END, \
+            finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END \
+            WHERE public_id = $1 AND state IN ('queued', 'running')";
+        let changed = with_pool!(&self.db, pool => {
+            sqlx::query(SQL).bind(id.as_str()).bind(time::now()).execute(pool).await.map(|r| r.rows_affected())
+        })
+        .context("stopping the import")?;
+        let import = self.existing_import(id).await?;
+        Ok(match (changed, import.state) {
+            (1, ImportState::Stopped) => StopOutcome::Stopped,
+            (1, _) => StopOutcome::Stopping,
+            (_, state) => StopOutcome::AlreadyFinished(state),
+        })
+    }
+
+    /// The import's state, read between batches to notice a stop.
+    pub async fn import_state(&self, key: ImportKey) -> Result<ImportState, Error> {
+        const SQL: &str = "SELECT state FROM imports WHERE id = $1";
+        let (state,): (String,) = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(key.0).fetch_one(pool).await
+        })
+        .context("reading the import's state")?;
+        ImportState::parse(&state).ok_or(Error::Corrupt("an import state"))
+    }
+
+    /// Ends a running or stopping import: stopped if a stop was asked,
+    /// else completed, with errors if any row failed. Rows without a result
+    /// count as not processed. A finished import is left as it is.
+    pub async fn finish_import(&self, key: ImportKey) -> Result<(), Error> {
+        const SQL: &str = "UPDATE imports SET \
+            state = CASE WHEN state = 'stopping' THEN 'stopped' \
+                         WHEN failed > 0 OR processed < total THEN 'completed_with_errors' \
+                         ELSE 'completed' END, \
+            not_processed = total - processed, finished_at = $2 \
+            WHERE id = $1 AND state IN ('running', 'stopping')";
+        with_pool!(&self.db, pool => {
+            sqlx::query(SQL).bind(key.0).bind(time::now()).execute(pool).await.map(|_| ())
+        })
+        .context("finishing the import")?;
+        Ok(())
+    }
+
+    /// Ends an import that could not run (its file unreadable, say), keeping
+    /// the reason.
+    pub async fn fail_import(&self, key: ImportKey, error: &str) -> Result<(), Error> {
+        const SQL: &str = "UPDATE imports SET state = 'failed', error = $2, \
+            not_processed = total - processed, finished_at = $3 \
+            WHERE id = $1 AND state IN ('queued', 'running', 'stopping')";
+        with_pool!(&self.db, pool => {
+            sqlx::query(SQL).bind(key.0).bind(error).bind(time::now()).execute(pool).await.map(|_| ())
+        })
+        .context("failing the import")?;
+        Ok(())
+    }
+
+    /// Imports still queued, oldest first: a worker starting up queues
+    /// their jobs again, in case a push was lost.
+    pub async fn queued_imports(&self) -> Result<Vec<ImportId>, Error> {
+        const SQL: &str = "SELECT public_id FROM imports WHERE state IN ('queued', 'running', 'stopping') ORDER BY id";
+        let rows: Vec<(String,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).fetch_all(pool).await
+        })
+        .context("listing queued imports")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id,)| ImportId::parse(&id))
+            .collect())
+    }
+
+    /// The last row with a result: where a redelivered job picks up.
+    pub async fn last_result_row(&self, key: ImportKey) -> Result<u64, Error> {
+        const SQL: &str = "SELECT max(row) FROM row_results WHERE import_id = $1";
+        let (row,): (Option<i64>,) = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(key.0).fetch_one(pool).await
+        })
+        .context("reading the import's progress")?;
+        Ok(row.and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
+    }
+
+    async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
+        const SQL: &str = "SELECT public_id, state FROM imports \
+            WHERE account_id = $1 AND state IN ('queued', 'running', 'stopping')";
+        let active: Option<(String, String)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(account.get()).fetch_optional(pool).await
+        })
+        .context("reading the active import")?;
+        let (id, state) = active.unwrap_or_default();
+        Err(Error::ImportActive { id, state })
+    }
+}
+
+/// Reads up to one block from `file`; empty at the end.
+async fn read_block(file: &mut (dyn AsyncRead + Unpin + Send)) -> std::io::Result<Vec<u8>> {
+    let mut block = Vec::with_capacity(BLOCK_BYTES);
+    file.take(BLOCK_BYTES as u64)
+        .read_to_end(&mut block)
+        .await?;
+    Ok(block)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl TryFrom<ImportRow> for Import {
+    type Error = Error;
+
+    fn try_from(row: ImportRow) -> Result<Import, Error> {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(Import {
+            id: ImportId::parse(&row.public_id).ok_or(Error::Corrupt("an import id"))?,
+            key: ImportKey(row.id),
+            account: AccountId::from_raw(row.account_id),
+            account_slug: AccountSlug::parse(&row.slug)
+                .map_err(|_| Error::Corrupt("an account slug"))?,
+            state: ImportState::parse(&row.state).ok_or(Error::Corrupt("an import state"))?,
+            file_name: row.file_name,
+            file_bytes: n(row.file_bytes),
+            voice: row.voice,
+            passwords: PasswordDelivery::parse(&row.passwords)
+                .ok_or(Error::Corrupt("a password delivery"))?,
+            total: n(row.total),
+            processed: n(row.processed),
+            created: n(row.created),
+            failed: n(row.failed),
+            not_processed: n(row.not_processed),
+            error: row.error,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+        })
+    }
+}

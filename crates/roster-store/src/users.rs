@@ -1,0 +1,640 @@
+//! Creating an import's users, a batch of rows at a time, and listing an
+//! account's users.
+//!
+//! A batch is one transaction. Each row's user, extension, numbers and row
+//! result are written in it together, so a row is there whole or not at
+//! all, and its result cannot exist without it. Before writing, the batch
+//! asks the database what is wrong with its keys now (the validation rules
+//! again, since the account may have changed) and fails those rows alone.
+//! If a write still hits a constraint — another writer got there between the
+//! check and the write — the batch is rolled back and written again row by
+//! row, each in a savepoint, so the one row fails and the rest commit.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use roster_template::Column;
+use roster_validate::{
+    Code, E164, Extension, ExtensionPolicy, Facts, MAIN_LOCATION, RowError, ValidRow, location_key,
+};
+use serde::Serialize;
+use sqlx::Connection;
+
+use crate::bulk::{Answers, Bulk, NewResult, NewUser};
+use crate::error::Context;
+use crate::store::{Db, with_pool};
+use crate::{Account, Error, Import, Store};
+
+/// A data row of an import on its way to the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowInput {
+    /// Passed the file's rules; the account's are checked as it is written.
+    Valid(ValidRow),
+    /// Failed the file's rules (the file changed since it was validated).
+    Invalid {
+        line: u64,
+        email: Option<String>,
+        errors: Vec<RowError>,
+    },
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub created: u64,
+    pub failed: u64,
+    /// Rows that already had a result (a job delivered twice): left alone.
+    pub skipped: u64,
+}
+
+/// Hands out the extensions roster assigns: the free ones from the
+/// account's `extension_first` upward, skipping those the file asks for
+/// explicitly so that no later row finds its own extension taken.
+#[derive(Debug)]
+pub struct ExtensionAllocator {
+    next: u64,
+    max_digits: u8,
+    reserved: HashSet<Extension>,
+    /// Candidates handed out but not used, to be offered again first.
+    returned: VecDeque<Extension>,
+}
+
+/// A user of the account, as `roster users` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub display_name: String,
+    pub email: String,
+    pub role: String,
+    pub location: String,
+    pub extensions: Vec<String>,
+    /// E.164, primary first.
+    pub numbers: Vec<String>,
+}
+
+impl ExtensionAllocator {
+    pub fn new(account: &Account, reserved: HashSet<Extension>) -> ExtensionAllocator {
+        let lowest = 10u64.pow(u32::from(account.extensions.min_digits.max(1)) - 1);
+        ExtensionAllocator {
+            next: account.extension_first.max(lowest),
+            max_digits: account
+                .extensions
+                .max_digits
+                .min(ExtensionPolicy::MAX_DIGITS),
+            reserved,
+            returned: VecDeque::new(),
+        }
+    }
+
+    /// Up to `n` candidates, lowest first; fewer when the policy's range is
+    /// used up.
+    fn candidates(&mut self, n: usize) -> Vec<Extension> {
+        let mut out: Vec<Extension> = self.returned.drain(..n.min(self.returned.len())).collect();
+        while out.len() < n {
+            let Some(candidate) = Extension::from_number(self.next) else {
+                break;
+            };
+            if candidate.digits() > self.max_digits {
+                break;
+            }
+            self.next += 1;
+            if !self.reserved.contains(&candidate) {
+                out.push(candidate);
+            }
+        }
+        out
+    }
+
+    fn give_back(&mut self, unused: impl DoubleEndedIterator<Item = Extension>) {
+        for e in unused.rev() {
+            self.returned.push_front(e);
+        }
+    }
+}
+
+/// What a batch writer needs to know about the import and its account.
+struct Batch<'a> {
+    import: &'a Import,
+    account: &'a Account,
+    locations: &'a HashMap<String, i64>,
+}
+
+/// A write that hit a constraint: another writer changed the account
+/// between the check and the write.
+enum WriteError {
+    Conflict,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> WriteError {
+        let constraint = e.as_database_error().is_some_and(|d| {
+            d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation()
+        });
+        if constraint {
+            WriteError::Conflict
+        } else {
+            WriteError::Db(e)
+        }
+    }
+}
+
+impl Store {
+    /// The account's locations by key, for the batches of an import.
+    pub async fn location_ids(&self, account: &Account) -> Result<HashMap<String, i64>, Error> {
+        const SQL: &str = "SELECT name_key, id FROM locations WHERE account_id = $1";
+        let rows: Vec<(String, i64)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(account.id.get()).fetch_all(pool).await
+        })
+        .context("reading the account's locations")?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Writes a batch of rows of `import`: users for the rows that pass the
+    /// account's rules now, a failure for the others, a result for each, and
+    /// the import's counts — in one transaction.
+    pub async fn create_users(
+        &self,
+        import: &Import,
+        account: &Account,
+        locations: &HashMap<String, i64>,
+        rows: &[RowInput],
+        extensions: &mut ExtensionAllocator,
+    ) -> Result<BatchCounts, Error> {
+        let cx = Batch {
+            import,
+            account,
+            locations,
+        };
+        match &self.db {
+            Db::Sqlite(pool) => {
+                // IMMEDIATE takes the write lock up front: the checks then
+                // see what the writes will meet.
+                let mut tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .context("starting a batch")?;
+                match write_rows(&mut *tx, &cx, rows, extensions).await {
+                    Ok(counts) => {
+                        tx.commit().await.context("committing a batch")?;
+                        return Ok(counts);
+                    }
+                    Err(WriteError::Db(e)) => {
+                        return Err(Error::Query {
+                            what: "writing a batch",
+                            source: e,
+                        });
+                    }
+                    Err(WriteError::Conflict) => {
+                        tx.rollback().await.context("rolling back a batch")?
+                    }
+                }
+                let mut tx = pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .context("starting a batch")?;
+                let counts = write_one_by_one(&mut tx, &cx, rows, extensions).await?;
+                tx.commit().await.context("committing a batch")?;
+                Ok(counts)
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await.context("starting a batch")?;
+                match write_rows(&mut *tx, &cx, rows, extensions).await {
+                    Ok(counts) => {
+                        tx.commit().await.context("committing a batch")?;
+                        return Ok(counts);
+                    }
+                    Err(WriteError::Db(e)) => {
+                        return Err(Error::Query {
+                            what: "writing a batch",
+                            source: e,
+                        });
+                    }
+                    Err(WriteError::Conflict) => {
+                        tx.rollback().await.context("rolling back a batch")?
+                    }
+                }
+                let mut tx = pool.begin().await.context("starting a batch")?;
+                let counts = write_one_by_one(&mut tx, &cx, rows, extensions).await?;
+                tx.commit().await.context("committing a batch")?;
+                Ok(counts)
+            }
+        }
+    }
+
+    /// The account's users, by email, with their extensions and numbers.
+    pub async fn users(&self, account: &Account) -> Result<Vec<User>, Error> {
+        const USERS: &str = "SELECT u.id, u.display_name, u.email, u.role, l.name FROM users u \
+            JOIN locations l ON l.id = u.location_id WHERE u.account_id = $1 ORDER BY lower(u.email)";
+        const EXTENSIONS: &str =
+            "SELECT user_id, extension FROM extensions WHERE account_id = $1 ORDER BY extension";
+        const NUMBERS: &str = "SELECT user_id, number FROM numbers WHERE account_id = $1 AND user_id IS NOT NULL \
+            ORDER BY is_primary DESC, number";
+        let id = account.id.get();
+        let (users, extensions, numbers): (
+            Vec<(i64, String, String, String, String)>,
+            Vec<(i64, String)>,
+            Vec<(i64, i64)>,
+        ) = with_pool!(&self.db, pool => {
+            let users = sqlx::query_as(USERS).bind(id).fetch_all(pool).await;
+            let extensions = sqlx::query_as(EXTENSIONS).bind(id).fetch_all(pool).await;
+            let numbers = sqlx::query_as(NUMBERS).bind(id).fetch_all(pool).await;
+            (users, extensions, numbers)
+        })
+        .pipe(|(u, e, n)| Ok::<_, sqlx::Error>((u?, e?, n?)))
+        .context("listing users")?;
+        let mut by_user_ext: HashMap<i64, Vec<String>> = HashMap::new();
+        for (user, extension) in extensions {
+            by_user_ext.entry(user).or_default().push(extension);
+        }
+        let mut by_user_num: HashMap<i64, Vec<String>> = HashMap::new();
+        for (user, number) in numbers {
+            by_user_num
+                .entry(user)
+                .or_default()
+                .push(format!("+{number}"));
+        }
+        Ok(users
+            .into_iter()
+            .map(|(id, display_name, email, role, location)| User {
+                display_name,
+                email,
+                role,
+                location,
+                extensions: by_user_ext.remove(&id).unwrap_or_default(),
+                numbers: by_user_num.remove(&id).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// A small helper to keep a tuple of results in one expression.
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+/// Writes every row of `rows` on `conn`, a transaction or a savepoint.
+async fn write_rows<C: Bulk + Send>(
+    conn: &mut C,
+    cx: &Batch<'_>,
+    rows: &[RowInput],
+    extensions: &mut ExtensionAllocator,
+) -> Result<BatchCounts, WriteError> {
+    let account = cx.account.id.get();
+    let import = cx.import.key.0;
+    let lines: Vec<i64> = rows.iter().map(|r| line(r) as i64).collect();
+    let done: HashSet<i64> = conn
+        .rows_with_results(import, &lines)
+        .await?
+        .into_iter()
+        .collect();
+    let rows: Vec<&RowInput> = rows
+        .iter()
+        .filter(|r| !done.contains(&(line(r) as i64)))
+        .collect();
+    let mut counts = BatchCounts {
+        skipped: done.len() as u64,
+        ..BatchCounts::default()
+    };
+
+    // What is wrong now with the keys of the valid rows.
+    let valid: Vec<&ValidRow> = rows
+        .iter()
+        .filter_map(|r| match r {
+            RowInput::Valid(v) => Some(v),
+            RowInput::Invalid { .. } => None,
+        })
+        .collect();
+    let email_keys: Vec<String> = valid.iter().map(|v| v.email.key()).collect();
+    let emails: Vec<&str> = email_keys.iter().map(String::as_str).collect();
+    let numbers: Vec<i64> = valid
+        .iter()
+        .flat_map(|v| v.primary_number.iter().chain(&v.additional_numbers))
+        .map(|n| n.digits() as i64)
+        .collect();
+    let explicit: Vec<String> = valid
+        .iter()
+        .filter_map(|v| v.extension)
+        .map(|e| e.to_string())
+        .collect();
+    let locations: Vec<&str> = valid.iter().filter_map(|v| v.location.as_deref()).collect();
+    let answers = conn
+        .look_up(account, &emails, &numbers, &explicit, &locations)
+        .await?;
+    let facts = answers.into_facts();
+
+    // Decide each row; assign extensions to the rows that need one.
+    let mut results: Vec<NewResult> = Vec::with_capacity(rows.len());
+    let mut creates: Vec<(&ValidRow, Option<Extension>)> = Vec::new();
+    let mut needs_extension = 0;
+    for row in &rows {
+        match row {
+            RowInput::Invalid {
+                line,
+                email,
+                errors,
+            } => results.push(failure(*line, email.clone(), errors)),
+            RowInput::Valid(v) => {
+                let errors = v.account_errors(&facts);
+                if errors.is_empty() {
+                    if cx.import.voice && v.extension.is_none() {
+                        needs_extension += 1;
+                    }
+                    creates.push((v, v.extension));
+                } else {
+                    results.push(failure(v.line, Some(v.email.to_string()), &errors));
+                }
+            }
+        }
+    }
+    if cx.import.voice && needs_extension > 0 {
+        let mut free = allocate(conn, account, extensions, needs_extension)
+            .await?
+            .into_iter();
+        let mut keep = Vec::with_capacity(creates.len());
+        for (v, extension) in creates {
+            if extension.is_some() {
+                keep.push((v, extension));
+            } else if let Some(e) = free.next() {
+                keep.push((v, Some(e)));
+            } else {
+                let error = no_free_extension(v.line, cx.account);
+                results.push(failure(v.line, Some(v.email.to_string()), &[error]));
+            }
+        }
+        extensions.give_back(free);
+        creates = keep;
+    }
+
+    // Write the users and what they hold.
+    let main = cx
+        .locations
+        .get(&location_key(MAIN_LOCATION))
+        .copied()
+        .unwrap_or(0);
+    let new_users: Vec<NewUser<'_>> = creates
+        .iter()
+        .map(|(v, _)| NewUser {
+            display_name: &v.display_name,
+            email: v.email.as_str(),
+            first_name: v.first_name.as_deref(),
+            last_name: v.last_name.as_deref(),
+            job_title: v.job_title.as_deref(),
+            department: v.department.as_deref(),
+            organizational_unit: v.organizational_unit.as_deref(),
+            role: v.role.unwrap_or(cx.account.default_role).as_str(),
+            location_id: v
+                .location
+                .as_ref()
+                .and_then(|key| cx.locations.get(key).copied())
+                .unwrap_or(main),
+        })
+        .collect();
+    let ids: HashMap<String, i64> = conn
+        .insert_users(account, import, &new_users)
+        .await?
+        .into_iter()
+        .map(|(id, email)| (email, id))
+        .collect();
+    let mut extension_rows = Vec::new();
+    let mut number_rows = Vec::new();
+    for (v, extension) in &creates {
+        let Some(&user) = ids.get(&v.email.key()) else {
+            return Err(WriteError::Conflict);
+        };
+        if let Some(e) = extension {
+            extension_rows.push((e.to_string(), user));
+        }
+        for (i, n) in v
+            .primary_number
+            .iter()
+            .chain(&v.additional_numbers)
+            .enumerate()
+        {
+            number_rows.push((n.digits() as i64, user, i == 0));
+        }
+        results.push(NewResult {
+            row: v.line as i64,
+            status: "created",
+            user_id: Some(user),
+            email: Some(v.email.to_string()),
+            extension: extension.map(|e| e.to_string()),
+            numbers: numbers_text(v),
+            errors: None,
+        });
+    }
+    conn.insert_extensions(account, &extension_rows).await?;
+    if conn.claim_numbers(account, &number_rows).await? != number_rows.len() as u64 {
+        return Err(WriteError::Conflict);
+    }
+    results.sort_by_key(|r| r.row);
+    conn.insert_results(import, &results).await?;
+
+    counts.created = creates.len() as u64;
+    counts.failed = results.len() as u64 - counts.created;
+    conn.add_counts(import, counts.created, counts.failed)
+        .await?;
+    Ok(counts)
+}
+
+/// The slow path: each row in its own savepoint. A row that conflicts is
+/// tried once more (its checks then see what it conflicted with and fail
+/// it with the right code); a second conflict fails it as such.
+async fn write_one_by_one<DB>(
+    tx: &mut sqlx::Transaction<'static, DB>,
+    cx: &Batch<'_>,
+    rows: &[RowInput],
+    extensions: &mut ExtensionAllocator,
+) -> Result<BatchCounts, Error>
+where
+    DB: sqlx::Database,
+    DB::Connection: Bulk + Send,
+{
+    let mut total = BatchCounts::default();
+    for row in rows {
+        let mut written = None;
+        for _attempt in 0..2 {
+            let mut savepoint = (**tx).begin().await.context("starting a savepoint")?;
+            match write_rows(&mut *savepoint, cx, std::slice::from_ref(row), extensions).await {
+                Ok(counts) => {
+                    savepoint.commit().await.context("releasing a savepoint")?;
+                    written = Some(counts);
+                    break;
+                }
+                Err(WriteError::Conflict) => savepoint
+                    .rollback()
+                    .await
+                    .context("rolling back a savepoint")?,
+                Err(WriteError::Db(e)) => {
+                    return Err(Error::Query {
+                        what: "writing a row",
+                        source: e,
+                    });
+                }
+            }
+        }
+        let counts = match written {
+            Some(counts) => counts,
+            None => {
+                let (line, email) = match row {
+                    RowInput::Valid(v) => (v.line, Some(v.email.to_string())),
+                    RowInput::Invalid { line, email, .. } => (*line, email.clone()),
+                };
+                let error = RowError {
+                    row: line,
+                    column: None,
+                    code: Code::EmailTaken,
+                    message: "the account changed while this row was written and it could not be \
+                              created; import the failed rows again"
+                        .to_string(),
+                };
+                let failed = RowInput::Invalid {
+                    line,
+                    email,
+                    errors: vec![error],
+                };
+                match write_rows(&mut **tx, cx, std::slice::from_ref(&failed), extensions).await {
+                    Ok(counts) => counts,
+                    Err(WriteError::Conflict) => BatchCounts::default(),
+                    Err(WriteError::Db(e)) => {
+                        return Err(Error::Query {
+                            what: "writing a row",
+                            source: e,
+                        });
+                    }
+                }
+            }
+        };
+        total.created += counts.created;
+        total.failed += counts.failed;
+        total.skipped += counts.skipped;
+    }
+    Ok(total)
+}
+
+/// `needed` free extensions, lowest first, or fewer when the policy's range
+/// runs out.
+async fn allocate<C: Bulk + Send>(
+    conn: &mut C,
+    account: i64,
+    extensions: &mut ExtensionAllocator,
+    needed: usize,
+) -> Result<Vec<Extension>, WriteError> {
+    let mut free = Vec::with_capacity(needed);
+    while free.len() < needed {
+        let candidates = extensions.candidates(needed - free.len());
+        if candidates.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = candidates.iter().map(Extension::to_string).collect();
+        let taken: HashSet<String> = conn
+            .look_up(account, &[], &[], &texts, &[])
+            .await?
+            .taken_extensions
+            .into_iter()
+            .collect();
+        free.extend(
+            candidates
+                .into_iter()
+                .zip(texts)
+                .filter(|(_, t)| !taken.contains(t))
+                .map(|(e, _)| e),
+        );
+    }
+    Ok(free)
+}
+
+fn line(row: &RowInput) -> u64 {
+    match row {
+        RowInput::Valid(v) => v.line,
+        RowInput::Invalid { line, .. } => *line,
+    }
+}
+
+fn numbers_text(v: &ValidRow) -> Option<String> {
+    let numbers: Vec<String> = v
+        .primary_number
+        .iter()
+        .chain(&v.additional_numbers)
+        .map(E164::to_string)
+        .collect();
+    (!numbers.is_empty()).then(|| numbers.join(";"))
+}
+
+fn no_free_extension(line: u64, account: &Account) -> RowError {
+    RowError {
+        row: line,
+        column: Some(Column::Extension),
+        code: Code::InvalidExtension,
+        message: format!(
+            "no free extension is left from {} up to {} digits under the account's policy; \
+             give one in the Extension column",
+            account.extension_first, account.extensions.max_digits
+        ),
+    }
+}
+
+/// A row's errors as a result stores them.
+#[derive(Serialize)]
+struct StoredError<'a> {
+    code: &'static str,
+    column: Option<&'static str>,
+    message: &'a str,
+}
+
+fn failure(line: u64, email: Option<String>, errors: &[RowError]) -> NewResult {
+    let stored: Vec<StoredError<'_>> = errors
+        .iter()
+        .map(|e| StoredError {
+            code: e.code.as_str(),
+            column: e.column.map(Column::header),
+            message: &e.message,
+        })
+        .collect();
+    NewResult {
+        row: line as i64,
+        status: "failed",
+        user_id: None,
+        email,
+        extension: None,
+        numbers: None,
+        errors: Some(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_string())),
+    }
+}
+
+impl Answers {
+    /// The answers as the validator's facts.
+    pub(crate) fn into_facts(self) -> Facts {
+        let mut facts = Facts {
+            taken_emails: self.taken_emails.into_iter().collect(),
+            unknown_locations: self.unknown_locations.into_iter().collect(),
+            ..Facts::default()
+        };
+        for (digits, assigned) in self.bad_numbers {
+            let Some(number) = u64::try_from(digits)
+                .ok()
+                .and_then(|d| E164::from_digits(d).ok())
+            else {
+                continue;
+            };
+            if assigned {
+                facts.assigned_numbers.insert(number);
+            } else {
+                facts.unowned_numbers.insert(number);
+            }
+        }
+        // Extensions in the table were valid under some policy; read them
+        // back under the widest one.
+        let any_length = ExtensionPolicy {
+            min_digits: 1,
+            max_digits: ExtensionPolicy::MAX_DIGITS,
+        };
+        facts.taken_extensions = self
+            .taken_extensions
+            .iter()
+            .filter_map(|e| Extension::parse(e, any_length).ok())
+            .collect();
+        facts
+    }
+}

@@ -1,0 +1,199 @@
+//! `RowReader`: the rows of a file, parsed for import.
+//!
+//! An import reads its file again, after validation, to create the users.
+//! It needs what validation throws away: the parsed values of each row
+//! ([`ValidRow`]) and the original cells (for the failed-rows file). The
+//! rules are the validator's own, row by row and for uniqueness within the
+//! file; what the account holds is the database's to check when it writes.
+
+use std::io::Read;
+
+use roster_template::Column;
+
+use crate::records::{Record, Records};
+use crate::validator::{Checker, Claims, Pending, check_against, open, outcome};
+use crate::{Code, E164, Email, Error, Extension, Facts, Options, Report, Role, RowError};
+
+/// A row that passed every rule that needs only the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRow {
+    /// The line of the file where the row starts.
+    pub line: u64,
+    pub display_name: String,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub organizational_unit: Option<String>,
+    pub primary_number: Option<E164>,
+    pub additional_numbers: Vec<E164>,
+    /// `None`: roster assigns one (with voice services).
+    pub extension: Option<Extension>,
+    /// The location's key ([`crate::location_key`]); `None`: Main Company Address.
+    pub location: Option<String>,
+    /// `None`: the account's default role.
+    pub role: Option<Role>,
+}
+
+impl ValidRow {
+    /// What the account says against this row, given the facts about its
+    /// keys: the same rules, codes and messages as validation, applied again
+    /// when the row is written.
+    pub fn account_errors(&self, facts: &Facts) -> Vec<RowError> {
+        let key = self.email.key();
+        let claims = Claims {
+            line: self.line,
+            email: Some(&key),
+            primary: self.primary_number,
+            additional: &self.additional_numbers,
+            extension: self.extension,
+            location: self.location.as_deref().map(|key| (key, key)),
+        };
+        let mut errors = Vec::new();
+        check_against(&claims, facts, &mut errors);
+        errors
+    }
+}
+
+/// One data row of a file: its cells as written, and what they parse to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    pub line: u64,
+    /// The cells in file order, the `Errors` column of a failed-rows file left out.
+    pub cells: Vec<String>,
+    pub row: Result<ValidRow, Vec<RowError>>,
+}
+
+/// What opening a file for import found.
+pub enum Opened {
+    Rows(Box<RowReader>),
+    /// The file itself was refused; the report says why.
+    Refused(Report),
+}
+
+/// Reads the rows of a file one by one.
+pub struct RowReader {
+    records: Records,
+    checker: Checker,
+    record: Record,
+    header: Vec<String>,
+}
+
+impl RowReader {
+    /// Runs the file checks and reads the header line.
+    pub fn open(input: Box<dyn Read + Send>, options: &Options) -> Result<Opened, Error> {
+        let mut report = Report::default();
+        let (records, headers) = match open(input, &options.limits, &mut report) {
+            Ok(Some(opened)) => opened,
+            Ok(None) => return Ok(Opened::Refused(report)),
+            Err(e) => return outcome(e, None, report).map(Opened::Refused),
+        };
+        let errors_index = headers.errors_index();
+        let mut reader = RowReader {
+            records,
+            checker: Checker::new(headers, *options),
+            record: Record::default(),
+            header: Vec::new(),
+        };
+        reader.header = header_cells(&reader.checker.headers, errors_index);
+        Ok(Opened::Rows(Box::new(reader)))
+    }
+
+    /// The header line's cells, the `Errors` column left out.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The next data row; blank rows are skipped. A file that turns out to
+    /// be unreadable past the header (it passed validation, so it changed)
+    /// is an `Err`.
+    pub fn next_row(&mut self) -> Result<Option<ImportRow>, Error> {
+        loop {
+            match self.records.read(&mut self.record) {
+                Ok(true) if self.record.is_blank() => continue,
+                Ok(true) => break,
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    let report = outcome(e, Some(&self.checker.headers), Report::default())?;
+                    let message = report
+                        .file_errors
+                        .first()
+                        .map_or_else(|| "unreadable".to_string(), |e| e.message.clone());
+                    return Err(Error::Unreadable(message));
+                }
+            }
+        }
+        let record = &self.record;
+        self.checker.check_row(record);
+        let pending = self.checker.batch.rows.pop();
+        let errors = std::mem::take(&mut self.checker.batch.errors);
+        let errors_index = self.checker.headers.errors_index();
+        let cells = record
+            .fields()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != errors_index)
+            .map(|(_, c)| c.to_string())
+            .collect();
+        let row = match pending {
+            Some(pending) if errors.is_empty() => valid_row(&self.checker, record, pending),
+            _ => Err(errors),
+        };
+        Ok(Some(ImportRow {
+            line: record.line,
+            cells,
+            row,
+        }))
+    }
+}
+
+/// The parsed values of a row that passed its checks.
+fn valid_row(
+    checker: &Checker,
+    record: &Record,
+    pending: Pending,
+) -> Result<ValidRow, Vec<RowError>> {
+    let text = |column| {
+        let cell = checker.cell(record, column).trim();
+        (!cell.is_empty()).then(|| cell.to_string())
+    };
+    // The checks parsed the address already; parsing again cannot fail.
+    let email = Email::parse(checker.cell(record, Column::Email)).map_err(|e| {
+        vec![RowError {
+            row: record.line,
+            column: Some(Column::Email),
+            code: Code::InvalidEmail,
+            message: e.to_string(),
+        }]
+    })?;
+    Ok(ValidRow {
+        line: record.line,
+        display_name: text(Column::DisplayName).unwrap_or_default(),
+        email,
+        first_name: text(Column::FirstName),
+        last_name: text(Column::LastName),
+        job_title: text(Column::JobTitle),
+        department: text(Column::Department),
+        organizational_unit: text(Column::OrganizationalUnit),
+        primary_number: pending.primary,
+        additional_numbers: pending.additional,
+        extension: pending.extension,
+        location: pending.location.map(|(_, key)| key),
+        role: Role::parse(checker.cell(record, Column::Role)),
+    })
+}
+
+fn header_cells(headers: &roster_template::Headers, errors_index: Option<usize>) -> Vec<String> {
+    let mut cells = vec![String::new(); headers.width()];
+    for column in Column::ALL {
+        if let Some(i) = headers.index_of(column) {
+            cells[i] = column.header().to_string();
+        }
+    }
+    cells
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != errors_index)
+        .map(|(_, c)| c)
+        .collect()
+}
