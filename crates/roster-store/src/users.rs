@@ -25,6 +25,9 @@ use crate::store::{Db, with_pool};
 use crate::{Account, Error, Import, Store};
 
 /// A data row of an import on its way to the database.
+// Nearly every row is valid: boxing the large variant would cost an
+// allocation per row to save memory on the rare invalid one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RowInput {
     /// Passed the file's rules; the account's are checked as it is written.
@@ -229,18 +232,18 @@ impl Store {
         const NUMBERS: &str = "SELECT user_id, number FROM numbers WHERE account_id = $1 AND user_id IS NOT NULL \
             ORDER BY is_primary DESC, number";
         let id = account.id.get();
-        let (users, extensions, numbers): (
-            Vec<(i64, String, String, String, String)>,
-            Vec<(i64, String)>,
-            Vec<(i64, i64)>,
-        ) = with_pool!(&self.db, pool => {
-            let users = sqlx::query_as(USERS).bind(id).fetch_all(pool).await;
-            let extensions = sqlx::query_as(EXTENSIONS).bind(id).fetch_all(pool).await;
-            let numbers = sqlx::query_as(NUMBERS).bind(id).fetch_all(pool).await;
-            (users, extensions, numbers)
+        let users: Vec<(i64, String, String, String, String)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(USERS).bind(id).fetch_all(pool).await
         })
-        .pipe(|(u, e, n)| Ok::<_, sqlx::Error>((u?, e?, n?)))
         .context("listing users")?;
+        let extensions: Vec<(i64, String)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(EXTENSIONS).bind(id).fetch_all(pool).await
+        })
+        .context("listing extensions")?;
+        let numbers: Vec<(i64, i64)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(NUMBERS).bind(id).fetch_all(pool).await
+        })
+        .context("listing numbers")?;
         let mut by_user_ext: HashMap<i64, Vec<String>> = HashMap::new();
         for (user, extension) in extensions {
             by_user_ext.entry(user).or_default().push(extension);
@@ -265,14 +268,6 @@ impl Store {
             .collect())
     }
 }
-
-/// A small helper to keep a tuple of results in one expression.
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 /// Writes every row of `rows` on `conn`, a transaction or a savepoint.
 async fn write_rows<C: Bulk + Send>(
