@@ -166,10 +166,7 @@ async fn look_up_names_only_what_is_wrong() {
             extensions: vec![ext("7001"), ext("7002")],
             locations: vec!["boston office", "main company address", "paris"],
         };
-        let facts = store
-            .look_up(account.id, account.extensions, &keys)
-            .await
-            .expect("look up");
+        let facts = store.look_up(account.id, &keys).await.expect("look up");
         let expected = Facts {
             taken_emails: ["existing@acme.example".to_string()].into(),
             assigned_numbers: [number("16175550150")].into(),
