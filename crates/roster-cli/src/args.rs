@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use roster_store::PasswordDelivery;
 use roster_validate::Limits;
 
 #[derive(Debug, Parser)]
@@ -35,6 +36,38 @@ pub(crate) enum Command {
     ///
     /// Exit status: 0 valid, 1 errors found, 2 usage or system error.
     Validate(ValidateArgs),
+    /// Validate a file and, if it is clean, create its users in the background.
+    ///
+    /// Exit status: 0 every row created, 1 validation errors (nothing
+    /// queued), 3 finished with failed or not-processed rows, 2 usage or
+    /// system error.
+    Import(ImportArgs),
+    /// Show an import's state and counts.
+    Status {
+        /// The import's id.
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print one result per data row of an import.
+    Results {
+        id: String,
+        #[arg(long, value_enum, default_value_t = TableFormat::Csv)]
+        format: TableFormat,
+    },
+    /// Print the rows of an import that were not created, as CSV to fix and import again.
+    FailedRows { id: String },
+    /// Stop a queued or running import; rows already created stay.
+    Stop { id: String },
+    /// List an account's users with their extensions and numbers.
+    Users {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum, default_value_t = TableFormat::Csv)]
+        format: TableFormat,
+    },
+    /// Run a worker that processes queued imports, until SIGTERM or Ctrl-C.
+    Worker(WorkerArgs),
     /// Write a file of N valid rows and the account it is valid against (for benchmarks).
     Generate(GenerateArgs),
 }
@@ -69,6 +102,44 @@ pub(crate) struct ValidateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// The account the users are for.
+    #[arg(long)]
+    pub(crate) account: String,
+    /// The CSV file; `-` reads standard input.
+    pub(crate) file: PathBuf,
+    /// Temporary passwords: to each user's email (`users`), not at all
+    /// (`none`), or all to one address (`to:ADDRESS`).
+    #[arg(long, default_value = "users", value_parser = parse_passwords)]
+    pub(crate) passwords: PasswordDelivery,
+    /// Without voice services: ignore the phone, extension and location columns.
+    #[arg(long)]
+    pub(crate) no_voice: bool,
+    /// Queue the import, print its id and return without waiting.
+    #[arg(long)]
+    pub(crate) detach: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// The most data rows a file may have.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_rows)]
+    pub(crate) max_rows: u64,
+    /// The largest file, in bytes.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
+    pub(crate) max_bytes: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    /// Imports run at once.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) concurrency: usize,
+    /// Seconds before work held by a worker that stopped sending heartbeats
+    /// is taken over by another.
+    #[arg(long, default_value_t = 300)]
+    pub(crate) orphan_after: u64,
+}
+
+#[derive(Debug, clap::Args)]
 pub(crate) struct GenerateArgs {
     /// How many user rows.
     #[arg(long)]
@@ -88,4 +159,18 @@ pub(crate) struct GenerateArgs {
 pub(crate) enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    Csv,
+    Json,
+}
+
+fn parse_passwords(s: &str) -> Result<PasswordDelivery, String> {
+    PasswordDelivery::parse(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a delivery: use users, none, or to:ADDRESS with a valid email address"
+        )
+    })
 }

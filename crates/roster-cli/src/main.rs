@@ -11,8 +11,14 @@ use clap::Parser;
 mod account_file;
 mod args;
 mod generate;
+mod import;
 mod report;
+mod results;
+mod status;
+mod stop;
+mod users;
 mod validate;
+mod worker;
 
 use args::{AccountCommand, Args, Command};
 
@@ -23,6 +29,10 @@ pub(crate) enum Outcome {
     Done,
     /// The file has errors (exit 1).
     Invalid,
+    /// The import finished with rows failed or not processed (exit 3).
+    Incomplete,
+    /// The import itself failed (exit 2).
+    Failed,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +51,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(args)) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) => ExitCode::from(3),
+        Ok(Outcome::Failed) => ExitCode::from(2),
+        // A reader that stopped reading (`roster results ID | head`) is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -58,8 +72,23 @@ async fn run(args: Args) -> anyhow::Result<Outcome> {
             command: AccountCommand::Load { file },
         } => account_file::load(&args.db, &file).await,
         Command::Validate(v) => validate::run(&args.db, v).await,
+        Command::Import(i) => import::run(&args.db, i).await,
+        Command::Status { id, format } => status::run(&args.db, &id, format).await,
+        Command::Results { id, format } => results::results(&args.db, &id, format).await,
+        Command::FailedRows { id } => results::failed_rows(&args.db, &id).await,
+        Command::Stop { id } => stop::run(&args.db, &id).await,
+        Command::Users { account, format } => users::run(&args.db, &account, format).await,
+        Command::Worker(w) => worker::run(&args.db, w).await,
         Command::Generate(g) => generate::run(g),
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Logs go to stderr, at `warn` unless `RUST_LOG` says otherwise.

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use anyhow::Context;
-use roster_store::{AccountSlug, Store, StoreDirectory};
+use roster_store::{Account, AccountSlug, Store, StoreDirectory};
 use roster_validate::{Limits, Options, Report, validate};
 
 use crate::Outcome;
@@ -40,6 +40,28 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
     } else {
         Outcome::Invalid
     })
+}
+
+/// Validates `input` against the account in the store.
+pub(crate) async fn check(
+    store: &Store,
+    account: &Account,
+    input: Box<dyn Read + Send>,
+    voice: bool,
+    limits: Limits,
+) -> anyhow::Result<Report> {
+    let options = Options {
+        voice,
+        limits,
+        extensions: account.extensions,
+    };
+    let mut directory =
+        StoreDirectory::new(store.clone(), account, tokio::runtime::Handle::current());
+    // The validator is synchronous and blocks on the directory's queries.
+    let report = tokio::task::spawn_blocking(move || validate(input, &mut directory, &options))
+        .await
+        .context("the validation task stopped")??;
+    Ok(report)
 }
 
 /// Opens the file, or standard input for `-`.

@@ -1,1 +1,19 @@
-//! placeholder
+//! roster's import runner: the apalis job that creates an import's users,
+//! and reading an import's results back (per-row results, the failed-rows
+//! file).
+//!
+//! The job runs on the same database as the data (apalis-sqlite on the
+//! embedded default, apalis-postgres where many workers share a queue). It
+//! knows nothing of HTTP or terminals: the CLI and the server call it.
+
+mod error;
+mod failed_rows;
+mod queue;
+mod results;
+mod runner;
+
+pub use error::Error;
+pub use failed_rows::write_failed_rows;
+pub use queue::{RunImport, WorkerConfig, enqueue, prepare, run_worker};
+pub use results::{ResultLine, RowStatus, for_each_result};
+pub use runner::{RunConfig, run_import};

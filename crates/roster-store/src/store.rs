@@ -44,7 +44,23 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
+/// The pool behind a store, for the job queue that shares its database.
+#[derive(Debug, Clone, Copy)]
+pub enum Pool<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
 impl Store {
+    /// The connection pool, for the job queue: its tables live in the same
+    /// database and its work commits beside roster's.
+    pub fn pool(&self) -> Pool<'_> {
+        match &self.db {
+            Db::Sqlite(pool) => Pool::Sqlite(pool),
+            Db::Postgres(pool) => Pool::Postgres(pool),
+        }
+    }
+
     /// Opens the database at `url` and brings its schema up to date. A
     /// SQLite file is created when missing.
     pub async fn open(url: &str) -> Result<Store, Error> {

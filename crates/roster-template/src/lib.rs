@@ -14,9 +14,11 @@
 //! assert_eq!(headers.index_of(Column::Email), Some(0));
 //! ```
 
+mod cell;
 mod column;
 mod header;
 
+pub use cell::{csv_line, neutralise, unneutralise};
 pub use column::Column;
 pub use header::{HeaderProblem, Headers};
 

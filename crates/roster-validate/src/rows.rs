@@ -56,12 +56,11 @@ impl ValidRow {
     }
 }
 
-/// One data row of a file: its cells as written, and what they parse to.
+/// One data row of a file: where it starts, and what its cells parse to.
+/// The cells themselves are [`RowReader::cells`], until the next row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
     pub line: u64,
-    /// The cells in file order, the `Errors` column of a failed-rows file left out.
-    pub cells: Vec<String>,
     pub row: Result<ValidRow, Vec<RowError>>,
 }
 
@@ -128,22 +127,34 @@ impl RowReader {
         self.checker.check_row(record);
         let pending = self.checker.batch.rows.pop();
         let errors = std::mem::take(&mut self.checker.batch.errors);
-        let errors_index = self.checker.headers.errors_index();
-        let cells = record
-            .fields()
-            .enumerate()
-            .filter(|(i, _)| Some(*i) != errors_index)
-            .map(|(_, c)| c.to_string())
-            .collect();
         let row = match pending {
             Some(pending) if errors.is_empty() => valid_row(&self.checker, record, pending),
             _ => Err(errors),
         };
         Ok(Some(ImportRow {
             line: record.line,
-            cells,
             row,
         }))
+    }
+
+    /// The cells of the row last read, as written, the `Errors` column of a
+    /// failed-rows file left out.
+    pub fn cells(&self) -> impl Iterator<Item = &str> {
+        let errors_index = self.checker.headers.errors_index();
+        self.record
+            .fields()
+            .enumerate()
+            .filter(move |(i, _)| Some(*i) != errors_index)
+            .map(|(_, c)| c)
+    }
+
+    /// The cell of `column` in the row last read, trimmed; "" when the
+    /// file has no such column.
+    pub fn cell(&self, column: Column) -> &str {
+        match self.checker.headers.index_of(column) {
+            Some(i) => roster_template::unneutralise(self.record.field(i)).trim(),
+            None => "",
+        }
     }
 }
 

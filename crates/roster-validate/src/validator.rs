@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::xxh3_128;
 
-use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
+use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers, unneutralise};
 
 use crate::directory::{Directory, DirectoryError, Facts, Keys, location_key};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
@@ -262,7 +262,7 @@ impl Checker {
             return "";
         }
         match self.headers.index_of(column) {
-            Some(i) => record.field(i),
+            Some(i) => unneutralise(record.field(i)),
             None => "",
         }
     }

@@ -1,0 +1,129 @@
+//! `roster results` (one result per data row, CSV or JSON) and `roster
+//! failed-rows` (the rows not created, as CSV to fix and import again).
+
+use std::io::{BufWriter, Write};
+
+use anyhow::Context;
+use roster_jobs::{ResultLine, for_each_result, write_failed_rows};
+use roster_store::Store;
+use roster_template::csv_line;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::args::TableFormat;
+use crate::status::parse_id;
+
+/// The contract's row result.
+#[derive(Serialize)]
+struct ResultJson<'a> {
+    row: u64,
+    status: &'static str,
+    email: Option<&'a str>,
+    extension: Option<&'a str>,
+    numbers: &'a [String],
+    errors: Vec<ErrorJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    code: &'a str,
+    column: Option<&'a str>,
+    message: &'a str,
+}
+
+pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::Result<Outcome> {
+    let store = Store::open(db).await?;
+    let import = store.existing_import(&parse_id(id)?).await?;
+    let runtime = tokio::runtime::Handle::current();
+    let reader_store = store.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        let mut first = true;
+        match format {
+            TableFormat::Csv => out.write_all(
+                csv_line(["row", "status", "email", "extension", "numbers", "errors"]).as_bytes(),
+            )?,
+            TableFormat::Json => out.write_all(b"[")?,
+        }
+        for_each_result(&reader_store, &import, runtime, &mut |line, _| {
+            write_result(&mut out, line, format, first).map_err(roster_jobs::Error::Output)?;
+            first = false;
+            Ok(())
+        })?;
+        if format == TableFormat::Json {
+            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+        }
+        out.flush()?;
+        Ok(())
+    })
+    .await
+    .context("the results task stopped")??;
+    store.close().await;
+    Ok(Outcome::Done)
+}
+
+fn write_result(
+    out: &mut dyn Write,
+    line: &ResultLine,
+    format: TableFormat,
+    first: bool,
+) -> std::io::Result<()> {
+    match format {
+        TableFormat::Csv => {
+            let errors: Vec<String> = line
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .collect();
+            let row = line.row.to_string();
+            let numbers = line.numbers.join(";");
+            let errors = errors.join(" | ");
+            let cells = [
+                row.as_str(),
+                line.status.as_str(),
+                line.email.as_deref().unwrap_or(""),
+                line.extension.as_deref().unwrap_or(""),
+                &numbers,
+                &errors,
+            ];
+            out.write_all(csv_line(cells).as_bytes())
+        }
+        TableFormat::Json => {
+            let json = ResultJson {
+                row: line.row,
+                status: line.status.as_str(),
+                email: line.email.as_deref(),
+                extension: line.extension.as_deref(),
+                numbers: &line.numbers,
+                errors: line
+                    .errors
+                    .iter()
+                    .map(|e| ErrorJson {
+                        code: &e.code,
+                        column: e.column.as_deref(),
+                        message: &e.message,
+                    })
+                    .collect(),
+            };
+            out.write_all(if first { b"\n  " } else { b",\n  " })?;
+            serde_json::to_writer(&mut *out, &json).map_err(std::io::Error::other)
+        }
+    }
+}
+
+pub(crate) async fn failed_rows(db: &str, id: &str) -> anyhow::Result<Outcome> {
+    let store = Store::open(db).await?;
+    let import = store.existing_import(&parse_id(id)?).await?;
+    let runtime = tokio::runtime::Handle::current();
+    let reader_store = store.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        write_failed_rows(&reader_store, &import, runtime, &mut out)?;
+        out.flush()?;
+        Ok(())
+    })
+    .await
+    .context("the failed-rows task stopped")??;
+    store.close().await;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,102 @@
+//! `roster status`: an import's state and counts, and the contract's JSON
+//! shape of them, which `import --format json` prints too.
+
+use roster_store::{Import, ImportId, Store};
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::args::Format;
+
+/// The contract's import status.
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusJson<'a> {
+    id: &'a str,
+    account: &'a str,
+    state: &'static str,
+    total: u64,
+    processed: u64,
+    created: u64,
+    failed: u64,
+    not_processed: u64,
+    created_at: &'a str,
+    started_at: Option<&'a str>,
+    finished_at: Option<&'a str>,
+    /// Extra to the contract: why a failed import failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> StatusJson<'a> {
+    pub(crate) fn new(import: &'a Import) -> StatusJson<'a> {
+        StatusJson {
+            id: import.id.as_str(),
+            account: import.account_slug.as_str(),
+            state: import.state.as_str(),
+            total: import.total,
+            processed: import.processed,
+            created: import.created,
+            failed: import.failed,
+            not_processed: import.not_processed,
+            created_at: &import.created_at,
+            started_at: import.started_at.as_deref(),
+            finished_at: import.finished_at.as_deref(),
+            error: import.error.as_deref(),
+        }
+    }
+}
+
+pub(crate) async fn run(db: &str, id: &str, format: Format) -> anyhow::Result<Outcome> {
+    let store = Store::open(db).await?;
+    let import = store.existing_import(&parse_id(id)?).await?;
+    store.close().await;
+    print(&import, format)?;
+    Ok(Outcome::Done)
+}
+
+pub(crate) fn print(import: &Import, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&StatusJson::new(import))?
+        ),
+        Format::Text => print!("{}", text(import)),
+    }
+    Ok(())
+}
+
+/// The status as a few aligned lines.
+pub(crate) fn text(import: &Import) -> String {
+    let mut out = format!(
+        "import    {}\naccount   {}\nfile      {} ({} bytes)\nstate     {}\nrows      {} total, {} processed: {} created, {} failed, {} not processed\n",
+        import.id,
+        import.account_slug,
+        import.file_name,
+        import.file_bytes,
+        import.state,
+        import.total,
+        import.processed,
+        import.created,
+        import.failed,
+        import.not_processed
+    );
+    out.push_str(&format!("queued    {}\n", import.created_at));
+    if let Some(at) = &import.started_at {
+        out.push_str(&format!("started   {at}\n"));
+    }
+    if let Some(at) = &import.finished_at {
+        out.push_str(&format!("finished  {at}\n"));
+    }
+    if let Some(error) = &import.error {
+        out.push_str(&format!("error     {error}\n"));
+    }
+    out
+}
+
+/// An import id from the command line.
+pub(crate) fn parse_id(id: &str) -> anyhow::Result<ImportId> {
+    ImportId::parse(id).ok_or_else(|| {
+        anyhow::anyhow!(
+            "'{id}' is not an import id; ids look like 3f2a…-…, as `roster import` printed"
+        )
+    })
+}

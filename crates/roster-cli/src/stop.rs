@@ -1,0 +1,28 @@
+//! `roster stop`: asks an import to stop. Rows already created stay; the
+//! rest are not processed; a stopped import cannot be resumed.
+
+use roster_store::{StopOutcome, Store};
+
+use crate::Outcome;
+use crate::status::parse_id;
+
+pub(crate) async fn run(db: &str, id: &str) -> anyhow::Result<Outcome> {
+    let store = Store::open(db).await?;
+    let id = parse_id(id)?;
+    let outcome = store.stop_import(&id).await?;
+    store.close().await;
+    match outcome {
+        StopOutcome::Stopped => {
+            println!("import {id} stopped before it started; no row was processed")
+        }
+        StopOutcome::Stopping => {
+            println!(
+                "import {id} is stopping: it stops after the batch in progress (`roster status {id}` shows when)"
+            )
+        }
+        StopOutcome::AlreadyFinished(state) => {
+            println!("import {id} is already {state}; there is nothing to stop")
+        }
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,17 @@
+//! `Error`: why an import could not be run, queued or read back.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] roster_store::Error),
+    #[error("reading the import's file")]
+    File(#[from] roster_validate::Error),
+    #[error("the import's stored file is no longer a valid user file: {0}")]
+    FileRefused(String),
+    #[error("the job queue: {0}")]
+    Queue(String),
+    #[error("writing output")]
+    Output(#[source] std::io::Error),
+    #[error("a background task stopped: {0}")]
+    Task(String),
+}
