@@ -47,6 +47,12 @@ pub(crate) struct Answers {
 
 /// The list statements, implemented by each database's connection.
 pub(crate) trait Bulk {
+    /// Readies a transaction for list statements. On PostgreSQL this steers
+    /// the planner to index searches: its statistics lag behind a table an
+    /// import is filling (users grow from none to a million), and a plan
+    /// made from them scans the whole table once per batch.
+    fn prepare(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// What is wrong with these keys in the account: taken emails, assigned
     /// or foreign numbers, taken extensions, unknown location keys.
     fn look_up(

@@ -55,9 +55,18 @@ impl Store {
                     .await
             }
             Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await.context("connecting")?;
-                conn.look_up(id, &keys.emails, &numbers, &extensions, &keys.locations)
+                // A transaction only to scope the planner settings.
+                let mut tx = pool.begin().await.context("connecting")?;
+                tx.prepare()
                     .await
+                    .context("looking up the account's directory")?;
+                let answers = tx
+                    .look_up(id, &keys.emails, &numbers, &extensions, &keys.locations)
+                    .await;
+                tx.commit()
+                    .await
+                    .context("looking up the account's directory")?;
+                answers
             }
         }
         .context("looking up the account's directory")?;

@@ -9,12 +9,19 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::Error;
+
+/// Statements slower than this are logged, at info level: a bulk statement
+/// or a wait for the write lock is expected to take a while, and is no
+/// warning to the person watching an import.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+const SLOW_STATEMENT_LOG: log::LevelFilter = log::LevelFilter::Info;
 
 /// The database used when nothing else is configured.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
@@ -74,8 +81,11 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(true);
+                // A writer waits for the lock rather than fail: an import's
+                // batches and the queue's polls take turns.
+                .busy_timeout(Duration::from_secs(60))
+                .foreign_keys(true)
+                .log_slow_statements(SLOW_STATEMENT_LOG, SLOW_STATEMENT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options)
@@ -89,7 +99,8 @@ impl Store {
             // JIT compilation makes the bulk statements slower, never faster.
             let options = PgConnectOptions::from_str(url)
                 .map_err(connect)?
-                .options([("jit", "off")]);
+                .options([("jit", "off")])
+                .log_slow_statements(SLOW_STATEMENT_LOG, SLOW_STATEMENT);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)

@@ -276,6 +276,7 @@ async fn write_rows<C: Bulk + Send>(
     rows: &[RowInput],
     extensions: &mut ExtensionAllocator,
 ) -> Result<BatchCounts, WriteError> {
+    conn.prepare().await?;
     let account = cx.account.id.get();
     let import = cx.import.key.0;
     let lines: Vec<i64> = rows.iter().map(|r| line(r) as i64).collect();

@@ -3,8 +3,10 @@
 //! An import reads its file again, after validation, to create the users.
 //! It needs what validation throws away: the parsed values of each row
 //! ([`ValidRow`]) and the original cells (for the failed-rows file). The
-//! rules are the validator's own, row by row and for uniqueness within the
-//! file; what the account holds is the database's to check when it writes.
+//! rules are the validator's own, row by row. Uniqueness within the file is
+//! not checked again — the file passed validation, and the database's
+//! constraints hold uniqueness when the rows are written — so reading a
+//! million rows keeps no set of a million keys.
 
 use std::io::Read;
 
@@ -91,7 +93,7 @@ impl RowReader {
         let errors_index = headers.errors_index();
         let mut reader = RowReader {
             records,
-            checker: Checker::new(headers, *options),
+            checker: Checker::new(headers, *options, false),
             record: Record::default(),
             header: Vec::new(),
         };

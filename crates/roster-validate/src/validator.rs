@@ -44,7 +44,7 @@ pub fn validate(
         Ok(None) => return Ok(report),
         Err(e) => return outcome(e, None, report),
     };
-    let mut checker = Checker::new(headers, *options);
+    let mut checker = Checker::new(headers, *options, true);
     let read_error = std::thread::scope(|scope| {
         let (to_directory, batches) = mpsc::sync_channel::<Batch>(1);
         let (to_checker, answers) = mpsc::sync_channel::<(Batch, Result<Facts, DirectoryError>)>(1);
@@ -192,7 +192,8 @@ fn max_chars(column: Column) -> usize {
 pub(crate) struct Checker {
     pub(crate) headers: Headers,
     options: Options,
-    seen: Seen,
+    /// `None`: uniqueness within the file is not checked.
+    seen: Option<Seen>,
     /// The batch being read.
     pub(crate) batch: Batch,
 }
@@ -248,11 +249,13 @@ impl Batch {
 }
 
 impl Checker {
-    pub(crate) fn new(headers: Headers, options: Options) -> Checker {
+    /// A checker for a file's rows; `unique` checks that emails, numbers and
+    /// extensions are not used twice in the file.
+    pub(crate) fn new(headers: Headers, options: Options, unique: bool) -> Checker {
         Checker {
             headers,
             options,
-            seen: Seen::default(),
+            seen: unique.then(Seen::default),
             batch: Batch::default(),
         }
     }
@@ -376,18 +379,17 @@ impl Checker {
         };
         let typed = email.to_string();
         let key = email.into_key();
-        match self.seen.emails.entry(xxh3_128(key.as_bytes())) {
-            Entry::Occupied(first) => {
-                let message = format!(
-                    "{typed} is already used on row {}; each user needs a different address \
-                     (addresses differing only in capitals are the same)",
-                    first.get()
-                );
-                self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(line);
-            }
+        let hash = xxh3_128(key.as_bytes());
+        if let Some(first) = self
+            .seen
+            .as_mut()
+            .and_then(|seen| first_use(&mut seen.emails, hash, line))
+        {
+            let message = format!(
+                "{typed} is already used on row {first}; each user needs a different address \
+                 (addresses differing only in capitals are the same)"
+            );
+            self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
         }
         Some(key)
     }
@@ -481,12 +483,14 @@ impl Checker {
     }
 
     fn check_number_unique(&mut self, n: E164, line: u64, column: Column) {
-        if let Some(first) = self.seen.numbers.get(&n) {
+        if let Some(first) = self
+            .seen
+            .as_mut()
+            .and_then(|seen| first_use(&mut seen.numbers, n, line))
+        {
             let message =
                 format!("{n} is already used on row {first}; a number belongs to one user only");
             self.error(line, Some(column), Code::DuplicateNumber, message);
-        } else {
-            self.seen.numbers.insert(n, line);
         }
     }
 
@@ -507,7 +511,11 @@ impl Checker {
                 return None;
             }
         };
-        if let Some(first) = self.seen.extensions.get(&extension) {
+        if let Some(first) = self
+            .seen
+            .as_mut()
+            .and_then(|seen| first_use(&mut seen.extensions, extension, line))
+        {
             let message = format!(
                 "{extension} is already used on row {first}; give each user a different extension \
                  or leave the cell empty to have one assigned"
@@ -518,8 +526,6 @@ impl Checker {
                 Code::DuplicateExtension,
                 message,
             );
-        } else {
-            self.seen.extensions.insert(extension, line);
         }
         Some(extension)
     }
@@ -545,6 +551,22 @@ impl Checker {
         }
         errors.append(&mut batch.errors);
         (batch.rows.len() - failed) as u64
+    }
+}
+
+/// The line of the first use of `key`, or `None` when this is the first,
+/// which is then remembered.
+fn first_use<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, u64>,
+    key: K,
+    line: u64,
+) -> Option<u64> {
+    match map.entry(key) {
+        Entry::Occupied(first) => Some(*first.get()),
+        Entry::Vacant(slot) => {
+            slot.insert(line);
+            None
+        }
     }
 }
 
