@@ -4,6 +4,7 @@
 mod util;
 
 mod account;
+mod import;
 mod template;
 mod tidy;
 mod validate;
