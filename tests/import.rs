@@ -10,7 +10,10 @@ use crate::util::{Output, Roster, fixture, path};
 fn import_id(out: &Output) -> String {
     out.stdout
         .lines()
-        .find_map(|l| l.strip_prefix("import ").and_then(|rest| rest.split_whitespace().next()))
+        .find_map(|l| {
+            l.strip_prefix("import ")
+                .and_then(|rest| rest.split_whitespace().next())
+        })
         .map(str::to_string)
         .unwrap_or_else(|| panic!("no import id in {out:?}"))
 }
@@ -23,30 +26,78 @@ fn json(out: &Output) -> serde_json::Value {
 async fn import_creates_the_users_and_reports_them_on_both_databases() {
     for roster in Roster::both("import_creates_the_users").await {
         roster.load_demo();
-        let out = roster.run(&["import", "--account", "demo", path(&fixture("valid-users.csv"))]);
+        let out = roster.run(&[
+            "import",
+            "--account",
+            "demo",
+            path(&fixture("valid-users.csv")),
+        ]);
         assert_eq!(out.code, 0, "{}: {out:?}", roster.db.kind);
-        assert!(out.stdout.contains("progress: 8/8 rows, 8 created, 0 failed"), "{}: {}", roster.db.kind, out.stdout);
-        assert!(out.stdout.contains(" completed: 8 created, 0 failed, 0 not processed of 8 rows"), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("progress: 8/8 rows, 8 created, 0 failed"),
+            "{}: {}",
+            roster.db.kind,
+            out.stdout
+        );
+        assert!(
+            out.stdout
+                .contains(" completed: 8 created, 0 failed, 0 not processed of 8 rows"),
+            "{}",
+            out.stdout
+        );
         let id = import_id(&out);
 
         let status = json(&roster.run(&["status", &id, "--format", "json"]));
-        let mut keys: Vec<&str> = status.as_object().expect("an object").keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = status
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut contract = [
-            "id", "account", "state", "total", "processed", "created", "failed", "not_processed", "created_at",
-            "started_at", "finished_at",
+            "id",
+            "account",
+            "state",
+            "total",
+            "processed",
+            "created",
+            "failed",
+            "not_processed",
+            "created_at",
+            "started_at",
+            "finished_at",
         ];
         keys.sort();
         contract.sort();
         assert_eq!(keys, contract);
         assert_eq!(
-            (&status["id"], &status["state"], &status["total"], &status["created"]),
-            (&serde_json::json!(id), &serde_json::json!("completed"), &serde_json::json!(8), &serde_json::json!(8))
+            (
+                &status["id"],
+                &status["state"],
+                &status["total"],
+                &status["created"]
+            ),
+            (
+                &serde_json::json!(id),
+                &serde_json::json!("completed"),
+                &serde_json::json!(8),
+                &serde_json::json!(8)
+            )
         );
 
         let users = json(&roster.run(&["users", "--account", "demo", "--format", "json"]));
         let users = users.as_array().expect("an array");
-        assert_eq!(users.len(), 10, "{}: 8 imported and 2 existing", roster.db.kind);
-        let katherine = users.iter().find(|u| u["email"] == "katherine@demo.example").expect("Katherine");
+        assert_eq!(
+            users.len(),
+            10,
+            "{}: 8 imported and 2 existing",
+            roster.db.kind
+        );
+        let katherine = users
+            .iter()
+            .find(|u| u["email"] == "katherine@demo.example")
+            .expect("Katherine");
         assert_eq!(
             katherine,
             &serde_json::json!({
@@ -70,7 +121,14 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
 fn an_invalid_file_queues_nothing() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let out = roster.run(&["import", "--account", "demo", path(&fixture("every-error.csv")), "--format", "json"]);
+    let out = roster.run(&[
+        "import",
+        "--account",
+        "demo",
+        path(&fixture("every-error.csv")),
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(json(&out)["valid_rows"], 4);
     let users = json(&roster.run(&["users", "--account", "demo", "--format", "json"]));
@@ -81,26 +139,51 @@ fn an_invalid_file_queues_nothing() {
 fn a_queued_import_can_be_stopped_and_its_rows_come_back_as_failed_rows() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let queued = roster.run(&["import", "--account", "demo", "--detach", "--format", "json", path(&fixture("valid-users.csv"))]);
+    let queued = roster.run(&[
+        "import",
+        "--account",
+        "demo",
+        "--detach",
+        "--format",
+        "json",
+        path(&fixture("valid-users.csv")),
+    ]);
     assert_eq!(queued.code, 0, "{queued:?}");
     let id = json(&queued)["id"].as_str().expect("an id").to_string();
     assert_eq!(json(&queued)["state"], "queued");
 
     // One import at a time per account: the second is refused by name.
-    let second = roster.run(&["import", "--account", "demo", "--detach", path(&fixture("valid-users.csv"))]);
+    let second = roster.run(&[
+        "import",
+        "--account",
+        "demo",
+        "--detach",
+        path(&fixture("valid-users.csv")),
+    ]);
     assert_eq!(second.code, 2);
     assert_eq!(
         second.stderr,
-        format!("error: the account already has an import queued: {id}; wait for it to finish or stop it with `roster stop {id}`\n")
+        format!(
+            "error: the account already has an import queued: {id}; wait for it to finish or stop it with `roster stop {id}`\n"
+        )
     );
 
     let stop = roster.run(&["stop", &id]);
-    assert_eq!(stop.stdout, format!("import {id} stopped before it started; no row was processed\n"));
+    assert_eq!(
+        stop.stdout,
+        format!("import {id} stopped before it started; no row was processed\n")
+    );
     let again = roster.run(&["stop", &id]);
-    assert_eq!(again.stdout, format!("import {id} is already stopped; there is nothing to stop\n"));
+    assert_eq!(
+        again.stdout,
+        format!("import {id} is already stopped; there is nothing to stop\n")
+    );
 
     let status = json(&roster.run(&["status", &id, "--format", "json"]));
-    assert_eq!((&status["state"], &status["not_processed"]), (&serde_json::json!("stopped"), &serde_json::json!(8)));
+    assert_eq!(
+        (&status["state"], &status["not_processed"]),
+        (&serde_json::json!("stopped"), &serde_json::json!(8))
+    );
     let results = roster.run(&["results", &id, "--format", "json"]);
     let results = json(&results);
     assert_eq!(results.as_array().map(Vec::len), Some(8));
@@ -112,7 +195,11 @@ fn a_queued_import_can_be_stopped_and_its_rows_come_back_as_failed_rows() {
     let failed = roster.run(&["failed-rows", &id]);
     let lines: Vec<&str> = failed.stdout.lines().collect();
     assert_eq!(lines.len(), 9);
-    assert!(lines[0].ends_with(",Role (Optional),Errors"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(",Role (Optional),Errors"),
+        "{}",
+        lines[0]
+    );
     assert_eq!(
         lines[1],
         "Ada Lovelace,ada@demo.example,Ada,Lovelace,Engineer,Engineering,R&D,'+1 (617) 555-0100,,7101,Boston Office,user,not_processed: the import stopped before this row; import it again"
@@ -122,20 +209,35 @@ fn a_queued_import_can_be_stopped_and_its_rows_come_back_as_failed_rows() {
     let file = roster.file("failed.csv", failed.stdout.as_bytes());
     let reimport = roster.run(&["import", "--account", "demo", path(&file)]);
     assert_eq!(reimport.code, 0, "{reimport:?}");
-    assert!(reimport.stdout.contains("completed: 8 created"), "{}", reimport.stdout);
+    assert!(
+        reimport.stdout.contains("completed: 8 created"),
+        "{}",
+        reimport.stdout
+    );
 }
 
 #[test]
 fn a_worker_runs_detached_imports_and_stops_on_sigterm() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let queued = roster.run(&["import", "--account", "demo", "--detach", "--format", "json", path(&fixture("valid-users.csv"))]);
+    let queued = roster.run(&[
+        "import",
+        "--account",
+        "demo",
+        "--detach",
+        "--format",
+        "json",
+        path(&fixture("valid-users.csv")),
+    ]);
     let id = json(&queued)["id"].as_str().expect("an id").to_string();
 
     // Meanwhile Ada's number goes to another user: her row fails alone.
     let account = std::fs::read_to_string(fixture("demo-account.toml"))
         .expect("demo account")
-        .replace("numbers = [\"+16175550150\"]", "numbers = [\"+16175550150\", \"+1 (617) 555-0100\"]");
+        .replace(
+            "numbers = [\"+16175550150\"]",
+            "numbers = [\"+16175550150\", \"+1 (617) 555-0100\"]",
+        );
     let changed = roster.file("changed.toml", account.as_bytes());
     assert_eq!(roster.run(&["account", "load", path(&changed)]).code, 0);
 
@@ -153,21 +255,39 @@ fn a_worker_runs_detached_imports_and_stops_on_sigterm() {
         if status["finished_at"].is_string() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the worker never finished: {status}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the worker never finished: {status}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    let term = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status().expect("kill runs");
+    let term = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .expect("kill runs");
     assert!(term.success());
     let exit = worker.wait().expect("the worker exits");
     assert_eq!(exit.code(), Some(0), "SIGTERM ends the worker cleanly");
 
     assert_eq!(
-        (&finished["state"], &finished["created"], &finished["failed"]),
-        (&serde_json::json!("completed_with_errors"), &serde_json::json!(7), &serde_json::json!(1))
+        (
+            &finished["state"],
+            &finished["created"],
+            &finished["failed"]
+        ),
+        (
+            &serde_json::json!("completed_with_errors"),
+            &serde_json::json!(7),
+            &serde_json::json!(1)
+        )
     );
     let failed = roster.run(&["failed-rows", &id]);
     let lines: Vec<&str> = failed.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", failed.stdout);
-    assert!(lines[1].starts_with("Ada Lovelace,ada@demo.example,"), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("Ada Lovelace,ada@demo.example,"),
+        "{}",
+        lines[1]
+    );
     assert!(lines[1].ends_with(",number_assigned in Primary Phone Number (Optional): +16175550100 is already assigned to another user; use a number that is parked on the account"), "{}", lines[1]);
 }
