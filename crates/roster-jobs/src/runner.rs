@@ -2,14 +2,18 @@
 //! batch at a time, until the file ends or a stop is asked.
 //!
 //! The file is read on a blocking thread and handed over in batches while
-//! the previous batch is being written, so parsing and the database overlap.
-//! Everything the run does is in the database, committed batch by batch:
-//! a run that dies and is delivered again resumes after the last row with a
-//! result, and creates nothing twice.
+//! earlier batches are being written, so parsing and the database overlap;
+//! on PostgreSQL two batches are written at once, each in its own
+//! transaction. Everything the run does is in the database, committed batch
+//! by batch: a run that dies and is delivered again skips every row that has
+//! a result, and creates nothing twice.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
-use roster_store::{ExtensionAllocator, Import, ImportId, ImportState, RowInput, Store};
+use roster_store::{
+    BatchCounts, ExtensionAllocator, Import, ImportId, ImportState, RowInput, Store,
+};
 use roster_template::Column;
 use roster_validate::{Extension, Limits, Opened, Options, RowReader};
 use tokio::sync::mpsc;
@@ -42,10 +46,9 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
         }
         return Ok(());
     }
-    let import = store.existing_import(id).await?;
-    let account = store.existing_account(&import.account_slug).await?;
-    let locations = store.location_ids(&account).await?;
-    let resume_after = store.last_result_row(import.key).await?;
+    let import = Arc::new(store.existing_import(id).await?);
+    let account = Arc::new(store.existing_account(&import.account_slug).await?);
+    let locations = Arc::new(store.location_ids(&account).await?);
     let options = Options {
         voice: import.voice,
         limits: Limits {
@@ -55,14 +58,16 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
         },
         extensions: account.extensions,
     };
-    info!(resume_after, "running");
+    let writers = store.batch_writers();
+    let pause = store.pause_between_batches();
+    info!(writers, "running");
 
     let reserved = if import.voice {
         explicit_extensions(store, &import, options).await?
     } else {
         HashSet::new()
     };
-    let mut extensions = ExtensionAllocator::new(&account, reserved);
+    let extensions = Arc::new(ExtensionAllocator::new(&account, reserved));
 
     let (batches, mut incoming) = mpsc::channel::<Result<Vec<RowInput>, Error>>(2);
     let reader = {
@@ -71,13 +76,15 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let file = Box::new(store.stored_file(key, runtime));
-            let sent = read_batches(file, options, resume_after, config.batch_rows, &batches);
+            let sent = read_batches(file, options, config.batch_rows, &batches);
             if let Err(e) = sent {
                 let _ = batches.blocking_send(Err(e));
             }
         })
     };
     let mut outcome = Ok(());
+    let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<BatchCounts, roster_store::Error>>> =
+        VecDeque::new();
     while let Some(batch) = incoming.recv().await {
         let batch = match batch {
             Ok(batch) => batch,
@@ -90,11 +97,38 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
             info!("stop noticed");
             break;
         }
-        store
-            .create_users(&import, &account, &locations, &batch, &mut extensions)
-            .await?;
+        if in_flight.len() == writers
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            if let Err(e) = written(oldest.await) {
+                outcome = Err(e);
+                break;
+            }
+            tokio::time::sleep(pause).await;
+        }
+        let ticket = extensions.ticket();
+        let (store, import, account, locations, extensions) = (
+            store.clone(),
+            import.clone(),
+            account.clone(),
+            locations.clone(),
+            extensions.clone(),
+        );
+        in_flight.push_back(tokio::spawn(async move {
+            store
+                .create_users(&import, &account, &locations, &batch, &extensions, ticket)
+                .await
+        }));
     }
     drop(incoming);
+    // Every batch handed out is written to its end before the run ends.
+    for batch in in_flight {
+        if let Err(e) = written(batch.await)
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
     reader.await.map_err(|e| Error::Task(e.to_string()))?;
     match outcome {
         Ok(()) => {
@@ -110,21 +144,28 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
     }
 }
 
-/// Reads the file's rows after `resume_after` and sends them in batches.
-/// Stops quietly when the receiver is gone (the run stopped).
+/// The outcome of a batch's task.
+fn written(
+    joined: Result<Result<BatchCounts, roster_store::Error>, tokio::task::JoinError>,
+) -> Result<(), Error> {
+    match joined {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(Error::Task(e.to_string())),
+    }
+}
+
+/// Reads the file's rows and sends them in batches. Stops quietly when the
+/// receiver is gone (the run stopped).
 fn read_batches(
     file: Box<dyn std::io::Read + Send>,
     options: Options,
-    resume_after: u64,
     batch_rows: usize,
     batches: &mpsc::Sender<Result<Vec<RowInput>, Error>>,
 ) -> Result<(), Error> {
     let mut reader = open(file, &options)?;
     let mut batch = Vec::with_capacity(batch_rows);
     while let Some(row) = next_row(&mut reader)? {
-        if row.line <= resume_after {
-            continue;
-        }
         batch.push(match row.row {
             Ok(valid) => RowInput::Valid(valid),
             Err(errors) => RowInput::Invalid {

@@ -399,16 +399,6 @@ impl Store {
             .collect())
     }
 
-    /// The last row with a result: where a redelivered job picks up.
-    pub async fn last_result_row(&self, key: ImportKey) -> Result<u64, Error> {
-        const SQL: &str = "SELECT max(row) FROM row_results WHERE import_id = $1";
-        let (row,): (Option<i64>,) = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(key.0).fetch_one(pool).await
-        })
-        .context("reading the import's progress")?;
-        Ok(row.and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
-    }
-
     async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
         const SQL: &str = "SELECT public_id, state FROM imports \
             WHERE account_id = $1 AND state IN ('queued', 'running', 'stopping')";

@@ -29,4 +29,4 @@ pub use import::{
 };
 pub use results::{ResultError, RowResult};
 pub use store::{DEFAULT_URL, Pool, Store};
-pub use users::{BatchCounts, ExtensionAllocator, RowInput, User};
+pub use users::{BatchCounts, ExtensionAllocator, RowInput, Ticket, User};

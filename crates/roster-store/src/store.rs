@@ -116,6 +116,27 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// How many batches of one import are written at once. SQLite has one
+    /// writer at a time; PostgreSQL writes two batches in parallel, one per
+    /// core of a small server, each in its own transaction.
+    pub fn batch_writers(&self) -> usize {
+        match &self.db {
+            Db::Sqlite(_) => 1,
+            Db::Postgres(_) => 2,
+        }
+    }
+
+    /// How long an import waits after writing a batch before it takes the
+    /// write lock again. SQLite has one write lock and its waiters poll for
+    /// it: an import that took it back at once would starve a `stop`, or the
+    /// queue's polls, until it ended.
+    pub fn pause_between_batches(&self) -> Duration {
+        match &self.db {
+            Db::Sqlite(_) => Duration::from_millis(5),
+            Db::Postgres(_) => Duration::ZERO,
+        }
+    }
+
     /// Closes every connection, waiting for them to finish.
     pub async fn close(&self) {
         match &self.db {

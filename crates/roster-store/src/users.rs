@@ -52,11 +52,28 @@ pub struct BatchCounts {
 /// Hands out the extensions roster assigns: the free ones from the
 /// account's `extension_first` upward, skipping those the file asks for
 /// explicitly so that no later row finds its own extension taken.
+///
+/// Shared by the batches of an import written at once: each gets candidates
+/// no other batch was given, and batches take them in the order they were
+/// handed out (their [`Ticket`]s), so rows get extensions in file order
+/// whichever transaction gets there first.
 #[derive(Debug)]
 pub struct ExtensionAllocator {
-    next: u64,
     max_digits: u8,
     reserved: HashSet<Extension>,
+    cursor: std::sync::Mutex<Cursor>,
+    /// The next ticket to hand out, and the ticket whose turn it is.
+    tickets: std::sync::atomic::AtomicU64,
+    turn: tokio::sync::watch::Sender<u64>,
+}
+
+/// A batch's place in the order in which batches take extensions.
+#[derive(Debug)]
+pub struct Ticket(u64);
+
+#[derive(Debug)]
+struct Cursor {
+    next: u64,
     /// Candidates handed out but not used, to be offered again first.
     returned: VecDeque<Extension>,
 }
@@ -77,28 +94,61 @@ impl ExtensionAllocator {
     pub fn new(account: &Account, reserved: HashSet<Extension>) -> ExtensionAllocator {
         let lowest = 10u64.pow(u32::from(account.extensions.min_digits.max(1)) - 1);
         ExtensionAllocator {
-            next: account.extension_first.max(lowest),
             max_digits: account
                 .extensions
                 .max_digits
                 .min(ExtensionPolicy::MAX_DIGITS),
             reserved,
-            returned: VecDeque::new(),
+            cursor: std::sync::Mutex::new(Cursor {
+                next: account.extension_first.max(lowest),
+                returned: VecDeque::new(),
+            }),
+            tickets: std::sync::atomic::AtomicU64::new(0),
+            turn: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The next batch's ticket; hand them out in file order.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(
+            self.tickets
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        )
+    }
+
+    /// Waits until every batch before `ticket` has taken its extensions.
+    async fn wait_turn(&self, ticket: &Ticket) {
+        let mut turn = self.turn.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail.
+        let _ = turn.wait_for(|now| *now >= ticket.0).await;
+    }
+
+    /// Lets the batch after `ticket` take its extensions.
+    fn end_turn(&self, ticket: &Ticket) {
+        self.turn.send_modify(|now| *now = (*now).max(ticket.0 + 1));
+    }
+
+    fn cursor(&self) -> std::sync::MutexGuard<'_, Cursor> {
+        // The cursor is only numbers: a panic elsewhere cannot leave it torn.
+        self.cursor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Up to `n` candidates, lowest first; fewer when the policy's range is
     /// used up.
-    fn candidates(&mut self, n: usize) -> Vec<Extension> {
-        let mut out: Vec<Extension> = self.returned.drain(..n.min(self.returned.len())).collect();
+    fn candidates(&self, n: usize) -> Vec<Extension> {
+        let mut cursor = self.cursor();
+        let reuse = n.min(cursor.returned.len());
+        let mut out: Vec<Extension> = cursor.returned.drain(..reuse).collect();
         while out.len() < n {
-            let Some(candidate) = Extension::from_number(self.next) else {
+            let Some(candidate) = Extension::from_number(cursor.next) else {
                 break;
             };
             if candidate.digits() > self.max_digits {
                 break;
             }
-            self.next += 1;
+            cursor.next += 1;
             if !self.reserved.contains(&candidate) {
                 out.push(candidate);
             }
@@ -106,9 +156,10 @@ impl ExtensionAllocator {
         out
     }
 
-    fn give_back(&mut self, unused: impl DoubleEndedIterator<Item = Extension>) {
+    fn give_back(&self, unused: impl DoubleEndedIterator<Item = Extension>) {
+        let mut cursor = self.cursor();
         for e in unused.rev() {
-            self.returned.push_front(e);
+            cursor.returned.push_front(e);
         }
     }
 }
@@ -118,6 +169,7 @@ struct Batch<'a> {
     import: &'a Import,
     account: &'a Account,
     locations: &'a HashMap<String, i64>,
+    ticket: &'a Ticket,
 }
 
 /// A write that hit a constraint: another writer changed the account
@@ -160,13 +212,17 @@ impl Store {
         account: &Account,
         locations: &HashMap<String, i64>,
         rows: &[RowInput],
-        extensions: &mut ExtensionAllocator,
+        extensions: &ExtensionAllocator,
+        ticket: Ticket,
     ) -> Result<BatchCounts, Error> {
         let cx = Batch {
             import,
             account,
             locations,
+            ticket: &ticket,
         };
+        // However this batch ends, the next one may then take extensions.
+        let _turn = EndTurn(extensions, &ticket);
         match &self.db {
             Db::Sqlite(pool) => {
                 // IMMEDIATE takes the write lock up front: the checks then
@@ -269,12 +325,21 @@ impl Store {
     }
 }
 
+/// Ends a batch's turn when it is dropped.
+struct EndTurn<'a>(&'a ExtensionAllocator, &'a Ticket);
+
+impl Drop for EndTurn<'_> {
+    fn drop(&mut self) {
+        self.0.end_turn(self.1);
+    }
+}
+
 /// Writes every row of `rows` on `conn`, a transaction or a savepoint.
 async fn write_rows<C: Bulk + Send>(
     conn: &mut C,
     cx: &Batch<'_>,
     rows: &[RowInput],
-    extensions: &mut ExtensionAllocator,
+    extensions: &ExtensionAllocator,
 ) -> Result<BatchCounts, WriteError> {
     conn.prepare().await?;
     let account = cx.account.id.get();
@@ -344,6 +409,7 @@ async fn write_rows<C: Bulk + Send>(
             }
         }
     }
+    extensions.wait_turn(cx.ticket).await;
     if cx.import.voice && needs_extension > 0 {
         let mut free = allocate(conn, account, extensions, needs_extension)
             .await?
@@ -362,6 +428,7 @@ async fn write_rows<C: Bulk + Send>(
         extensions.give_back(free);
         creates = keep;
     }
+    extensions.end_turn(cx.ticket);
 
     // Write the users and what they hold.
     let main = cx
@@ -441,7 +508,7 @@ async fn write_one_by_one<DB>(
     tx: &mut sqlx::Transaction<'static, DB>,
     cx: &Batch<'_>,
     rows: &[RowInput],
-    extensions: &mut ExtensionAllocator,
+    extensions: &ExtensionAllocator,
 ) -> Result<BatchCounts, Error>
 where
     DB: sqlx::Database,
@@ -514,7 +581,7 @@ where
 async fn allocate<C: Bulk + Send>(
     conn: &mut C,
     account: i64,
-    extensions: &mut ExtensionAllocator,
+    extensions: &ExtensionAllocator,
     needed: usize,
 ) -> Result<Vec<Extension>, WriteError> {
     let mut free = Vec::with_capacity(needed);
