@@ -291,3 +291,90 @@ fn a_worker_runs_detached_imports_and_stops_on_sigterm() {
     );
     assert!(lines[1].ends_with(",number_assigned in Primary Phone Number (Optional): +16175550100 is already assigned to another user; use a number that is parked on the account"), "{}", lines[1]);
 }
+
+#[test]
+fn ctrl_c_while_following_stops_the_import() {
+    use std::io::{BufRead, BufReader};
+
+    let roster = Roster::sqlite();
+    let generated = roster.run(&[
+        "generate",
+        "--rows",
+        "20000",
+        "--csv",
+        "big.csv",
+        "--account-file",
+        "big.toml",
+        "--slug",
+        "big",
+    ]);
+    assert_eq!(generated.code, 0, "{generated:?}");
+    assert_eq!(roster.run(&["account", "load", "big.toml"]).code, 0);
+
+    let mut import = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "import",
+            "--account",
+            "big",
+            "--passwords",
+            "none",
+            "big.csv",
+        ])
+        .current_dir(roster.dir.path())
+        .env("ROSTER_DATABASE_URL", &roster.db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the import starts");
+    let mut lines = BufReader::new(import.stdout.take().expect("piped stdout")).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("a line");
+        let progress = line.starts_with("progress: ");
+        seen.push(line);
+        if progress {
+            break;
+        }
+    }
+    let interrupt = Command::new("kill")
+        .args(["-INT", &import.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(interrupt.success());
+    seen.extend(lines.map(|l| l.expect("a line")));
+    let exit = import.wait().expect("the import exits");
+    assert_eq!(
+        exit.code(),
+        Some(3),
+        "stopped with rows not processed: {seen:?}"
+    );
+
+    let summary = seen
+        .iter()
+        .find(|l| l.starts_with("import "))
+        .expect("a summary line");
+    assert!(summary.contains(" stopped: "), "{summary}");
+    let id = summary.split_whitespace().nth(1).expect("an id");
+    let status = json(&roster.run(&["status", id, "--format", "json"]));
+    let created = status["created"].as_u64().expect("a count");
+    assert!(created < 20_000, "{status}");
+    assert_eq!(status["not_processed"].as_u64(), Some(20_000 - created));
+    let failed_file = seen
+        .iter()
+        .find(|l| l.contains("were not created: fix them in failed-rows-"))
+        .expect("the failed-rows file is named");
+    let name = failed_file
+        .split_whitespace()
+        .find(|w| w.starts_with("failed-rows-"))
+        .expect("a file name");
+    let written =
+        std::fs::read_to_string(roster.dir.path().join(name)).expect("the failed-rows file");
+    assert_eq!(written.lines().count() as u64, 20_000 - created + 1);
+    let text = roster.run(&["status", id]);
+    assert!(
+        text.stdout
+            .contains("options   voice services on, passwords none\n"),
+        "{}",
+        text.stdout
+    );
+}

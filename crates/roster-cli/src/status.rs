@@ -79,6 +79,11 @@ pub(crate) fn text(import: &Import) -> String {
         import.failed,
         import.not_processed
     );
+    out.push_str(&format!(
+        "options   voice services {}, passwords {}\n",
+        if import.voice { "on" } else { "off" },
+        import.passwords
+    ));
     out.push_str(&format!("queued    {}\n", import.created_at));
     if let Some(at) = &import.started_at {
         out.push_str(&format!("started   {at}\n"));
