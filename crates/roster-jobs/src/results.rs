@@ -6,10 +6,10 @@
 
 use roster_store::{Import, ResultError, RowResult, Store};
 use roster_template::Column;
-use roster_validate::{Limits, Options, RowReader};
+use roster_validate::{ExtensionPolicy, RowReader};
 
 use crate::Error;
-use crate::runner::{next_row, open};
+use crate::runner::{next_row, open, reading_options};
 
 /// What happened to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +56,8 @@ pub fn for_each_result(
     each: &mut dyn FnMut(&ResultLine, &RowReader) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let finished = !import.state.is_active();
-    let options = Options {
-        voice: import.voice,
-        limits: Limits {
-            max_bytes: u64::MAX,
-            max_rows: u64::MAX,
-            ..Limits::DEFAULT
-        },
-        ..Options::default()
-    };
+    // Only lines and cells matter here: any extension length will do.
+    let options = reading_options(import, ExtensionPolicy::DEFAULT);
     let file = Box::new(store.stored_file(import.key, runtime.clone()));
     let mut reader = open(file, &options)?;
     let mut page: std::vec::IntoIter<RowResult> = Vec::new().into_iter();

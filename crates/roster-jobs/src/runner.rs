@@ -15,7 +15,7 @@ use roster_store::{
     BatchCounts, ExtensionAllocator, Import, ImportId, ImportState, RowInput, Store,
 };
 use roster_template::Column;
-use roster_validate::{Extension, Limits, Opened, Options, RowReader};
+use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader};
 use tokio::sync::mpsc;
 use tracing::{info, instrument};
 
@@ -49,15 +49,7 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
     let import = Arc::new(store.existing_import(id).await?);
     let account = Arc::new(store.existing_account(&import.account_slug).await?);
     let locations = Arc::new(store.location_ids(&account).await?);
-    let options = Options {
-        voice: import.voice,
-        limits: Limits {
-            max_bytes: u64::MAX,
-            max_rows: u64::MAX,
-            ..Limits::DEFAULT
-        },
-        extensions: account.extensions,
-    };
+    let options = reading_options(&import, account.extensions);
     let writers = store.batch_writers();
     let pause = store.pause_between_batches();
     info!(writers, "running");
@@ -207,6 +199,20 @@ async fn explicit_extensions(
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?
+}
+
+/// How an import's stored file is read again: with the import's options and
+/// no limits (the file passed them when it was uploaded).
+pub(crate) fn reading_options(import: &Import, extensions: ExtensionPolicy) -> Options {
+    Options {
+        voice: import.voice,
+        limits: Limits {
+            max_bytes: u64::MAX,
+            max_rows: u64::MAX,
+            ..Limits::DEFAULT
+        },
+        extensions,
+    }
 }
 
 /// Opens a stored file for reading rows.

@@ -224,58 +224,10 @@ impl Store {
         // However this batch ends, the next one may then take extensions.
         let _turn = EndTurn(extensions, &ticket);
         match &self.db {
-            Db::Sqlite(pool) => {
-                // IMMEDIATE takes the write lock up front: the checks then
-                // see what the writes will meet.
-                let mut tx = pool
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .context("starting a batch")?;
-                match write_rows(&mut *tx, &cx, rows, extensions).await {
-                    Ok(counts) => {
-                        tx.commit().await.context("committing a batch")?;
-                        return Ok(counts);
-                    }
-                    Err(WriteError::Db(e)) => {
-                        return Err(Error::Query {
-                            what: "writing a batch",
-                            source: e,
-                        });
-                    }
-                    Err(WriteError::Conflict) => {
-                        tx.rollback().await.context("rolling back a batch")?
-                    }
-                }
-                let mut tx = pool
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .context("starting a batch")?;
-                let counts = write_one_by_one(&mut tx, &cx, rows, extensions).await?;
-                tx.commit().await.context("committing a batch")?;
-                Ok(counts)
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await.context("starting a batch")?;
-                match write_rows(&mut *tx, &cx, rows, extensions).await {
-                    Ok(counts) => {
-                        tx.commit().await.context("committing a batch")?;
-                        return Ok(counts);
-                    }
-                    Err(WriteError::Db(e)) => {
-                        return Err(Error::Query {
-                            what: "writing a batch",
-                            source: e,
-                        });
-                    }
-                    Err(WriteError::Conflict) => {
-                        tx.rollback().await.context("rolling back a batch")?
-                    }
-                }
-                let mut tx = pool.begin().await.context("starting a batch")?;
-                let counts = write_one_by_one(&mut tx, &cx, rows, extensions).await?;
-                tx.commit().await.context("committing a batch")?;
-                Ok(counts)
-            }
+            // IMMEDIATE takes SQLite's write lock up front: the checks then
+            // see what the writes will meet.
+            Db::Sqlite(pool) => write_batch(pool, "BEGIN IMMEDIATE", &cx, rows, extensions).await,
+            Db::Postgres(pool) => write_batch(pool, "BEGIN", &cx, rows, extensions).await,
         }
     }
 
@@ -498,6 +450,39 @@ async fn write_rows<C: Bulk + Send>(
     counts.failed = results.len() as u64 - counts.created;
     conn.add_counts(import, counts.created, counts.failed)
         .await?;
+    Ok(counts)
+}
+
+/// A batch in one transaction started with `begin`; on a constraint hit,
+/// rolled back and written again row by row.
+async fn write_batch<DB>(
+    pool: &sqlx::Pool<DB>,
+    begin: &'static str,
+    cx: &Batch<'_>,
+    rows: &[RowInput],
+    extensions: &ExtensionAllocator,
+) -> Result<BatchCounts, Error>
+where
+    DB: sqlx::Database,
+    DB::Connection: Bulk + Send,
+{
+    let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
+    match write_rows(&mut *tx, cx, rows, extensions).await {
+        Ok(counts) => {
+            tx.commit().await.context("committing a batch")?;
+            return Ok(counts);
+        }
+        Err(WriteError::Db(e)) => {
+            return Err(Error::Query {
+                what: "writing a batch",
+                source: e,
+            });
+        }
+        Err(WriteError::Conflict) => tx.rollback().await.context("rolling back a batch")?,
+    }
+    let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
+    let counts = write_one_by_one(&mut tx, cx, rows, extensions).await?;
+    tx.commit().await.context("committing a batch")?;
     Ok(counts)
 }
 
