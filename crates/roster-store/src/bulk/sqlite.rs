@@ -203,3 +203,41 @@ impl Bulk for SqliteConnection {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Pool, Store, testing};
+
+    /// Regression: with a plain JOIN, SQLite scanned the account's whole
+    /// table once per key as soon as the table had rows, and a million-row
+    /// import slowed to a crawl. Every lookup must walk the key list and
+    /// search the table's index for each key.
+    #[tokio::test]
+    async fn lookups_search_an_index_per_key() {
+        let db = testing::sqlite();
+        let store = Store::open(&db.url).await.expect("open");
+        let Pool::Sqlite(pool) = store.pool() else {
+            panic!("a SQLite store")
+        };
+        for sql in [
+            super::TAKEN_EMAILS,
+            super::BAD_NUMBERS,
+            super::TAKEN_EXTENSIONS,
+            super::ROWS_WITH_RESULTS,
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                    .bind(1_i64)
+                    .bind("[]")
+                    .fetch_all(pool)
+                    .await
+                    .expect("a plan");
+            let steps: Vec<&str> = plan
+                .iter()
+                .map(|(_, _, _, detail)| detail.as_str())
+                .collect();
+            assert!(steps[0].starts_with("SCAN k"), "{sql}: {steps:?}");
+            assert!(steps[1].starts_with("SEARCH "), "{sql}: {steps:?}");
+        }
+    }
+}
