@@ -175,20 +175,33 @@ struct Batch<'a> {
 /// A write that hit a constraint: another writer changed the account
 /// between the check and the write.
 enum WriteError {
-    Conflict,
+    /// What was taken, when the constraint says: an email, an extension or
+    /// a number.
+    Conflict(Option<Code>),
     Db(sqlx::Error),
 }
 
 impl From<sqlx::Error> for WriteError {
     fn from(e: sqlx::Error) -> WriteError {
-        let constraint = e.as_database_error().is_some_and(|d| {
-            d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation()
-        });
-        if constraint {
-            WriteError::Conflict
-        } else {
-            WriteError::Db(e)
+        let Some(d) = e.as_database_error() else {
+            return WriteError::Db(e);
+        };
+        if !(d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation()) {
+            return WriteError::Db(e);
         }
+        // PostgreSQL names the constraint; SQLite names the index or the
+        // columns in its message.
+        let what = format!("{} {}", d.constraint().unwrap_or(""), d.message());
+        let code = if what.contains("users_email") || what.contains("users.") {
+            Some(Code::EmailTaken)
+        } else if what.contains("extensions") {
+            Some(Code::ExtensionTaken)
+        } else if what.contains("numbers") {
+            Some(Code::NumberAssigned)
+        } else {
+            None
+        };
+        WriteError::Conflict(code)
     }
 }
 
@@ -416,7 +429,7 @@ async fn write_rows<C: Bulk + Send>(
     let mut number_rows = Vec::new();
     for (v, extension) in &creates {
         let Some(&user) = ids.get(&v.email.key()) else {
-            return Err(WriteError::Conflict);
+            return Err(WriteError::Conflict(Some(Code::EmailTaken)));
         };
         if let Some(e) = extension {
             extension_rows.push((e.to_string(), user));
@@ -441,7 +454,7 @@ async fn write_rows<C: Bulk + Send>(
     }
     conn.insert_extensions(account, &extension_rows).await?;
     if conn.claim_numbers(account, &number_rows).await? != number_rows.len() as u64 {
-        return Err(WriteError::Conflict);
+        return Err(WriteError::Conflict(Some(Code::NumberAssigned)));
     }
     results.sort_by_key(|r| r.row);
     conn.insert_results(import, &results).await?;
@@ -478,7 +491,7 @@ where
                 source: e,
             });
         }
-        Err(WriteError::Conflict) => tx.rollback().await.context("rolling back a batch")?,
+        Err(WriteError::Conflict(_)) => tx.rollback().await.context("rolling back a batch")?,
     }
     let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
     let counts = write_one_by_one(&mut tx, cx, rows, extensions).await?;
@@ -502,6 +515,7 @@ where
     let mut total = BatchCounts::default();
     for row in rows {
         let mut written = None;
+        let mut taken = None;
         for _attempt in 0..2 {
             let mut savepoint = (**tx).begin().await.context("starting a savepoint")?;
             match write_rows(&mut *savepoint, cx, std::slice::from_ref(row), extensions).await {
@@ -510,10 +524,13 @@ where
                     written = Some(counts);
                     break;
                 }
-                Err(WriteError::Conflict) => savepoint
-                    .rollback()
-                    .await
-                    .context("rolling back a savepoint")?,
+                Err(WriteError::Conflict(code)) => {
+                    taken = code;
+                    savepoint
+                        .rollback()
+                        .await
+                        .context("rolling back a savepoint")?
+                }
                 Err(WriteError::Db(e)) => {
                     return Err(Error::Query {
                         what: "writing a row",
@@ -529,13 +546,26 @@ where
                     RowInput::Valid(v) => (v.line, Some(v.email.to_string())),
                     RowInput::Invalid { line, email, .. } => (*line, email.clone()),
                 };
+                // Another writer holds what this row needs, twice over.
+                let code = taken.unwrap_or(Code::EmailTaken);
+                let column = match code {
+                    Code::ExtensionTaken => Column::Extension,
+                    Code::NumberAssigned => Column::PrimaryPhone,
+                    _ => Column::Email,
+                };
                 let error = RowError {
                     row: line,
-                    column: None,
-                    code: Code::EmailTaken,
-                    message: "the account changed while this row was written and it could not be \
-                              created; import the failed rows again"
-                        .to_string(),
+                    column: Some(column),
+                    code,
+                    message: format!(
+                        "another change to the account took this row's {} while it was being \
+                         written; import the failed rows again",
+                        match code {
+                            Code::ExtensionTaken => "extension",
+                            Code::NumberAssigned => "number",
+                            _ => "email address",
+                        }
+                    ),
                 };
                 let failed = RowInput::Invalid {
                     line,
@@ -544,7 +574,7 @@ where
                 };
                 match write_rows(&mut **tx, cx, std::slice::from_ref(&failed), extensions).await {
                     Ok(counts) => counts,
-                    Err(WriteError::Conflict) => BatchCounts::default(),
+                    Err(WriteError::Conflict(_)) => BatchCounts::default(),
                     Err(WriteError::Db(e)) => {
                         return Err(Error::Query {
                             what: "writing a row",
