@@ -107,7 +107,7 @@ pub async fn run_worker(
 ) -> Result<(), Error> {
     prepare(&store).await?;
     // An import whose push was lost is queued again; duplicates are ignored.
-    for id in store.queued_imports().await? {
+    for id in store.unfinished_imports().await? {
         enqueue(&store, &id).await?;
     }
     let backoff = ExponentialBackoffMaker::new(

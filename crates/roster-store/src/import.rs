@@ -298,20 +298,6 @@ impl Store {
             .ok_or_else(|| Error::NoImport(id.to_string()))
     }
 
-    /// The account's imports, newest first.
-    pub async fn imports(&self, account: AccountId) -> Result<Vec<Import>, Error> {
-        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SELECT_IMPORT} WHERE i.account_id = $1 ORDER BY i.created_at DESC, i.id DESC"
-            )))
-            .bind(account.get())
-            .fetch_all(pool)
-            .await
-        })
-        .context("listing imports")?;
-        rows.into_iter().map(Import::try_from).collect()
-    }
-
     /// Marks the import running when a worker takes it up. False when it is
     /// no longer queued or running (stopped before it started, finished by
     /// an earlier delivery of the same job).
@@ -385,14 +371,15 @@ impl Store {
         Ok(())
     }
 
-    /// Imports still queued, oldest first: a worker starting up queues
-    /// their jobs again, in case a push was lost.
-    pub async fn queued_imports(&self) -> Result<Vec<ImportId>, Error> {
+    /// Imports not finished (queued, running or stopping), oldest first: a
+    /// worker starting up queues their jobs again, in case a push was lost
+    /// or their worker died.
+    pub async fn unfinished_imports(&self) -> Result<Vec<ImportId>, Error> {
         const SQL: &str = "SELECT public_id FROM imports WHERE state IN ('queued', 'running', 'stopping') ORDER BY id";
         let rows: Vec<(String,)> = with_pool!(&self.db, pool => {
             sqlx::query_as(SQL).fetch_all(pool).await
         })
-        .context("listing queued imports")?;
+        .context("listing unfinished imports")?;
         Ok(rows
             .into_iter()
             .filter_map(|(id,)| ImportId::parse(&id))
