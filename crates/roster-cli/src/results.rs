@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use roster_jobs::{ResultLine, for_each_result, write_failed_rows};
-use roster_store::Store;
+use roster_store::{Import, Store};
 use roster_template::csv_line;
 use serde::Serialize;
 
@@ -32,12 +32,7 @@ struct ErrorJson<'a> {
 }
 
 pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::Result<Outcome> {
-    let store = Store::open(db).await?;
-    let import = store.existing_import(&parse_id(id)?).await?;
-    let runtime = tokio::runtime::Handle::current();
-    let reader_store = store.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut out = BufWriter::new(std::io::stdout().lock());
+    to_stdout(db, id, move |store, import, runtime, out| {
         let mut first = true;
         match format {
             TableFormat::Csv => out.write_all(
@@ -45,19 +40,48 @@ pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::
             )?,
             TableFormat::Json => out.write_all(b"[")?,
         }
-        for_each_result(&reader_store, &import, runtime, &mut |line, _| {
-            write_result(&mut out, line, format, first).map_err(roster_jobs::Error::Output)?;
+        for_each_result(store, import, runtime, &mut |line, _| {
+            write_result(out, line, format, first).map_err(roster_jobs::Error::Output)?;
             first = false;
             Ok(())
         })?;
         if format == TableFormat::Json {
             out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
         }
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn failed_rows(db: &str, id: &str) -> anyhow::Result<Outcome> {
+    to_stdout(db, id, |store, import, runtime, out| {
+        write_failed_rows(store, import, runtime, out)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Runs `write` on a blocking thread (it reads the import's stored file)
+/// with buffered standard output.
+async fn to_stdout(
+    db: &str,
+    id: &str,
+    write: impl FnOnce(&Store, &Import, tokio::runtime::Handle, &mut dyn Write) -> anyhow::Result<()>
+    + Send
+    + 'static,
+) -> anyhow::Result<Outcome> {
+    let store = Store::open(db).await?;
+    let import = store.existing_import(&parse_id(id)?).await?;
+    let runtime = tokio::runtime::Handle::current();
+    let reader_store = store.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        write(&reader_store, &import, runtime, &mut out)?;
         out.flush()?;
         Ok(())
     })
     .await
-    .context("the results task stopped")??;
+    .context("the output task stopped")??;
     store.close().await;
     Ok(Outcome::Done)
 }
@@ -109,21 +133,4 @@ fn write_result(
             serde_json::to_writer(&mut *out, &json).map_err(std::io::Error::other)
         }
     }
-}
-
-pub(crate) async fn failed_rows(db: &str, id: &str) -> anyhow::Result<Outcome> {
-    let store = Store::open(db).await?;
-    let import = store.existing_import(&parse_id(id)?).await?;
-    let runtime = tokio::runtime::Handle::current();
-    let reader_store = store.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut out = BufWriter::new(std::io::stdout().lock());
-        write_failed_rows(&reader_store, &import, runtime, &mut out)?;
-        out.flush()?;
-        Ok(())
-    })
-    .await
-    .context("the failed-rows task stopped")??;
-    store.close().await;
-    Ok(Outcome::Done)
 }
