@@ -1,0 +1,18 @@
+//! Password delivery: temporary passwords, the welcome message that carries
+//! one, and the outbox that sends it (a folder of `.eml` files by default,
+//! SMTP when configured).
+//!
+//! A temporary password exists in clear only between [`TemporaryPassword::generate`]
+//! and the message being handed to the outbox; what is kept is its argon2id
+//! hash. This crate never stores, queues or logs the clear text, and its
+//! `Debug` output redacts it.
+
+mod error;
+mod message;
+mod outbox;
+mod password;
+
+pub use error::{Error, SendError};
+pub use message::{Recipient, Welcome, welcome_message};
+pub use outbox::Outbox;
+pub use password::{TemporaryPassword, hash_password, verify_password};
