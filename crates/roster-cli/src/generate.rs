@@ -10,7 +10,6 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use roster_store::AccountSlug;
-use roster_template::Column;
 
 use crate::Outcome;
 use crate::args::GenerateArgs;
@@ -62,8 +61,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<Outcome> {
 }
 
 fn write_rows(out: &mut impl Write, slug: &AccountSlug, rows: u64) -> std::io::Result<()> {
-    let headers: Vec<&str> = Column::ALL.iter().map(|c| c.header()).collect();
-    write!(out, "{}\r\n", headers.join(","))?;
+    out.write_all(roster_template::template_csv().as_bytes())?;
     let mut next_number = FIRST_NUMBER;
     for i in 0..rows {
         let primary = next_number;
