@@ -55,6 +55,8 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
             .keys()
             .map(String::as_str)
             .collect();
+        // The contract's keys, and roster's two extras: the password
+        // delivery asked for and where its messages are.
         let mut contract = [
             "id",
             "account",
@@ -67,10 +69,19 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
             "created_at",
             "started_at",
             "finished_at",
+            "passwords",
+            "deliveries",
         ];
         keys.sort();
         contract.sort();
         assert_eq!(keys, contract);
+        assert_eq!(
+            (&status["passwords"], &status["deliveries"]),
+            (
+                &serde_json::json!("users"),
+                &serde_json::json!({"queued": 0, "sent": 8, "failed": 0})
+            )
+        );
         assert_eq!(
             (
                 &status["id"],
@@ -110,8 +121,15 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
         let results = roster.run(&["results", &id]);
         assert_eq!(results.code, 0);
         let lines: Vec<&str> = results.stdout.lines().collect();
-        assert_eq!(lines[0], "row,status,email,extension,numbers,errors");
-        assert_eq!(lines[1], "2,created,ada@demo.example,7101,'+16175550100,");
+        assert_eq!(
+            lines[0],
+            "row,status,email,extension,numbers,errors,delivery,delivery_message"
+        );
+        assert_eq!(
+            lines[1],
+            "2,created,ada@demo.example,7101,'+16175550100,,sent,\
+             sent; the user must choose a new password at first sign-in"
+        );
         assert_eq!(lines.len(), 9);
         roster.db.remove().await;
     }
@@ -189,7 +207,7 @@ fn a_queued_import_can_be_stopped_and_its_rows_come_back_as_failed_rows() {
     assert_eq!(results.as_array().map(Vec::len), Some(8));
     assert_eq!(
         results[0],
-        serde_json::json!({"row": 2, "status": "not_processed", "email": "ada@demo.example", "extension": null, "numbers": [], "errors": []})
+        serde_json::json!({"row": 2, "status": "not_processed", "email": "ada@demo.example", "extension": null, "numbers": [], "errors": [], "delivery": null})
     );
 
     let failed = roster.run(&["failed-rows", &id]);

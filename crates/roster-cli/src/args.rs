@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use roster_mail::DeliveryConfig;
 use roster_store::PasswordDelivery;
 use roster_validate::Limits;
 
@@ -126,6 +127,8 @@ pub(crate) struct ImportArgs {
     /// The largest file, in bytes.
     #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
     pub(crate) max_bytes: u64,
+    #[command(flatten)]
+    pub(crate) mail: MailArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,6 +140,40 @@ pub(crate) struct WorkerArgs {
     /// is taken over by another.
     #[arg(long, default_value_t = 300)]
     pub(crate) orphan_after: u64,
+    #[command(flatten)]
+    pub(crate) mail: MailArgs,
+}
+
+/// How this process sends the messages that carry temporary passwords.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Password delivery")]
+pub(crate) struct MailArgs {
+    /// Send through this SMTP server: smtp://HOST:PORT, smtps://HOST for
+    /// TLS, smtp://HOST:587?tls=required for STARTTLS, USER:PASSWORD@HOST
+    /// for credentials. Without it, messages are written to --outbox.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub(crate) smtp_url: Option<String>,
+    /// The folder messages are written to, one .eml file each, when no SMTP
+    /// server is given.
+    #[arg(long, env = "ROSTER_OUTBOX", default_value = "outbox")]
+    pub(crate) outbox: PathBuf,
+    /// The sender of the messages: an address, or `Name <address>`.
+    #[arg(long, env = "ROSTER_MAIL_FROM", default_value = DeliveryConfig::DEFAULT_FROM)]
+    pub(crate) mail_from: String,
+    /// Where users sign in, as the messages name it.
+    #[arg(long, env = "ROSTER_SIGN_IN_URL", default_value = DeliveryConfig::DEFAULT_SIGN_IN_URL)]
+    pub(crate) sign_in_url: String,
+    /// Messages sent per second by this process, at most; 0: no limit.
+    #[arg(long, env = "ROSTER_MAIL_RATE", default_value_t = DeliveryConfig::DEFAULT_RATE)]
+    pub(crate) mail_rate: u32,
+    /// Attempts at a message the server refuses for now (4xx, no
+    /// connection) before it counts as not delivered.
+    #[arg(long, default_value_t = DeliveryConfig::DEFAULT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) mail_attempts: u32,
+    /// Seconds before the second attempt; the wait doubles after each
+    /// attempt, up to an hour.
+    #[arg(long, default_value_t = DeliveryConfig::DEFAULT_RETRY_AFTER.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) mail_retry_after: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,8 +3,11 @@
 //! Validation comes first and nothing is queued unless every row passes.
 //! Then the file is stored with the import, its job is queued, and — unless
 //! `--detach` — a worker runs in this process while the command follows the
-//! import: a progress bar on a terminal, plain progress lines otherwise,
-//! and a summary at the end. Ctrl-C asks the import to stop.
+//! import: a progress bar on a terminal, plain progress lines otherwise.
+//! Ctrl-C asks the import to stop. Once the users exist, a password worker
+//! in this process sends their temporary passwords, with progress again
+//! (Ctrl-C now leaves the rest queued for `roster worker`), and a summary
+//! ends it all.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -12,16 +15,28 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use roster_jobs::{WorkerConfig, enqueue, prepare, run_worker, write_failed_rows};
+use roster_jobs::{WorkerConfig, enqueue, run_worker, write_failed_rows};
+use roster_mail::{DeliveryConfig, run_password_worker};
 use roster_store::{AccountSlug, Import, ImportState, NewImport, Store};
 use roster_validate::Limits;
+use tokio::sync::watch;
 
 use crate::Outcome;
-use crate::args::{Format, ImportArgs};
-use crate::{status, validate};
+use crate::args::{Format, ImportArgs, MailArgs};
+use crate::{mail, status, validate, worker};
 
 pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
     let slug = AccountSlug::parse(&args.account)?;
+    // This process sends the passwords unless it detaches: its mail
+    // settings must work before anything is queued.
+    let mail = if args.passwords.sends() && !args.detach {
+        Some(mail::config(
+            &args.mail,
+            WorkerConfig::default().orphan_after,
+        )?)
+    } else {
+        None
+    };
     let store = Store::open(db).await?;
     let account = store.existing_account(&slug).await?;
     let (path, _spool) = spool(&args.file).await?;
@@ -54,7 +69,6 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
         .await
         .with_context(|| format!("opening {}", args.file.display()))?;
     let import = store.create_import(&new, &mut file).await?;
-    prepare(&store).await?;
     enqueue(&store, &import.id).await?;
 
     if args.detach {
@@ -69,21 +83,29 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
 
-    let (stop_worker, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (stop_worker, stopped) = watch::channel(false);
     let worker = tokio::spawn(run_worker(
         store.clone(),
         "roster-import",
         WorkerConfig::default(),
-        async {
-            let _ = stopped.await;
-        },
+        worker::when(stopped),
     ));
     let started = Instant::now();
     let finished = follow(&store, &import, args.format).await;
-    let _ = stop_worker.send(());
+    let _ = stop_worker.send(true);
     // The worker lets work in hand reach a batch boundary; do not wait forever.
     let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
     let finished = finished?;
+    if args.format == Format::Text {
+        println!("{}", rows_line(&finished, started.elapsed()));
+    }
+    // The users come first; their messages once they all exist.
+    let finished = match mail {
+        Some(mail) if finished.deliveries.queued > 0 => {
+            send_passwords(&store, &finished, mail, args.format).await?
+        }
+        _ => finished,
+    };
 
     let outcome = match finished.state {
         ImportState::Completed => Outcome::Done,
@@ -92,24 +114,98 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
     };
     match args.format {
         Format::Json => status::print(&finished, Format::Json)?,
-        Format::Text => summary(&store, &finished, started.elapsed()).await?,
+        Format::Text => summary(&store, &finished, &args.mail).await?,
     }
     store.close().await;
     Ok(outcome)
 }
 
-/// Polls the import until it leaves the active states, showing progress.
-async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Result<Import> {
+/// Sends the import's passwords with a worker in this process, showing
+/// progress, until none is queued. Ctrl-C leaves the rest queued for a
+/// `roster worker`. Returns the import as it then is.
+async fn send_passwords(
+    store: &Store,
+    import: &Import,
+    mail: DeliveryConfig,
+    format: Format,
+) -> anyhow::Result<Import> {
+    let (stop, stopped) = watch::channel(false);
+    let mut worker = tokio::spawn(run_password_worker(
+        store.clone(),
+        "roster-import-mail",
+        mail,
+        worker::when(stopped),
+    ));
+    let counts = import.deliveries;
+    let total = counts.queued + counts.sent + counts.failed;
     let terminal = std::io::stdout().is_terminal() && format == Format::Text;
-    let bar = ProgressBar::new(import.total);
-    if terminal {
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}  {msg}")?
-                .progress_chars("##-"),
+    if format == Format::Text {
+        println!(
+            "sending {} temporary passwords (Ctrl-C leaves them queued for `roster worker`)",
+            counts.queued
         );
+    }
+    let bar = progress_bar(
+        total,
+        terminal,
+        "{bar:40} {pos}/{len} messages  {per_sec}  {msg}",
+    )?;
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut last_line = Instant::now();
+    let now = loop {
+        let interrupted = tokio::select! {
+            _ = &mut interrupt => true,
+            joined = &mut worker => {
+                // The worker runs until told to stop: it ended on an error.
+                joined.context("the password worker stopped")??;
+                anyhow::bail!("the password worker stopped");
+            }
+            _ = tokio::time::sleep(Duration::from_millis(200)) => false,
+        };
+        let now = store.existing_import(&import.id).await?;
+        let d = now.deliveries;
+        bar.set_position(d.sent + d.failed);
+        bar.set_message(format!("{} sent, {} failed", d.sent, d.failed));
+        let done = d.queued == 0;
+        if !terminal
+            && format == Format::Text
+            && (done || last_line.elapsed() >= Duration::from_secs(1))
+        {
+            println!(
+                "progress: {}/{} passwords sent, {} failed",
+                d.sent, total, d.failed
+            );
+            last_line = Instant::now();
+        }
+        if done || interrupted {
+            break now;
+        }
+    };
+    bar.finish_and_clear();
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    Ok(now)
+}
+
+/// A progress bar of `len` on a terminal, a hidden one otherwise.
+fn progress_bar(len: u64, terminal: bool, template: &str) -> anyhow::Result<ProgressBar> {
+    let bar = ProgressBar::new(len);
+    if terminal {
+        bar.set_style(ProgressStyle::with_template(template)?.progress_chars("##-"));
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
+    Ok(bar)
+}
+
+/// Polls the import until it leaves the active states, showing progress.
+async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Result<Import> {
+    let terminal = std::io::stdout().is_terminal() && format == Format::Text;
+    let bar = progress_bar(
+        import.total,
+        terminal,
+        "{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}  {msg}",
+    )?;
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut stop_asked = false;
     let mut last_line: Option<(Instant, u64)> = None;
@@ -144,10 +240,10 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
     }
 }
 
-/// The end of an import in words, and where its failed rows are.
-async fn summary(store: &Store, import: &Import, took: Duration) -> anyhow::Result<()> {
+/// How the import's rows ended, in one line.
+fn rows_line(import: &Import, took: Duration) -> String {
     let seconds = took.as_secs_f64();
-    println!(
+    format!(
         "import {} {}: {} created, {} failed, {} not processed of {} rows in {:.1} s ({:.0} rows/s)",
         import.id,
         import.state,
@@ -157,10 +253,16 @@ async fn summary(store: &Store, import: &Import, took: Duration) -> anyhow::Resu
         import.total,
         seconds,
         import.processed as f64 / seconds.max(0.001)
-    );
+    )
+}
+
+/// The rest of the import's end in words: why it failed, its passwords,
+/// and where its failed rows are.
+async fn summary(store: &Store, import: &Import, mail: &MailArgs) -> anyhow::Result<()> {
     if let Some(error) = &import.error {
         println!("the import failed: {error}");
     }
+    print!("{}", passwords(import, mail));
     let not_created = import.failed + import.not_processed;
     if not_created == 0 {
         println!(
@@ -191,6 +293,41 @@ async fn summary(store: &Store, import: &Import, took: Duration) -> anyhow::Resu
         import.id
     );
     Ok(())
+}
+
+/// What became of the import's temporary passwords, in a few lines.
+fn passwords(import: &Import, mail: &MailArgs) -> String {
+    let d = import.deliveries;
+    if !import.passwords.sends() {
+        return if import.created == 0 {
+            String::new()
+        } else {
+            "passwords: none sent (--passwords none); the new users cannot sign in until an \
+             admin resets their passwords\n"
+                .to_string()
+        };
+    }
+    let route = match &mail.smtp_url {
+        Some(_) => "through the SMTP server".to_string(),
+        None => format!("as .eml files in {}", mail.outbox.display()),
+    };
+    let mut out = format!(
+        "passwords: {} sent ({route}), {} failed, {} queued\n",
+        d.sent, d.failed, d.queued
+    );
+    if d.failed > 0 {
+        out.push_str(&format!(
+            "{} users got no password: `roster results {}` says why; reset their passwords\n",
+            d.failed, import.id
+        ));
+    }
+    if d.queued > 0 {
+        out.push_str(&format!(
+            "{} messages are still queued: `roster worker` sends them\n",
+            d.queued
+        ));
+    }
+    out
 }
 
 /// The file to read twice (validate, then store): the file itself, or

@@ -12,6 +12,7 @@ mod account_file;
 mod args;
 mod generate;
 mod import;
+mod mail;
 mod report;
 mod results;
 mod status;

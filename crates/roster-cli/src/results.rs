@@ -22,6 +22,16 @@ struct ResultJson<'a> {
     extension: Option<&'a str>,
     numbers: &'a [String],
     errors: Vec<ErrorJson<'a>>,
+    /// Extra to the contract: the created user's temporary password.
+    delivery: Option<DeliveryJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DeliveryJson<'a> {
+    /// `queued`, `sent`, `failed` or `not_sent`.
+    state: &'static str,
+    error: Option<&'a str>,
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -36,7 +46,17 @@ pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::
         let mut first = true;
         match format {
             TableFormat::Csv => out.write_all(
-                csv_line(["row", "status", "email", "extension", "numbers", "errors"]).as_bytes(),
+                csv_line([
+                    "row",
+                    "status",
+                    "email",
+                    "extension",
+                    "numbers",
+                    "errors",
+                    "delivery",
+                    "delivery_message",
+                ])
+                .as_bytes(),
             )?,
             TableFormat::Json => out.write_all(b"[")?,
         }
@@ -102,6 +122,11 @@ fn write_result(
             let row = line.row.to_string();
             let numbers = line.numbers.join(";");
             let errors = errors.join(" | ");
+            let (delivery, message) = line
+                .delivery
+                .as_ref()
+                .map(|d| (d.state.as_str(), d.describe()))
+                .unwrap_or_default();
             let cells = [
                 row.as_str(),
                 line.status.as_str(),
@@ -109,6 +134,8 @@ fn write_result(
                 line.extension.as_deref().unwrap_or(""),
                 &numbers,
                 &errors,
+                delivery,
+                &message,
             ];
             out.write_all(csv_line(cells).as_bytes())
         }
@@ -128,6 +155,11 @@ fn write_result(
                         message: &e.message,
                     })
                     .collect(),
+                delivery: line.delivery.as_ref().map(|d| DeliveryJson {
+                    state: d.state.as_str(),
+                    error: d.error.as_deref(),
+                    message: d.describe(),
+                }),
             };
             out.write_all(if first { b"\n  " } else { b",\n  " })?;
             serde_json::to_writer(&mut *out, &json).map_err(std::io::Error::other)

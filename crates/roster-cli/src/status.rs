@@ -24,6 +24,17 @@ pub(crate) struct StatusJson<'a> {
     /// Extra to the contract: why a failed import failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
+    /// Extra to the contract: how temporary passwords reach the users
+    /// (`users`, `none`, `to:ADDRESS`) and where their messages are.
+    passwords: String,
+    deliveries: DeliveriesJson,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DeliveriesJson {
+    queued: u64,
+    sent: u64,
+    failed: u64,
 }
 
 impl<'a> StatusJson<'a> {
@@ -41,6 +52,12 @@ impl<'a> StatusJson<'a> {
             started_at: import.started_at.as_deref(),
             finished_at: import.finished_at.as_deref(),
             error: import.error.as_deref(),
+            passwords: import.passwords.to_string(),
+            deliveries: DeliveriesJson {
+                queued: import.deliveries.queued,
+                sent: import.deliveries.sent,
+                failed: import.deliveries.failed,
+            },
         }
     }
 }
@@ -84,6 +101,13 @@ pub(crate) fn text(import: &Import) -> String {
         if import.voice { "on" } else { "off" },
         import.passwords
     ));
+    if import.passwords.sends() {
+        let d = import.deliveries;
+        out.push_str(&format!(
+            "passwords {} sent, {} queued, {} failed\n",
+            d.sent, d.queued, d.failed
+        ));
+    }
     out.push_str(&format!("queued    {}\n", import.created_at));
     if let Some(at) = &import.started_at {
         out.push_str(&format!("started   {at}\n"));

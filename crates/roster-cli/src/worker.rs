@@ -1,26 +1,58 @@
-//! `roster worker`: processes queued imports until SIGTERM or Ctrl-C, then
-//! lets the imports in hand reach a batch boundary and exits 0.
+//! `roster worker`: runs queued imports and sends temporary passwords until
+//! SIGTERM or Ctrl-C, then lets the work in hand reach a safe point (the end
+//! of a batch, the end of a message) and exits 0.
 
 use std::time::Duration;
 
 use roster_jobs::{WorkerConfig, run_worker};
+use roster_mail::run_password_worker;
 use roster_store::Store;
+use tokio::sync::watch;
 
-use crate::Outcome;
 use crate::args::WorkerArgs;
+use crate::{Outcome, mail};
 
 pub(crate) async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
+    let orphan_after = Duration::from_secs(args.orphan_after.max(3));
     let config = WorkerConfig {
         concurrency: args.concurrency.max(1),
-        orphan_after: Duration::from_secs(args.orphan_after.max(3)),
+        orphan_after,
         ..WorkerConfig::default()
     };
+    let mail = mail::config(&args.mail, orphan_after)?;
+    let (stop, stopped) = watch::channel(false);
     eprintln!("worker started; stop it with Ctrl-C or SIGTERM");
-    run_worker(store.clone(), "roster-worker", config, terminated()).await?;
+    tokio::try_join!(
+        async {
+            run_worker(
+                store.clone(),
+                "roster-worker",
+                config,
+                when(stopped.clone()),
+            )
+            .await?;
+            anyhow::Ok(())
+        },
+        async {
+            run_password_worker(store.clone(), "roster-mail", mail, when(stopped.clone())).await?;
+            anyhow::Ok(())
+        },
+        async {
+            terminated().await;
+            let _ = stop.send(true);
+            anyhow::Ok(())
+        },
+    )?;
     store.close().await;
     eprintln!("worker stopped");
     Ok(Outcome::Done)
+}
+
+/// Completes once `stopped` turns true (or its sender is gone): one stop
+/// signal shared by the workers of a process.
+pub(crate) async fn when(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -14,6 +14,8 @@ mod runner;
 
 pub use error::Error;
 pub use failed_rows::write_failed_rows;
-pub use queue::{RunImport, WorkerConfig, enqueue, prepare, run_worker};
+pub use queue::{
+    Handler, Handling, QueueConfig, RunImport, WorkerConfig, enqueue, run_worker, serve,
+};
 pub use results::{ResultLine, RowStatus, for_each_result};
 pub use runner::{RunConfig, run_import};

@@ -1,19 +1,25 @@
 //! The job queue: apalis on the same database as the data.
 //!
-//! A job carries only an import's id; the import's state lives in roster's
-//! tables. So a job delivered twice, or pushed again by a worker that starts
-//! up and finds an import still queued, does no harm: [`run_import`] picks
-//! up where the database says the import is.
+//! [`serve`] runs a worker of any of roster's queues; [`run_worker`] is the
+//! worker of imports. A job carries only an import's id; the import's state
+//! lives in roster's tables. So a job delivered twice, or pushed again by a
+//! worker that starts up and finds an import still queued, does no harm:
+//! [`run_import`] picks up where the database says the import is.
 
 use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+use apalis::layers::limit::RateLimitLayer;
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use roster_store::{ImportId, Pool, Store};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
 
@@ -45,6 +51,45 @@ pub struct WorkerConfig {
     pub run: RunConfig,
 }
 
+/// How a worker serves one queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// The queue's name.
+    pub queue: &'static str,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+    /// How long a job held by a worker that stopped sending heartbeats
+    /// waits before another worker takes it over.
+    pub orphan_after: Duration,
+    /// Times a job that ends in an error is tried again, after a short
+    /// backoff, before the queue gives up on it.
+    pub retries: usize,
+    /// At most this many jobs started per second; `None`: no limit.
+    pub rate: Option<NonZeroU32>,
+}
+
+/// What a queue's jobs are handed to, with the attempt number (from 1).
+pub struct Handler<Args>(Arc<HandlerFn<Args>>);
+
+/// A job's handling, boxed so that every queue's handler has one type.
+pub type Handling = Pin<Box<dyn Future<Output = Result<(), BoxDynError>> + Send>>;
+
+type HandlerFn<Args> = dyn Fn(Args, usize) -> Handling + Send + Sync;
+
+impl<Args> Handler<Args> {
+    pub fn new(f: impl Fn(Args, usize) -> Handling + Send + Sync + 'static) -> Handler<Args> {
+        Handler(Arc::new(f))
+    }
+}
+
+impl<Args> Clone for Handler<Args> {
+    fn clone(&self) -> Handler<Args> {
+        Handler(self.0.clone())
+    }
+}
+
 impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
@@ -54,15 +99,6 @@ impl Default for WorkerConfig {
             run: RunConfig::default(),
         }
     }
-}
-
-/// Creates the queue's tables if they are missing.
-pub async fn prepare(store: &Store) -> Result<(), Error> {
-    let result = match store.pool() {
-        Pool::Sqlite(pool) => SqliteStorage::<()>::migrations().run(pool).await,
-        Pool::Postgres(pool) => PostgresStorage::<()>::migrations().run(pool).await,
-    };
-    result.map_err(|e| Error::Queue(format!("creating the queue's tables: {e}")))
 }
 
 /// Queues the import's job. Pushing the same import twice queues it once.
@@ -76,12 +112,12 @@ pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
     let pushed = match store.pool() {
         Pool::Sqlite(pool) => {
             let mut storage = SqliteStorage::<RunImport>::new(pool)
-                .with_config(sqlite_config(&WorkerConfig::default()));
+                .with_config(apalis_sqlite::Config::default().queue(QUEUE));
             storage.push_task(task).await.map_err(|e| e.to_string())
         }
         Pool::Postgres(pool) => {
             let mut storage = PostgresStorage::<RunImport>::new(pool)
-                .with_config(postgres_config(&WorkerConfig::default()));
+                .with_config(apalis_postgres::Config::default().queue(QUEUE));
             match storage.push_task(task).await {
                 Ok(()) => Ok(()),
                 // PostgreSQL refuses a duplicate idempotency key: already queued.
@@ -97,19 +133,47 @@ pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
     pushed.map_err(|e| Error::Queue(format!("queueing import {id}: {e}")))
 }
 
-/// Runs a worker until `shutdown` completes, then lets the imports in hand
-/// reach their next batch boundary and returns.
+/// Runs a worker of imports until `shutdown` completes, then lets the
+/// imports in hand reach their next batch boundary and returns.
 pub async fn run_worker(
     store: Store,
     name: &str,
     config: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    prepare(&store).await?;
     // An import whose push was lost is queued again; duplicates are ignored.
     for id in store.unfinished_imports().await? {
         enqueue(&store, &id).await?;
     }
+    let queue = QueueConfig {
+        queue: QUEUE,
+        concurrency: config.concurrency,
+        poll: config.poll,
+        orphan_after: config.orphan_after,
+        retries: MAX_ATTEMPTS,
+        rate: None,
+    };
+    let worker = Worker {
+        store: store.clone(),
+        run: config.run,
+    };
+    let handler = Handler::new(move |job, attempt| Box::pin(handle(job, worker.clone(), attempt)));
+    serve(store, name, queue, handler, shutdown).await
+}
+
+/// Runs a worker of one queue until `shutdown` completes, handing each job
+/// to `handler` with its attempt number (from 1). A handler's error is
+/// retried after a short backoff, up to `config.retries` times.
+pub async fn serve<Args>(
+    store: Store,
+    name: &str,
+    config: QueueConfig,
+    handler: Handler<Args>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error>
+where
+    Args: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+{
     let backoff = ExponentialBackoffMaker::new(
         Duration::from_millis(200),
         Duration::from_secs(5),
@@ -118,11 +182,10 @@ pub async fn run_worker(
     )
     .map_err(|e| Error::Queue(e.to_string()))?
     .make_backoff();
-    let state = Worker {
-        store: store.clone(),
-        run: config.run,
-    };
-    let retry = RetryPolicy::retries(MAX_ATTEMPTS).with_backoff(backoff);
+    let retry = RetryPolicy::retries(config.retries).with_backoff(backoff);
+    let rate = config
+        .rate
+        .map(|per_second| RateLimitLayer::new(u64::from(per_second.get()), Duration::from_secs(1)));
     // A name must not be reused soon after a crash (SQLite refuses it for a
     // while), so each run of a worker gets a name of its own.
     let name = format!(
@@ -134,38 +197,59 @@ pub async fn run_worker(
         shutdown.await;
         Ok::<(), WorkerError>(())
     };
-    let result = match store.pool() {
+    let failed = |e: WorkerError| Error::Queue(e.to_string());
+    let (beat, missed) = heartbeat(config.orphan_after);
+    match store.pool() {
         Pool::Sqlite(pool) => {
-            let backend = SqliteStorage::<RunImport>::new(pool)
-                .with_config(sqlite_config(&config))
+            let backend = SqliteStorage::<Args>::new(pool)
+                .with_config(
+                    apalis_sqlite::Config::default()
+                        .queue(config.queue)
+                        .batch_size(1)
+                        .heartbeat_interval(beat)
+                        .missed_heartbeats(missed),
+                )
                 .poll_with_interval(config.poll);
-            WorkerBuilder::new(name.as_str())
+            let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
-                .data(state)
+                .data(handler)
                 .concurrency(config.concurrency)
+                .option_layer(rate)
                 .retry(retry)
-                .build(handle)
-                .run_until(shutdown)
-                .await
-                .map_err(|e| e.to_string())
+                .build(call::<Args>);
+            worker.run_until(shutdown).await.map_err(failed)?
         }
         Pool::Postgres(pool) => {
-            let shutdown = shutdown;
-            let backend = PostgresStorage::<RunImport>::new(pool)
-                .with_config(postgres_config(&config))
+            let backend = PostgresStorage::<Args>::new(pool)
+                .with_config(
+                    apalis_postgres::Config::default()
+                        .queue(config.queue)
+                        .batch_size(1)
+                        .heartbeat_interval(beat)
+                        .missed_heartbeats(missed),
+                )
                 .poll_with_interval(config.poll);
-            WorkerBuilder::new(name.as_str())
+            let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
-                .data(state)
+                .data(handler)
                 .concurrency(config.concurrency)
+                .option_layer(rate)
                 .retry(retry)
-                .build(handle)
-                .run_until(shutdown)
-                .await
-                .map_err(|e| e.to_string())
+                .build(call::<Args>);
+            worker.run_until(shutdown).await.map_err(failed)?
         }
-    };
-    result.map_err(Error::Queue)
+    }
+    Ok(())
+}
+
+/// The service apalis runs: hands the job to the queue's handler.
+async fn call<Args>(
+    job: Args,
+    handler: Data<Handler<Args>>,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
+    let Handler(handle) = &*handler;
+    handle(job, attempt.current()).await
 }
 
 /// What every job of a worker shares.
@@ -175,7 +259,7 @@ struct Worker {
     run: RunConfig,
 }
 
-async fn handle(job: RunImport, worker: Data<Worker>, attempt: Attempt) -> Result<(), BoxDynError> {
+async fn handle(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
@@ -184,8 +268,8 @@ async fn handle(job: RunImport, worker: Data<Worker>, attempt: Attempt) -> Resul
         Ok(()) => Ok(()),
         Err(Error::FileRefused(_)) => Ok(()),
         Err(e) => {
-            warn!(import_id = %id, attempt = attempt.current(), error = %e, "import run failed");
-            if attempt.current() >= MAX_ATTEMPTS
+            warn!(import_id = %id, attempt, error = %e, "import run failed");
+            if attempt >= MAX_ATTEMPTS
                 && let Ok(import) = worker.store.existing_import(&id).await
             {
                 let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
@@ -196,26 +280,8 @@ async fn handle(job: RunImport, worker: Data<Worker>, attempt: Attempt) -> Resul
     }
 }
 
-fn heartbeat(config: &WorkerConfig) -> (Duration, usize) {
-    // Orphaned after heartbeat × missed heartbeats.
-    let beat = (config.orphan_after / 3).max(Duration::from_secs(1));
+/// Orphaned after heartbeat × missed heartbeats.
+fn heartbeat(orphan_after: Duration) -> (Duration, usize) {
+    let beat = (orphan_after / 3).max(Duration::from_secs(1));
     (beat, 3)
-}
-
-fn sqlite_config(config: &WorkerConfig) -> apalis_sqlite::Config {
-    let (beat, missed) = heartbeat(config);
-    apalis_sqlite::Config::default()
-        .queue(QUEUE)
-        .batch_size(1)
-        .heartbeat_interval(beat)
-        .missed_heartbeats(missed)
-}
-
-fn postgres_config(config: &WorkerConfig) -> apalis_postgres::Config {
-    let (beat, missed) = heartbeat(config);
-    apalis_postgres::Config::default()
-        .queue(QUEUE)
-        .batch_size(1)
-        .heartbeat_interval(beat)
-        .missed_heartbeats(missed)
 }

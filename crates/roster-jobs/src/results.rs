@@ -4,7 +4,7 @@
 //! Rows that were not reached have no stored result: they are derived here
 //! from the file, so a stop costs nothing and the counts stay exact.
 
-use roster_store::{Import, ResultError, RowResult, Store};
+use roster_store::{DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store};
 use roster_template::Column;
 use roster_validate::{ExtensionPolicy, RowReader};
 
@@ -29,6 +29,10 @@ pub struct ResultLine {
     /// E.164, primary first.
     pub numbers: Vec<String>,
     pub errors: Vec<ResultError>,
+    /// A created user's temporary password: where its delivery is, or
+    /// `not_sent` when the import sends no passwords. `None` for a row not
+    /// created.
+    pub delivery: Option<DeliveryStatus>,
 }
 
 /// Results read from the database at a time.
@@ -89,6 +93,13 @@ pub fn for_each_result(
         }
         let line = match pending.take_if(|r| r.row == row.line) {
             Some(result) => ResultLine {
+                delivery: match result.delivery {
+                    None if result.created && !import.passwords.sends() => Some(DeliveryStatus {
+                        state: DeliveryState::NotSent,
+                        error: None,
+                    }),
+                    delivery => delivery,
+                },
                 row: result.row,
                 status: if result.created {
                     RowStatus::Created
@@ -107,6 +118,7 @@ pub fn for_each_result(
                 extension: None,
                 numbers: Vec::new(),
                 errors: Vec::new(),
+                delivery: None,
             },
             None => continue,
         };

@@ -1,4 +1,5 @@
-//! `Error` (a message could not be built or an outbox opened) and
+//! `Error` (a message could not be built, an outbox opened, or a delivery
+//! read or written) and
 //! `SendError` (a message could not be sent, now or ever).
 
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +12,12 @@ pub enum Error {
     SmtpUrl(#[source] lettre::transport::smtp::Error),
     #[error("hashing the password")]
     Hash(String),
+    #[error(transparent)]
+    Store(#[from] roster_store::Error),
+    #[error(transparent)]
+    Queue(#[from] roster_jobs::Error),
+    #[error("a background task stopped: {0}")]
+    Task(String),
     #[error("the outbox folder {path} cannot be used")]
     Folder {
         path: String,

@@ -65,13 +65,12 @@ pub fn welcome_message(
             format!("Temporary password for {name} ({})", welcome.email),
         ),
     };
-    let fill = |template: &str, escape: fn(&str) -> String| {
-        template
-            .replace("{{name}}", &escape(&name))
-            .replace("{{sign_in_url}}", &escape(welcome.sign_in_url))
-            .replace("{{username}}", &escape(welcome.email))
-            .replace("{{password}}", &escape(password.expose()))
-    };
+    let values = [
+        ("name", name.as_str()),
+        ("sign_in_url", welcome.sign_in_url),
+        ("username", welcome.email),
+        ("password", password.expose()),
+    ];
     Message::builder()
         .from(from)
         .to(to)
@@ -81,12 +80,12 @@ pub fn welcome_message(
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(fill(TEXT, str::to_string)),
+                        .body(fill(TEXT, &values, str::to_string)),
                 )
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(fill(HTML, html_escape)),
+                        .body(fill(HTML, &values, html_escape)),
                 ),
         )
         .map_err(Error::Build)
@@ -101,6 +100,36 @@ fn clean(name: &str) -> String {
         .collect();
     let words: Vec<&str> = spaced.split_whitespace().collect();
     words.join(" ").chars().take(256).collect()
+}
+
+/// `template` with each `{{key}}` replaced by its escaped value, in one
+/// pass: a value is never read as a template, so a name that says
+/// `{{password}}` stays just that.
+fn fill(template: &str, values: &[(&str, &str)], escape: fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len() + 128);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let value = after.find("}}").and_then(|end| {
+            values
+                .iter()
+                .find(|(key, _)| *key == &after[..end])
+                .map(|(_, value)| (end, value))
+        });
+        match value {
+            Some((end, value)) => {
+                out.push_str(&escape(value));
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn html_escape(text: &str) -> String {
@@ -168,6 +197,20 @@ mod tests {
             text.contains("Subject: Temporary password for Jane Doe (jane.doe@acme.example)\r\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_name_is_never_read_as_a_template() {
+        let password = TemporaryPassword::generate().expect("random");
+        let message = welcome_message(
+            &welcome("{{password}} {{name}} {{"),
+            &password,
+            &Recipient::Address("it@acme.example".to_string()),
+        )
+        .expect("message");
+        let text = text(&message);
+        assert!(text.contains("Hello {{password}} {{name}} {{,"), "{text}");
+        assert_eq!(text.matches(password.expose()).count(), 2, "{text}");
     }
 
     #[test]

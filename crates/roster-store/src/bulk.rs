@@ -8,6 +8,10 @@
 
 use std::future::Future;
 
+use apalis_core::task::Task;
+
+use crate::BatchCounts;
+
 mod postgres;
 mod sqlite;
 
@@ -101,18 +105,48 @@ pub(crate) trait Bulk {
         results: &[NewResult],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Adds a batch's rows to the import's counts (the same SQL on both;
-    /// here so that a batch writer needs only this trait).
+    /// Records a queued password delivery for each of these new users of
+    /// the import, and queues the job of each.
+    fn queue_deliveries(
+        &mut self,
+        import: i64,
+        users: &[i64],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Queues password jobs with apalis's own push, in this transaction.
+    fn push_password_jobs(
+        &mut self,
+        jobs: Vec<Task<Vec<u8>>>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Adds a batch's rows and queued deliveries to the import's counts
+    /// (the same SQL on both; here so that a batch writer needs only this
+    /// trait).
     fn add_counts(
         &mut self,
         import: i64,
-        created: u64,
-        failed: u64,
+        counts: BatchCounts,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 const ADD_COUNTS: &str = "UPDATE imports SET processed = processed + $2, created = created + $3, \
-    failed = failed + $4 WHERE id = $1";
+    failed = failed + $4, deliveries_queued = deliveries_queued + $5 WHERE id = $1";
 
 /// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// A batch's counts as the import's counts take them.
+fn count_binds(counts: BatchCounts) -> [i64; 4] {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    [
+        n(counts.created + counts.failed),
+        n(counts.created),
+        n(counts.failed),
+        n(counts.deliveries),
+    ]
+}
+
+/// The job of a new user's first delivery attempt, to run at once.
+fn first_job(user: i64) -> Task<Vec<u8>> {
+    crate::delivery::password_job(user, 1, std::time::Duration::ZERO)
+}

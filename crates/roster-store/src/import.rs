@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::Context;
 use crate::store::with_pool;
-use crate::{AccountId, AccountSlug, Error, Store, time};
+use crate::{AccountId, AccountSlug, DeliveryCounts, Error, Store, time};
 
 /// How big a block of a stored file is.
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
@@ -82,6 +82,8 @@ pub struct Import {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// Its users' password deliveries (none when it sends no passwords).
+    pub deliveries: DeliveryCounts,
 }
 
 /// What asking an import to stop did.
@@ -174,6 +176,13 @@ impl PasswordDelivery {
     }
 }
 
+impl PasswordDelivery {
+    /// Whether each new user gets a message with a temporary password.
+    pub fn sends(&self) -> bool {
+        !matches!(self, PasswordDelivery::None)
+    }
+}
+
 impl fmt::Display for PasswordDelivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -186,8 +195,8 @@ impl fmt::Display for PasswordDelivery {
 
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
     i.file_bytes, i.voice, i.passwords, i.total, i.processed, i.created, i.failed, i.not_processed, \
-    i.error, i.created_at, i.started_at, i.finished_at \
-    FROM imports i JOIN accounts a ON a.id = i.account_id";
+    i.error, i.created_at, i.started_at, i.finished_at, i.deliveries_queued, i.deliveries_sent, \
+    i.deliveries_failed FROM imports i JOIN accounts a ON a.id = i.account_id";
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -209,6 +218,9 @@ struct ImportRow {
     created_at: String,
     started_at: Option<String>,
     finished_at: Option<String>,
+    deliveries_queued: i64,
+    deliveries_sent: i64,
+    deliveries_failed: i64,
 }
 
 impl Store {
@@ -438,6 +450,11 @@ impl TryFrom<ImportRow> for Import {
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
+            deliveries: DeliveryCounts {
+                queued: n(row.deliveries_queued),
+                sent: n(row.deliveries_sent),
+                failed: n(row.deliveries_failed),
+            },
         })
     }
 }

@@ -5,9 +5,14 @@
 //! user per extension and per number — is held by the schema, so no caller
 //! has to check before it writes. The store reads the account for the
 //! validator through [`StoreDirectory`], a batch of keys per query.
+//!
+//! The job queue's tables live in the same database. The store writes to
+//! them in one place only: a new user's password job is queued in the
+//! transaction that creates the user (see `delivery.rs`).
 
 mod account;
 mod bulk;
+mod delivery;
 mod directory;
 mod error;
 mod file;
@@ -21,6 +26,10 @@ mod users;
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
 };
+pub use delivery::{
+    DeliverPassword, Delivery, DeliveryCounts, DeliveryState, DeliveryStatus,
+    PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, StoredPassword,
+};
 pub use directory::StoreDirectory;
 pub use error::Error;
 pub use file::StoredFile;
@@ -29,4 +38,4 @@ pub use import::{
 };
 pub use results::{ResultError, RowResult};
 pub use store::{DEFAULT_URL, Pool, Store};
-pub use users::{BatchCounts, ExtensionAllocator, RowInput, Ticket, User};
+pub use users::{BatchCounts, ExtensionAllocator, RowInput, Ticket, User, UserId};

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::error::Context;
 use crate::store::with_pool;
-use crate::{Error, ImportKey, Store};
+use crate::{DeliveryState, DeliveryStatus, Error, ImportKey, Store};
 
 /// What happened to one processed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub struct RowResult {
     /// E.164, primary first.
     pub numbers: Vec<String>,
     pub errors: Vec<ResultError>,
+    /// The created user's password delivery, when the import sends passwords.
+    pub delivery: Option<DeliveryStatus>,
 }
 
 /// One reason a row failed.
@@ -36,11 +38,14 @@ impl Store {
         after_row: u64,
         limit: u32,
     ) -> Result<Vec<RowResult>, Error> {
-        const SQL: &str = "SELECT row, status, email, extension, numbers, errors FROM row_results \
-            WHERE import_id = $1 AND row > $2 ORDER BY row LIMIT $3";
+        const SQL: &str = "SELECT r.row, r.status, r.email, r.extension, r.numbers, r.errors, \
+            d.state, d.error FROM row_results r LEFT JOIN deliveries d ON d.user_id = r.user_id \
+            WHERE r.import_id = $1 AND r.row > $2 ORDER BY r.row LIMIT $3";
         type Row = (
             i64,
             String,
+            Option<String>,
+            Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
@@ -56,23 +61,35 @@ impl Store {
         })
         .context("reading row results")?;
         rows.into_iter()
-            .map(|(row, status, email, extension, numbers, errors)| {
-                let errors = match errors {
-                    Some(json) => serde_json::from_str(&json)
-                        .map_err(|_| Error::Corrupt("a row result's errors"))?,
-                    None => Vec::new(),
-                };
-                Ok(RowResult {
-                    row: u64::try_from(row).unwrap_or(0),
-                    created: status == "created",
-                    email,
-                    extension,
-                    numbers: numbers
-                        .map(|n| n.split(';').map(str::to_string).collect())
-                        .unwrap_or_default(),
-                    errors,
-                })
-            })
+            .map(
+                |(row, status, email, extension, numbers, errors, delivery, delivery_error)| {
+                    let errors = match errors {
+                        Some(json) => serde_json::from_str(&json)
+                            .map_err(|_| Error::Corrupt("a row result's errors"))?,
+                        None => Vec::new(),
+                    };
+                    Ok(RowResult {
+                        row: u64::try_from(row).unwrap_or(0),
+                        created: status == "created",
+                        email,
+                        extension,
+                        numbers: numbers
+                            .map(|n| n.split(';').map(str::to_string).collect())
+                            .unwrap_or_default(),
+                        errors,
+                        delivery: delivery
+                            .map(|state| {
+                                DeliveryState::parse(&state)
+                                    .map(|state| DeliveryStatus {
+                                        state,
+                                        error: delivery_error,
+                                    })
+                                    .ok_or(Error::Corrupt("a delivery state"))
+                            })
+                            .transpose()?,
+                    })
+                },
+            )
             .collect()
     }
 }

@@ -68,8 +68,9 @@ impl Store {
         }
     }
 
-    /// Opens the database at `url` and brings its schema up to date. A
-    /// SQLite file is created when missing.
+    /// Opens the database at `url` and brings its schema up to date:
+    /// roster's tables and the job queue's (apalis keeps its own migration
+    /// record). A SQLite file is created when missing.
     pub async fn open(url: &str) -> Result<Store, Error> {
         let connect = |source| Error::Connect {
             url: redact(url),
@@ -94,6 +95,10 @@ impl Store {
             let mut migrator = sqlx::migrate!("./migrations/sqlite");
             migrator.dangerous_set_table_name("_roster_migrations");
             migrator.run(&pool).await.map_err(Error::Migrate)?;
+            apalis_sqlite::SqliteStorage::<()>::migrations()
+                .run(&pool)
+                .await
+                .map_err(Error::Migrate)?;
             Db::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // JIT compilation makes the bulk statements slower, never faster.
@@ -109,6 +114,10 @@ impl Store {
             let mut migrator = sqlx::migrate!("./migrations/postgres");
             migrator.dangerous_set_table_name("_roster_migrations");
             migrator.run(&pool).await.map_err(Error::Migrate)?;
+            apalis_postgres::PostgresStorage::<()>::migrations()
+                .run(&pool)
+                .await
+                .map_err(Error::Migrate)?;
             Db::Postgres(pool)
         } else {
             return Err(Error::UnsupportedUrl(redact(url)));

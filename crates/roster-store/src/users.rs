@@ -1,9 +1,10 @@
 //! Creating an import's users, a batch of rows at a time, and listing an
 //! account's users.
 //!
-//! A batch is one transaction. Each row's user, extension, numbers and row
-//! result are written in it together, so a row is there whole or not at
-//! all, and its result cannot exist without it. Before writing, the batch
+//! A batch is one transaction. Each row's user, extension, numbers, row
+//! result and password delivery (with its queued job) are written in it
+//! together, so a row is there whole or not at all, and its result cannot
+//! exist without it. Before writing, the batch
 //! asks the database what is wrong with its keys now (the validation rules
 //! again, since the account may have changed) and fails those rows alone.
 //! If a write still hits a constraint — another writer got there between the
@@ -47,6 +48,8 @@ pub struct BatchCounts {
     pub failed: u64,
     /// Rows that already had a result (a job delivered twice): left alone.
     pub skipped: u64,
+    /// Password deliveries queued for the users created.
+    pub deliveries: u64,
 }
 
 /// Hands out the extensions roster assigns: the free ones from the
@@ -78,6 +81,10 @@ struct Cursor {
     returned: VecDeque<Extension>,
 }
 
+/// A user's row id in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub(crate) i64);
+
 /// A user of the account, as `roster users` lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -88,6 +95,12 @@ pub struct User {
     pub extensions: Vec<String>,
     /// E.164, primary first.
     pub numbers: Vec<String>,
+}
+
+impl UserId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
 }
 
 impl ExtensionAllocator {
@@ -427,10 +440,12 @@ async fn write_rows<C: Bulk + Send>(
         .collect();
     let mut extension_rows = Vec::new();
     let mut number_rows = Vec::new();
+    let mut users = Vec::with_capacity(creates.len());
     for (v, extension) in &creates {
         let Some(&user) = ids.get(&v.email.key()) else {
             return Err(WriteError::Conflict(Some(Code::EmailTaken)));
         };
+        users.push(user);
         if let Some(e) = extension {
             extension_rows.push((e.to_string(), user));
         }
@@ -458,11 +473,14 @@ async fn write_rows<C: Bulk + Send>(
     }
     results.sort_by_key(|r| r.row);
     conn.insert_results(import, &results).await?;
+    if cx.import.passwords.sends() && !users.is_empty() {
+        conn.queue_deliveries(import, &users).await?;
+        counts.deliveries = users.len() as u64;
+    }
 
     counts.created = creates.len() as u64;
     counts.failed = results.len() as u64 - counts.created;
-    conn.add_counts(import, counts.created, counts.failed)
-        .await?;
+    conn.add_counts(import, counts).await?;
     Ok(counts)
 }
 
@@ -587,6 +605,7 @@ where
         total.created += counts.created;
         total.failed += counts.failed;
         total.skipped += counts.skipped;
+        total.deliveries += counts.deliveries;
     }
     Ok(total)
 }

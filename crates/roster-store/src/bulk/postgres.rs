@@ -3,7 +3,10 @@
 
 use sqlx::PgConnection;
 
-use super::{Answers, Bulk, NewResult, NewUser};
+use apalis_core::task::Task;
+
+use super::{Answers, Bulk, NewResult, NewUser, first_job};
+use crate::{BatchCounts, PASSWORD_QUEUE};
 
 // Each lookup probes the index once per key through a LATERAL subquery with
 // LIMIT, which PostgreSQL cannot turn into a join: the plan is the same
@@ -35,6 +38,8 @@ const INSERT_EXTENSIONS: &str = "INSERT INTO extensions (account_id, extension, 
 const CLAIM_NUMBERS: &str = "UPDATE numbers n SET user_id = v.user_id, is_primary = v.is_primary \
     FROM unnest($2::bigint[], $3::bigint[], $4::bool[]) AS v(number, user_id, is_primary) \
     WHERE n.account_id = $1 AND n.number = v.number AND n.user_id IS NULL";
+const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (user_id, import_id, state) \
+    SELECT unnest($2::bigint[]), $1, 'queued'";
 const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, user_id, email, extension, \
     numbers, errors) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], \
     $6::text[], $7::text[], $8::text[])";
@@ -221,17 +226,36 @@ impl Bulk for PgConnection {
         Ok(())
     }
 
-    async fn add_counts(
-        &mut self,
-        import: i64,
-        created: u64,
-        failed: u64,
-    ) -> Result<(), sqlx::Error> {
+    async fn queue_deliveries(&mut self, import: i64, users: &[i64]) -> Result<(), sqlx::Error> {
+        for chunk in users.chunks(KEYS_PER_STATEMENT) {
+            sqlx::query(INSERT_DELIVERIES)
+                .bind(import)
+                .bind(chunk.to_vec())
+                .execute(&mut *self)
+                .await?;
+            self.push_password_jobs(chunk.iter().map(|&u| first_job(u)).collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn push_password_jobs(&mut self, jobs: Vec<Task<Vec<u8>>>) -> Result<(), sqlx::Error> {
+        apalis_postgres::queries::push_tasks(self, PASSWORD_QUEUE, jobs)
+            .await
+            .map_err(|e| match e {
+                apalis_postgres::Error::Database(e) => e,
+                other => sqlx::Error::Protocol(format!("the job queue: {other}")),
+            })
+    }
+
+    async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
+        let [processed, created, failed, deliveries] = super::count_binds(counts);
         sqlx::query(super::ADD_COUNTS)
             .bind(import)
-            .bind((created + failed) as i64)
-            .bind(created as i64)
-            .bind(failed as i64)
+            .bind(processed)
+            .bind(created)
+            .bind(failed)
+            .bind(deliveries)
             .execute(&mut *self)
             .await?;
         Ok(())

@@ -8,7 +8,10 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::{Answers, Bulk, NewResult, NewUser, ROWS_PER_STATEMENT};
+use apalis_core::task::Task;
+
+use super::{Answers, Bulk, NewResult, NewUser, ROWS_PER_STATEMENT, first_job};
+use crate::{BatchCounts, PASSWORD_QUEUE};
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
     CROSS JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
@@ -187,17 +190,36 @@ impl Bulk for SqliteConnection {
         Ok(())
     }
 
-    async fn add_counts(
-        &mut self,
-        import: i64,
-        created: u64,
-        failed: u64,
-    ) -> Result<(), sqlx::Error> {
+    async fn queue_deliveries(&mut self, import: i64, users: &[i64]) -> Result<(), sqlx::Error> {
+        for chunk in users.chunks(ROWS_PER_STATEMENT) {
+            let mut qb =
+                QueryBuilder::<Sqlite>::new("INSERT INTO deliveries (user_id, import_id, state) ");
+            qb.push_values(chunk, |mut b, user| {
+                b.push_bind(*user).push_bind(import).push("'queued'");
+            });
+            qb.build().execute(&mut *self).await?;
+        }
+        self.push_password_jobs(users.iter().map(|&u| first_job(u)).collect())
+            .await
+    }
+
+    async fn push_password_jobs(&mut self, jobs: Vec<Task<Vec<u8>>>) -> Result<(), sqlx::Error> {
+        apalis_sqlite::queries::push_tasks(self, PASSWORD_QUEUE, &jobs)
+            .await
+            .map_err(|e| match e {
+                apalis_sqlite::Error::Database(e) => e,
+                other => sqlx::Error::Protocol(format!("the job queue: {other}")),
+            })
+    }
+
+    async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
+        let [processed, created, failed, deliveries] = super::count_binds(counts);
         sqlx::query(super::ADD_COUNTS)
             .bind(import)
-            .bind((created + failed) as i64)
-            .bind(created as i64)
-            .bind(failed as i64)
+            .bind(processed)
+            .bind(created)
+            .bind(failed)
+            .bind(deliveries)
             .execute(&mut *self)
             .await?;
         Ok(())

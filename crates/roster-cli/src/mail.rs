@@ -1,0 +1,34 @@
+//! The password-delivery flags as roster-mail's configuration, for the
+//! commands that run a worker of the password queue (`import`, `worker`).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use anyhow::Context;
+use roster_mail::{DeliveryConfig, Outbox};
+
+use crate::args::MailArgs;
+
+/// The configuration the flags describe. An SMTP URL that cannot be used,
+/// an outbox folder that cannot be made or a sender that is no address is
+/// an error here, before any work starts.
+pub(crate) fn config(args: &MailArgs, orphan_after: Duration) -> anyhow::Result<DeliveryConfig> {
+    let outbox = Outbox::new(args.smtp_url.as_deref(), &args.outbox).with_context(|| {
+        match &args.smtp_url {
+            // The URL may hold a password: it is not repeated here.
+            Some(_) => "--smtp-url (or ROSTER_SMTP_URL)".to_string(),
+            None => format!("the outbox folder {}", args.outbox.display()),
+        }
+    })?;
+    let config = DeliveryConfig {
+        from: args.mail_from.clone(),
+        sign_in_url: args.sign_in_url.clone(),
+        attempts: args.mail_attempts,
+        retry_after: Duration::from_secs(args.mail_retry_after),
+        rate: NonZeroU32::new(args.mail_rate),
+        orphan_after,
+        ..DeliveryConfig::new(outbox)
+    };
+    config.check().context("--mail-from")?;
+    Ok(config)
+}
