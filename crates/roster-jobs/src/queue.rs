@@ -7,12 +7,10 @@
 //! [`run_import`] picks up where the database says the import is.
 
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::layers::limit::RateLimitLayer;
 use apalis::layers::retry::HasherRng;
 use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
@@ -66,8 +64,6 @@ pub struct QueueConfig {
     /// Times a job that ends in an error is tried again, after a short
     /// backoff, before the queue gives up on it.
     pub retries: usize,
-    /// At most this many jobs started per second; `None`: no limit.
-    pub rate: Option<NonZeroU32>,
 }
 
 /// What a queue's jobs are handed to, with the attempt number (from 1).
@@ -151,7 +147,6 @@ pub async fn run_worker(
         poll: config.poll,
         orphan_after: config.orphan_after,
         retries: MAX_ATTEMPTS,
-        rate: None,
     };
     let worker = Worker {
         store: store.clone(),
@@ -183,9 +178,6 @@ where
     .map_err(|e| Error::Queue(e.to_string()))?
     .make_backoff();
     let retry = RetryPolicy::retries(config.retries).with_backoff(backoff);
-    let rate = config
-        .rate
-        .map(|per_second| RateLimitLayer::new(u64::from(per_second.get()), Duration::from_secs(1)));
     // A name must not be reused soon after a crash (SQLite refuses it for a
     // while), so each run of a worker gets a name of its own.
     let name = format!(
@@ -214,7 +206,6 @@ where
                 .backend(backend)
                 .data(handler)
                 .concurrency(config.concurrency)
-                .option_layer(rate)
                 .retry(retry)
                 .build(call::<Args>);
             worker.run_until(shutdown).await.map_err(failed)?
@@ -233,7 +224,6 @@ where
                 .backend(backend)
                 .data(handler)
                 .concurrency(config.concurrency)
-                .option_layer(rate)
                 .retry(retry)
                 .build(call::<Args>);
             worker.run_until(shutdown).await.map_err(failed)?

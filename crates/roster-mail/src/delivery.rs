@@ -22,6 +22,7 @@ use roster_store::{
 };
 use tracing::{info, instrument, warn};
 
+use crate::pace::Pace;
 use crate::{
     Error, Outbox, Recipient, SendError, TemporaryPassword, Welcome, hash_password, welcome_message,
 };
@@ -111,15 +112,15 @@ pub async fn run_password_worker(
         orphan_after: config.orphan_after,
         // The first run and these retries make the job's attempts.
         retries: PASSWORD_JOB_ATTEMPTS - 1,
-        rate: config.rate,
     };
+    let pace = Arc::new(Pace::new(config.rate));
     let config = Arc::new(config);
     let handler = Handler::new({
         let store = store.clone();
         move |job: DeliverPassword, _| {
-            let (store, config) = (store.clone(), config.clone());
+            let (store, config, pace) = (store.clone(), config.clone(), pace.clone());
             Box::pin(async move {
-                deliver(&store, &config, job.user())
+                attempt(&store, &config, &pace, job.user())
                     .await
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             })
@@ -132,8 +133,17 @@ pub async fn run_password_worker(
 /// One attempt at the user's delivery. Does nothing when the delivery is
 /// settled already (a job delivered twice). `Err` only when the store or
 /// the runtime failed; a message that could not be sent is settled.
-#[instrument(skip_all, fields(user_id = user.get()))]
 pub async fn deliver(store: &Store, config: &DeliveryConfig, user: UserId) -> Result<(), Error> {
+    attempt(store, config, &Pace::new(config.rate), user).await
+}
+
+#[instrument(skip_all, fields(user_id = user.get()))]
+async fn attempt(
+    store: &Store,
+    config: &DeliveryConfig,
+    pace: &Pace,
+    user: UserId,
+) -> Result<(), Error> {
     let Some(delivery) = store.claim_delivery(user).await? else {
         return Ok(());
     };
@@ -163,6 +173,7 @@ pub async fn deliver(store: &Store, config: &DeliveryConfig, user: UserId) -> Re
     };
     let message = welcome_message(&welcome, &password, &recipient);
     drop(password);
+    pace.wait().await;
     let sent = match message {
         Ok(message) => config.outbox.send(message).await,
         Err(e) => Err(SendError::Permanent(e.to_string())),

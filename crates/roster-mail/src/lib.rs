@@ -12,7 +12,9 @@ mod delivery;
 mod error;
 mod message;
 mod outbox;
+mod pace;
 mod password;
+pub mod testing;
 
 pub use delivery::{DeliveryConfig, MAX_WAIT, deliver, run_password_worker};
 pub use error::{Error, SendError};

@@ -1,73 +1,10 @@
 //! The outbox against a real SMTP server on loopback (Python 3.11's smtpd,
 //! started by each test): delivery, a temporary refusal, a permanent one.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
+use roster_mail::testing::{SinkMode, SmtpSink};
 use roster_mail::{Outbox, Recipient, SendError, TemporaryPassword, Welcome, welcome_message};
-
-/// A running SMTP sink; killed when dropped.
-struct Sink {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(mode: &str) -> Sink {
-        let dir = tempfile::tempdir().expect("a folder");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir.path())
-            .arg(mode)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts the SMTP sink");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the sink says it is ready");
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected sink output: {line:?}"));
-        Sink { child, port, dir }
-    }
-
-    fn outbox(&self) -> Outbox {
-        Outbox::new(
-            Some(&format!("smtp://127.0.0.1:{}", self.port)),
-            Path::new("."),
-        )
-        .expect("an outbox")
-    }
-
-    /// The messages the sink accepted, with their recipients.
-    fn received(&self) -> Vec<(String, String)> {
-        (1..)
-            .map(|n| self.dir.path().join(n.to_string()))
-            .take_while(|base| base.with_extension("eml").exists())
-            .map(|base| {
-                let eml = std::fs::read_to_string(base.with_extension("eml")).expect("a message");
-                let rcpt =
-                    std::fs::read_to_string(base.with_extension("rcpt")).expect("recipients");
-                (rcpt, eml)
-            })
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn message(password: &TemporaryPassword, to: &Recipient) -> lettre::Message {
     let welcome = Welcome {
@@ -79,49 +16,50 @@ fn message(password: &TemporaryPassword, to: &Recipient) -> lettre::Message {
     welcome_message(&welcome, password, to).expect("a message")
 }
 
+fn outbox(sink: &SmtpSink) -> Outbox {
+    Outbox::new(Some(&sink.url()), Path::new(".")).expect("an outbox")
+}
+
 #[tokio::test]
 async fn a_message_arrives_at_the_right_recipient() {
-    let sink = Sink::start("ok");
+    let dir = tempfile::tempdir().expect("a folder");
+    let sink = SmtpSink::start(SinkMode::Accept, dir.path());
     let password = TemporaryPassword::generate().expect("random");
-    sink.outbox()
+    outbox(&sink)
         .send(message(&password, &Recipient::User))
         .await
         .expect("sent");
     let to_admin = Recipient::Address("it@acme.example".to_string());
-    sink.outbox()
+    outbox(&sink)
         .send(message(&password, &to_admin))
         .await
         .expect("sent");
     let received = sink.received();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].0, "jane@acme.example");
-    assert!(
-        received[0]
-            .1
-            .replace("=\r\n", "")
-            .contains(password.expose())
-    );
-    assert_eq!(received[1].0, "it@acme.example");
+    assert_eq!(received[0].recipients, "jane@acme.example");
+    assert!(received[0].message.contains(password.expose()));
+    assert_eq!(received[1].recipients, "it@acme.example");
     assert!(
         received[1]
-            .1
+            .message
             .contains("Subject: Temporary password for Jane Doe (jane@acme.example)")
     );
 }
 
 #[tokio::test]
 async fn a_4xx_reply_is_temporary_and_the_next_try_goes_through() {
-    let sink = Sink::start("tempfail-once");
+    let dir = tempfile::tempdir().expect("a folder");
+    let sink = SmtpSink::start(SinkMode::RefuseOnceForNow, dir.path());
     let password = TemporaryPassword::generate().expect("random");
-    let first = sink
-        .outbox()
-        .send(message(&password, &Recipient::User))
-        .await;
+    // One outbox for both tries: its pooled connection must survive the
+    // refusal.
+    let outbox = outbox(&sink);
+    let first = outbox.send(message(&password, &Recipient::User)).await;
     assert!(
         matches!(&first, Err(SendError::Temporary(why)) if why.contains("451")),
         "{first:?}"
     );
-    sink.outbox()
+    outbox
         .send(message(&password, &Recipient::User))
         .await
         .expect("the retry is accepted");
@@ -130,10 +68,10 @@ async fn a_4xx_reply_is_temporary_and_the_next_try_goes_through() {
 
 #[tokio::test]
 async fn a_5xx_reply_is_permanent() {
-    let sink = Sink::start("permfail");
+    let dir = tempfile::tempdir().expect("a folder");
+    let sink = SmtpSink::start(SinkMode::RefuseForGood, dir.path());
     let password = TemporaryPassword::generate().expect("random");
-    let sent = sink
-        .outbox()
+    let sent = outbox(&sink)
         .send(message(&password, &Recipient::User))
         .await;
     assert!(

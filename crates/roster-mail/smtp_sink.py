@@ -36,8 +36,11 @@ class Sink(smtpd.SMTPServer):
         base = os.path.join(self.outdir, str(self.accepted))
         with open(base + ".eml", "wb") as f:
             f.write(data)
-        with open(base + ".rcpt", "w") as f:
+        # The recipients last, through a rename: a reader that sees N.rcpt
+        # finds N.eml whole.
+        with open(base + ".tmp", "w") as f:
             f.write("\n".join(rcpttos))
+        os.rename(base + ".tmp", base + ".rcpt")
         return None
 
 
