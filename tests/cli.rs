@@ -5,6 +5,7 @@ mod util;
 
 mod account;
 mod import;
+mod passwords;
 mod template;
 mod tidy;
 mod validate;

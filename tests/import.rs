@@ -4,23 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Output, Roster, fixture, path};
-
-/// The import id in a line like `import 3f2a… completed: …`.
-fn import_id(out: &Output) -> String {
-    out.stdout
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("import ")
-                .and_then(|rest| rest.split_whitespace().next())
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no import id in {out:?}"))
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"))
-}
+use crate::util::{Roster, fixture, import_id, json, path};
 
 #[tokio::test]
 async fn import_creates_the_users_and_reports_them_on_both_databases() {
@@ -268,9 +252,10 @@ fn a_worker_runs_detached_imports_and_stops_on_sigterm() {
         .spawn()
         .expect("the worker starts");
     let started = Instant::now();
+    // The import ends, and the worker sends its users' passwords too.
     let finished = loop {
         let status = json(&roster.run(&["status", &id, "--format", "json"]));
-        if status["finished_at"].is_string() {
+        if status["finished_at"].is_string() && status["deliveries"]["queued"] == 0 {
             break status;
         }
         assert!(
@@ -286,6 +271,14 @@ fn a_worker_runs_detached_imports_and_stops_on_sigterm() {
     assert!(term.success());
     let exit = worker.wait().expect("the worker exits");
     assert_eq!(exit.code(), Some(0), "SIGTERM ends the worker cleanly");
+    assert_eq!(
+        finished["deliveries"],
+        serde_json::json!({"queued": 0, "sent": 7, "failed": 0})
+    );
+    let messages = std::fs::read_dir(roster.dir.path().join("outbox"))
+        .expect("the worker's outbox")
+        .count();
+    assert_eq!(messages, 7, "one message per user created");
 
     assert_eq!(
         (

@@ -55,12 +55,23 @@ impl Roster {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        self.run_with(args, stdin, &[])
+    }
+
+    /// Runs `roster ARGS` with these environment variables besides.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.run_with(args, None, env)
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
         command
             .args(args)
             .current_dir(self.dir.path())
             .env("ROSTER_DATABASE_URL", &self.db.url)
             .env_remove("RUST_LOG")
+            .env_remove("ROSTER_SMTP_URL")
+            .envs(env.iter().copied())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -98,4 +109,20 @@ impl Roster {
 
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
+}
+
+/// The import id in a line like `import 3f2a… completed: …`.
+pub fn import_id(out: &Output) -> String {
+    out.stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("import ")
+                .and_then(|rest| rest.split_whitespace().next())
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no import id in {out:?}"))
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"))
 }
