@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use roster_mail::testing::{SinkMode, SmtpSink, password_in};
+use roster_mail::testing::{Certificates, Security, SinkMode, SmtpSink, password_in};
 use roster_mail::verify_password;
 use roster_store::Store;
 
@@ -177,16 +177,25 @@ fn without_delivery_no_message_is_written_and_each_row_says_to_reset() {
 }
 
 #[test]
-fn smtp_delivers_and_no_password_reaches_output_or_logs() {
+fn smtp_with_starttls_and_a_sign_in_delivers_and_no_secret_reaches_output_or_logs() {
     let roster = Roster::sqlite();
     roster.load_demo();
     let mail = tempfile::tempdir().expect("a folder");
-    let sink = SmtpSink::start(SinkMode::Accept, mail.path());
+    let certificates = Certificates::make(&mail.path().join("certificates"));
+    let sink = SmtpSink::start_with(
+        SinkMode::Accept,
+        mail.path(),
+        Security::StartTls,
+        Some(&certificates),
+        Some(("roster", "smtp-s3cret")),
+    );
     let out = roster.run_with_env(
         &[
             "import",
             "--account",
             "demo",
+            "--smtp-ca",
+            path(&certificates.authority()),
             path(&fixture("valid-users.csv")),
         ],
         &[("ROSTER_SMTP_URL", &sink.url()), ("RUST_LOG", "trace")],
@@ -206,6 +215,11 @@ fn smtp_delivers_and_no_password_reaches_output_or_logs() {
     );
     let received = sink.received();
     assert_eq!(received.len(), 8);
+    assert!(received.iter().all(|r| r.how == "tls=True user=roster"));
+    assert!(
+        !out.stderr.contains("smtp-s3cret"),
+        "the SMTP password in the logs"
+    );
     let id = import_id(&out);
     let mut outputs = vec![out];
     for args in [
@@ -263,13 +277,28 @@ fn unusable_mail_settings_stop_the_import_before_anything_is_queued() {
     let roster = Roster::sqlite();
     roster.load_demo();
     let file = fixture("valid-users.csv");
+    let not_pem = path(&file);
     for (flags, error) in [
         (
-            ["--smtp-url", "ftp://mail.demo.example"],
+            vec!["--smtp-url", "ftp://mail.demo.example"],
             "error: --smtp-url (or ROSTER_SMTP_URL): the SMTP URL is not usable",
         ),
         (
-            ["--mail-from", "the help desk"],
+            vec![
+                "--smtp-url",
+                "smtps://mail.demo.example",
+                "--smtp-ca",
+                not_pem,
+            ],
+            "error: --smtp-url (or ROSTER_SMTP_URL) with --smtp-ca: the certificate authority \
+             cannot be used: no certificate in it",
+        ),
+        (
+            vec!["--smtp-ca", not_pem],
+            "error: the following required arguments were not provided:\n  --smtp-url <SMTP_URL>",
+        ),
+        (
+            vec!["--mail-from", "the help desk"],
             "error: --mail-from: the address 'the help desk' cannot receive mail",
         ),
     ] {

@@ -153,6 +153,11 @@ pub(crate) struct MailArgs {
     /// for credentials. Without it, messages are written to --outbox.
     #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
     pub(crate) smtp_url: Option<String>,
+    /// A PEM file with the certificate of an authority to trust besides
+    /// the system's, for an SMTP server whose certificate a private
+    /// authority signed.
+    #[arg(long, env = "ROSTER_SMTP_CA", requires = "smtp_url")]
+    pub(crate) smtp_ca: Option<PathBuf>,
     /// The folder messages are written to, one .eml file each, when no SMTP
     /// server is given.
     #[arg(long, env = "ROSTER_OUTBOX", default_value = "outbox")]

@@ -13,13 +13,25 @@ use crate::args::MailArgs;
 /// an outbox folder that cannot be made or a sender that is no address is
 /// an error here, before any work starts.
 pub(crate) fn config(args: &MailArgs, orphan_after: Duration) -> anyhow::Result<DeliveryConfig> {
-    let outbox = Outbox::new(args.smtp_url.as_deref(), &args.outbox).with_context(|| {
-        match &args.smtp_url {
+    let outbox = match &args.smtp_url {
+        Some(url) => {
+            let authority = match &args.smtp_ca {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .with_context(|| format!("reading --smtp-ca {}", path.display()))?,
+                ),
+                None => None,
+            };
             // The URL may hold a password: it is not repeated here.
-            Some(_) => "--smtp-url (or ROSTER_SMTP_URL)".to_string(),
-            None => format!("the outbox folder {}", args.outbox.display()),
+            let flags = match &args.smtp_ca {
+                Some(_) => "--smtp-url (or ROSTER_SMTP_URL) with --smtp-ca",
+                None => "--smtp-url (or ROSTER_SMTP_URL)",
+            };
+            Outbox::smtp(url, authority.as_deref()).context(flags)?
         }
-    })?;
+        None => Outbox::folder(&args.outbox)
+            .with_context(|| format!("the outbox folder {}", args.outbox.display()))?,
+    };
     let config = DeliveryConfig {
         from: args.mail_from.clone(),
         sign_in_url: args.sign_in_url.clone(),

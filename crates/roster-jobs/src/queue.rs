@@ -201,7 +201,7 @@ where
                         .heartbeat_interval(beat)
                         .missed_heartbeats(missed),
                 )
-                .poll_with_interval(config.poll);
+                .poll_with_stream(Ticks::every(config.poll));
             let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(handler)
@@ -219,7 +219,7 @@ where
                         .heartbeat_interval(beat)
                         .missed_heartbeats(missed),
                 )
-                .poll_with_interval(config.poll);
+                .poll_with_stream(Ticks::every(config.poll));
             let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(handler)
@@ -230,6 +230,39 @@ where
         }
     }
     Ok(())
+}
+
+/// A tick every so often: when an idle worker looks for work again.
+///
+/// apalis polls its poll strategy once per wake-up of the worker, and
+/// after a ready tick not again until something else wakes the worker: its
+/// own interval strategy (1.0.0) replaces a fired timer with one it never
+/// arms, and an idle worker sometimes stopped looking for work until its
+/// next heartbeat, minutes later (a retry queued for a second later sat
+/// there). So each tick here also asks for the worker to be polled again
+/// at once, which arms the timer of the next tick.
+struct Ticks(tokio::time::Interval);
+
+impl Ticks {
+    fn every(period: Duration) -> Ticks {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks(interval)
+    }
+}
+
+impl futures_core::Stream for Ticks {
+    type Item = ();
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<()>> {
+        self.0.poll_tick(cx).map(|_| {
+            cx.waker().wake_by_ref();
+            Some(())
+        })
+    }
 }
 
 /// The service apalis runs: hands the job to the queue's handler.
@@ -274,4 +307,52 @@ async fn handle(job: RunImport, worker: Worker, attempt: usize) -> Result<(), Bo
 fn heartbeat(orphan_after: Duration) -> (Duration, usize) {
     let beat = (orphan_after / 3).max(Duration::from_secs(1));
     (beat, 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+    use std::time::Duration;
+
+    use futures_core::Stream;
+
+    use super::Ticks;
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Regression: with apalis's own interval strategy an idle worker
+    /// sometimes stopped looking for work, because the timer of the next
+    /// tick was never armed. A tick asks to be polled again at once, and
+    /// that poll arms the next tick's timer.
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_asks_for_the_poll_that_arms_the_next() {
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut ticks = Ticks::every(Duration::from_millis(200));
+        // The first tick is at once, and asks for another poll.
+        assert_eq!(
+            Pin::new(&mut ticks).poll_next(&mut cx),
+            Poll::Ready(Some(()))
+        );
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+        // That poll finds the next tick pending, with its timer armed...
+        assert_eq!(Pin::new(&mut ticks).poll_next(&mut cx), Poll::Pending);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        // ...so the worker is woken when it is due.
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            Pin::new(&mut ticks).poll_next(&mut cx),
+            Poll::Ready(Some(()))
+        );
+    }
 }

@@ -10,6 +10,8 @@ pub enum Error {
     Build(#[source] lettre::error::Error),
     #[error("the SMTP URL is not usable")]
     SmtpUrl(#[source] lettre::transport::smtp::Error),
+    #[error("the certificate authority cannot be used: {0}")]
+    Authority(String),
     #[error("hashing the password")]
     Hash(String),
     #[error(transparent)]

@@ -1,11 +1,13 @@
 //! `Outbox`: where messages go. A folder of `.eml` files is the embedded
 //! default (nothing leaves the machine); SMTP when a URL is configured
 //! (`smtp://`, `smtps://` for TLS, `?tls=required` for STARTTLS,
-//! `user:password@` for credentials).
+//! `user:password@` for credentials), trusting the system's certificate
+//! authorities and, when given, one more.
 
 use std::path::{Path, PathBuf};
 
 use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::{Error, SendError};
@@ -18,23 +20,26 @@ pub enum Outbox {
 }
 
 impl Outbox {
-    /// SMTP at `smtp_url` when given, else `.eml` files in `folder`
-    /// (created if missing).
-    pub fn new(smtp_url: Option<&str>, folder: &Path) -> Result<Outbox, Error> {
-        match smtp_url {
-            Some(url) => Ok(Outbox::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(Error::SmtpUrl)?
-                    .build(),
-            )),
-            None => {
-                std::fs::create_dir_all(folder).map_err(|source| Error::Folder {
-                    path: folder.display().to_string(),
-                    source,
-                })?;
-                Ok(Outbox::Folder(folder.to_path_buf()))
-            }
+    /// `.eml` files in `folder`, created if missing.
+    pub fn folder(folder: &Path) -> Result<Outbox, Error> {
+        std::fs::create_dir_all(folder).map_err(|source| Error::Folder {
+            path: folder.display().to_string(),
+            source,
+        })?;
+        Ok(Outbox::Folder(folder.to_path_buf()))
+    }
+
+    /// The SMTP server at `url`. `authority`: the PEM certificate of a
+    /// certificate authority to trust besides the system's, for a server
+    /// whose certificate a private authority signed; the URL must then ask
+    /// for TLS (`smtps://`, or `?tls=required`).
+    pub fn smtp(url: &str, authority: Option<&[u8]>) -> Result<Outbox, Error> {
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(Error::SmtpUrl)?;
+        if let Some(pem) = authority {
+            builder = builder.tls(trusting(url, pem)?);
         }
+        Ok(Outbox::Smtp(builder.build()))
     }
 
     /// Sends one message, telling a failure worth retrying from one that is not.
@@ -60,6 +65,42 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
+const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----";
+
+/// The TLS that `url` asks for, trusting the authority in `pem` besides the
+/// system's.
+fn trusting(url: &str, pem: &[u8]) -> Result<Tls, Error> {
+    let url = url::Url::parse(url).map_err(|e| Error::Authority(e.to_string()))?;
+    let host = url.host_str().unwrap_or_default().to_string();
+    let tls = url
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    // An empty or foreign file parses as no certificate at all: say so
+    // rather than trust nothing more.
+    if !pem
+        .windows(CERTIFICATE.len())
+        .any(|w| w == CERTIFICATE.as_bytes())
+    {
+        return Err(Error::Authority(format!(
+            "no certificate in it; give a PEM file (one that holds {CERTIFICATE})"
+        )));
+    }
+    let certificate = Certificate::from_pem(pem).map_err(|e| Error::Authority(e.to_string()))?;
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|e| Error::Authority(e.to_string()))?;
+    match (url.scheme(), tls.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(parameters)),
+        (_, Some("required")) => Ok(Tls::Required(parameters)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(parameters)),
+        _ => Err(Error::Authority(
+            "the SMTP URL asks for no TLS: use smtps://, or ?tls=required".to_string(),
+        )),
+    }
+}
+
 /// 5xx replies are permanent; 4xx replies and connection trouble are not.
 fn classify(e: SmtpError) -> SendError {
     if e.is_permanent() {
@@ -77,7 +118,7 @@ mod tests {
     #[tokio::test]
     async fn the_folder_outbox_writes_one_eml_per_message() {
         let folder = tempfile::tempdir().expect("a folder");
-        let outbox = Outbox::new(None, &folder.path().join("outbox")).expect("an outbox");
+        let outbox = Outbox::folder(&folder.path().join("outbox")).expect("an outbox");
         let password = TemporaryPassword::generate().expect("random");
         let welcome = Welcome {
             display_name: "Jane Doe",
@@ -104,11 +145,31 @@ mod tests {
     #[test]
     fn a_bad_smtp_url_is_an_error_and_credentials_never_print() {
         assert!(matches!(
-            Outbox::new(Some("ftp://nowhere"), Path::new(".")),
+            Outbox::smtp("ftp://nowhere", None),
             Err(Error::SmtpUrl(_))
         ));
-        let outbox = Outbox::new(Some("smtp://user:s3cret@127.0.0.1:2525"), Path::new("."))
-            .expect("an outbox");
+        let outbox = Outbox::smtp("smtp://user:s3cret@127.0.0.1:2525", None).expect("an outbox");
         assert_eq!(format!("{outbox:?}"), "Smtp(***)");
+    }
+
+    #[test]
+    fn an_authority_needs_a_tls_url_and_a_certificate() {
+        let error = |url: &str, pem: &[u8]| match Outbox::smtp(url, Some(pem)) {
+            Err(e) => e.to_string(),
+            Ok(_) => "an outbox".to_string(),
+        };
+        let dir = tempfile::tempdir().expect("a folder");
+        let pem = crate::testing::Certificates::make(dir.path()).authority_pem();
+        assert_eq!(
+            error("smtp://127.0.0.1:2525", &pem),
+            "the certificate authority cannot be used: the SMTP URL asks for no TLS: use \
+             smtps://, or ?tls=required"
+        );
+        assert_eq!(
+            error("smtp://127.0.0.1:2525?tls=required", b"not a certificate"),
+            "the certificate authority cannot be used: no certificate in it; give a PEM file \
+             (one that holds -----BEGIN CERTIFICATE-----)"
+        );
+        assert_eq!(error("smtps://127.0.0.1:2465", &pem), "an outbox");
     }
 }

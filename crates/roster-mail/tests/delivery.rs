@@ -4,7 +4,6 @@
 //! are read back. On SQLite, and on PostgreSQL when
 //! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use roster_jobs::{RunConfig, for_each_result, run_import};
@@ -71,7 +70,7 @@ fn config(smtp_url: &str) -> DeliveryConfig {
         from: "Acme PBX <noreply@acme.example>".to_string(),
         sign_in_url: "https://pbx.acme.example/sign-in".to_string(),
         retry_after: Duration::from_secs(1),
-        ..DeliveryConfig::new(Outbox::new(Some(smtp_url), Path::new(".")).expect("an outbox"))
+        ..DeliveryConfig::new(Outbox::smtp(smtp_url, None).expect("an outbox"))
     }
 }
 
@@ -176,7 +175,7 @@ async fn everything_stored(db: &ScratchDatabase, store: &Store) -> String {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
     for db in testing::both("each_user_gets_a_password").await {
         let (store, account) = setup(&db).await;
@@ -274,7 +273,7 @@ async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
     for db in testing::both("a_4xx_then_250").await {
         let (store, account) = setup(&db).await;
@@ -313,7 +312,7 @@ async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_is_reported_on_the_row_and_leaves_no_password() {
     for db in testing::both("a_5xx_is_reported").await {
         let (store, account) = setup(&db).await;
@@ -355,7 +354,7 @@ async fn a_5xx_is_reported_on_the_row_and_leaves_no_password() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_gets_a_message_per_user_naming_the_user() {
     let db = testing::sqlite();
     let (store, account) = setup(&db).await;
@@ -397,7 +396,7 @@ async fn one_address_gets_a_message_per_user_naming_the_user() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_delivery_nothing_is_queued_and_the_rows_say_to_reset() {
     for db in testing::both("without_delivery").await {
         let (store, account) = setup(&db).await;
@@ -429,7 +428,7 @@ async fn without_delivery_nothing_is_queued_and_the_rows_say_to_reset() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_out_of_reach_is_retried_then_given_up() {
     let db = testing::sqlite();
     let (store, account) = setup(&db).await;
