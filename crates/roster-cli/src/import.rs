@@ -92,9 +92,8 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
     ));
     let started = Instant::now();
     let finished = follow(&store, &import, args.format).await;
-    let _ = stop_worker.send(true);
-    // The worker lets work in hand reach a batch boundary; do not wait forever.
-    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    // The worker lets work in hand reach a batch boundary.
+    worker::stop_within_grace(stop_worker, worker).await;
     let finished = finished?;
     if args.format == Format::Text {
         println!("{}", rows_line(&finished, started.elapsed()));
@@ -182,8 +181,7 @@ async fn send_passwords(
         }
     };
     bar.finish_and_clear();
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+    worker::stop_within_grace(stop, worker).await;
     Ok(now)
 }
 

@@ -8,6 +8,7 @@ use roster_jobs::{WorkerConfig, run_worker};
 use roster_mail::run_password_worker;
 use roster_store::Store;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::args::WorkerArgs;
 use crate::{Outcome, mail};
@@ -47,6 +48,20 @@ pub(crate) async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<Outcome> {
     store.close().await;
     eprintln!("worker stopped");
     Ok(Outcome::Done)
+}
+
+/// Asks the workers that watch `stop` to stop, gives `task` ten seconds to
+/// reach a safe point, then aborts it: a worker beside a command must not
+/// keep the command, or its database connections, alive.
+pub(crate) async fn stop_within_grace<T>(stop: watch::Sender<bool>, mut task: JoinHandle<T>) {
+    let _ = stop.send(true);
+    if tokio::time::timeout(Duration::from_secs(10), &mut task)
+        .await
+        .is_err()
+    {
+        task.abort();
+        let _ = task.await;
+    }
 }
 
 /// Completes once `stopped` turns true (or its sender is gone): one stop

@@ -22,10 +22,9 @@ use roster_store::{
 };
 use tracing::{info, instrument, warn};
 
+use crate::hasher::Hasher;
 use crate::pace::Pace;
-use crate::{
-    Error, Outbox, Recipient, SendError, TemporaryPassword, Welcome, hash_password, welcome_message,
-};
+use crate::{Error, Outbox, Recipient, SendError, TemporaryPassword, Welcome, welcome_message};
 
 /// How temporary passwords are delivered.
 #[derive(Debug, Clone)]
@@ -108,19 +107,21 @@ pub async fn run_password_worker(
     let queue = QueueConfig {
         queue: PASSWORD_QUEUE,
         concurrency: config.concurrency.max(1),
+        // A million queued passwords make each take from the queue cost a
+        // tenth of a second on SQLite: take many at a time.
+        batch: 32,
         poll: config.poll,
         orphan_after: config.orphan_after,
         // The first run and these retries make the job's attempts.
         retries: PASSWORD_JOB_ATTEMPTS - 1,
     };
-    let pace = Arc::new(Pace::new(config.rate));
-    let config = Arc::new(config);
+    let sender = Arc::new(Sender::new(config)?);
     let handler = Handler::new({
         let store = store.clone();
         move |job: DeliverPassword, _| {
-            let (store, config, pace) = (store.clone(), config.clone(), pace.clone());
+            let (store, sender) = (store.clone(), sender.clone());
             Box::pin(async move {
-                attempt(&store, &config, &pace, job.user())
+                attempt(&store, &sender, job.user())
                     .await
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             })
@@ -134,16 +135,29 @@ pub async fn run_password_worker(
 /// settled already (a job delivered twice). `Err` only when the store or
 /// the runtime failed; a message that could not be sent is settled.
 pub async fn deliver(store: &Store, config: &DeliveryConfig, user: UserId) -> Result<(), Error> {
-    attempt(store, config, &Pace::new(config.rate), user).await
+    attempt(store, &Sender::new(config.clone())?, user).await
+}
+
+/// What the jobs of one password worker share.
+struct Sender {
+    config: DeliveryConfig,
+    pace: Pace,
+    hasher: Hasher,
+}
+
+impl Sender {
+    fn new(config: DeliveryConfig) -> Result<Sender, Error> {
+        Ok(Sender {
+            pace: Pace::new(config.rate),
+            hasher: Hasher::new(config.concurrency)?,
+            config,
+        })
+    }
 }
 
 #[instrument(skip_all, fields(user_id = user.get()))]
-async fn attempt(
-    store: &Store,
-    config: &DeliveryConfig,
-    pace: &Pace,
-    user: UserId,
-) -> Result<(), Error> {
+async fn attempt(store: &Store, sender: &Sender, user: UserId) -> Result<(), Error> {
+    let config = &sender.config;
     let Some(delivery) = store.claim_delivery(user).await? else {
         return Ok(());
     };
@@ -157,14 +171,8 @@ async fn attempt(
                 .map_err(Error::from);
         }
     };
-    let password = TemporaryPassword::generate()?;
-    let (password, hash) = tokio::task::spawn_blocking(move || {
-        let hash = hash_password(&password);
-        (password, hash)
-    })
-    .await
-    .map_err(|e| Error::Task(e.to_string()))?;
-    store.set_password_hash(user, &hash?).await?;
+    let (password, hash) = sender.hasher.hash(TemporaryPassword::generate()?).await?;
+    store.set_password_hash(user, &hash).await?;
     let welcome = Welcome {
         display_name: &delivery.display_name,
         email: &delivery.email,
@@ -173,7 +181,7 @@ async fn attempt(
     };
     let message = welcome_message(&welcome, &password, &recipient);
     drop(password);
-    pace.wait().await;
+    sender.pace.wait().await;
     let sent = match message {
         Ok(message) => config.outbox.send(message).await,
         Err(e) => Err(SendError::Permanent(e.to_string())),

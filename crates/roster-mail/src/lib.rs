@@ -10,6 +10,7 @@
 
 mod delivery;
 mod error;
+mod hasher;
 mod message;
 mod outbox;
 mod pace;

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
 
 use crate::Error;
 
@@ -56,11 +56,46 @@ impl fmt::Debug for TemporaryPassword {
 
 /// The argon2id hash of `password` in PHC form, with a random salt.
 pub fn hash_password(password: &TemporaryPassword) -> Result<String, Error> {
+    hash_password_in(password, &mut hash_memory())
+}
+
+/// The memory one hash works in (19 MiB at argon2's default parameters).
+pub(crate) fn hash_memory() -> Vec<Block> {
+    vec![Block::default(); Params::default().block_count()]
+}
+
+/// [`hash_password`] working in `memory` from [`hash_memory`]. A thread
+/// that hashes again and again keeps its memory: left to allocate its own
+/// each time, argon2's blocks were not reused, and a worker's memory grew
+/// by megabytes per hash.
+pub(crate) fn hash_password_in(
+    password: &TemporaryPassword,
+    memory: &mut [Block],
+) -> Result<String, Error> {
+    let failed = |e: password_hash::Error| Error::Hash(e.to_string());
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Hash(e.to_string()))
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.as_salt().decode_b64(&mut salt_bytes).map_err(failed)?;
+    let argon2 = Argon2::default();
+    let hash = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        argon2
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                raw_salt,
+                out,
+                &mut *memory,
+            )
+            .map_err(password_hash::Error::from)
+    })
+    .map_err(failed)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(hash),
+    };
+    Ok(phc.to_string())
 }
 
 /// Whether `password` matches a hash from [`hash_password`].
