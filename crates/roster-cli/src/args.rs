@@ -169,8 +169,9 @@ pub(crate) struct MailArgs {
     #[arg(long, env = "ROSTER_SIGN_IN_URL", default_value = DeliveryConfig::DEFAULT_SIGN_IN_URL)]
     pub(crate) sign_in_url: String,
     /// Messages sent per second by this process, at most; 0: no limit.
-    #[arg(long, env = "ROSTER_MAIL_RATE", default_value_t = DeliveryConfig::DEFAULT_RATE)]
-    pub(crate) mail_rate: u32,
+    /// Default: 20 through SMTP, no limit into the outbox folder.
+    #[arg(long, env = "ROSTER_MAIL_RATE")]
+    pub(crate) mail_rate: Option<u32>,
     /// Attempts at a message the server refuses for now (4xx, no
     /// connection) before it counts as not delivered.
     #[arg(long, default_value_t = DeliveryConfig::DEFAULT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]

@@ -151,7 +151,7 @@ async fn send_passwords(
     )?;
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut last_line = Instant::now();
-    let now = loop {
+    loop {
         let interrupted = tokio::select! {
             _ = &mut interrupt => true,
             joined = &mut worker => {
@@ -177,12 +177,13 @@ async fn send_passwords(
             last_line = Instant::now();
         }
         if done || interrupted {
-            break now;
+            break;
         }
-    };
+    }
     bar.finish_and_clear();
     worker::stop_within_grace(stop, worker).await;
-    Ok(now)
+    // Messages in flight when the loop ended are settled by now.
+    Ok(store.existing_import(&import.id).await?)
 }
 
 /// A progress bar of `len` on a terminal, a hidden one otherwise.

@@ -32,14 +32,15 @@ pub(crate) fn config(args: &MailArgs, orphan_after: Duration) -> anyhow::Result<
         None => Outbox::folder(&args.outbox)
             .with_context(|| format!("the outbox folder {}", args.outbox.display()))?,
     };
+    let defaults = DeliveryConfig::new(outbox);
     let config = DeliveryConfig {
         from: args.mail_from.clone(),
         sign_in_url: args.sign_in_url.clone(),
         attempts: args.mail_attempts,
         retry_after: Duration::from_secs(args.mail_retry_after),
-        rate: NonZeroU32::new(args.mail_rate),
+        rate: args.mail_rate.map_or(defaults.rate, NonZeroU32::new),
         orphan_after,
-        ..DeliveryConfig::new(outbox)
+        ..defaults
     };
     config.check().context("--mail-from")?;
     Ok(config)

@@ -61,17 +61,21 @@ impl DeliveryConfig {
     /// attempt to the last.
     pub const DEFAULT_ATTEMPTS: u32 = 8;
     pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
-    pub const DEFAULT_RATE: u32 = 20;
+    /// Through SMTP; a folder of files needs no limit.
+    pub const DEFAULT_SMTP_RATE: u32 = 20;
 
     /// The defaults around `outbox`.
     pub fn new(outbox: Outbox) -> DeliveryConfig {
         DeliveryConfig {
+            rate: match outbox {
+                Outbox::Smtp(_) => NonZeroU32::new(DeliveryConfig::DEFAULT_SMTP_RATE),
+                Outbox::Folder(_) => None,
+            },
             outbox,
             from: DeliveryConfig::DEFAULT_FROM.to_string(),
             sign_in_url: DeliveryConfig::DEFAULT_SIGN_IN_URL.to_string(),
             attempts: DeliveryConfig::DEFAULT_ATTEMPTS,
             retry_after: DeliveryConfig::DEFAULT_RETRY_AFTER,
-            rate: NonZeroU32::new(DeliveryConfig::DEFAULT_RATE),
             concurrency: 2,
             poll: Duration::from_millis(200),
             orphan_after: Duration::from_secs(300),
@@ -223,6 +227,13 @@ async fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_is_paced_by_default_and_the_folder_is_not() {
+        let smtp = Outbox::smtp("smtp://127.0.0.1:2525", None).expect("an outbox");
+        assert_eq!(DeliveryConfig::new(smtp).rate, NonZeroU32::new(20));
+        assert_eq!(DeliveryConfig::new(Outbox::Folder(".".into())).rate, None);
+    }
 
     #[test]
     fn the_wait_doubles_up_to_an_hour() {
