@@ -172,6 +172,10 @@ pub(crate) struct MailArgs {
     /// Default: 20 through SMTP, no limit into the outbox folder.
     #[arg(long, env = "ROSTER_MAIL_RATE")]
     pub(crate) mail_rate: Option<u32>,
+    /// Messages worked on at once by this process, each hashing its
+    /// password on a thread of its own.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub(crate) mail_concurrency: u32,
     /// Attempts at a message the server refuses for now (4xx, no
     /// connection) before it counts as not delivered.
     #[arg(long, default_value_t = DeliveryConfig::DEFAULT_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..))]

@@ -39,6 +39,7 @@ pub(crate) fn config(args: &MailArgs, orphan_after: Duration) -> anyhow::Result<
         attempts: args.mail_attempts,
         retry_after: Duration::from_secs(args.mail_retry_after),
         rate: args.mail_rate.map_or(defaults.rate, NonZeroU32::new),
+        concurrency: args.mail_concurrency as usize,
         orphan_after,
         ..defaults
     };

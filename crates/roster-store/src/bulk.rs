@@ -113,7 +113,9 @@ pub(crate) trait Bulk {
         users: &[i64],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Queues password jobs with apalis's own push, in this transaction.
+    /// Queues password jobs in this transaction: with apalis's own push on
+    /// PostgreSQL, on SQLite with the rows apalis's push would write, a
+    /// batch's worth per statement.
     fn push_password_jobs(
         &mut self,
         jobs: Vec<Task<Vec<u8>>>,

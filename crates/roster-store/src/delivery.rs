@@ -3,7 +3,7 @@
 //!
 //! A delivery is written in the transaction that creates its user, and its
 //! job is queued in that same transaction (the queue's tables live in this
-//! database, and apalis's own push writes them): a user never exists without
+//! database; see `Bulk::push_password_jobs`): a user never exists without
 //! its delivery queued, and a delivery never exists without its user. The
 //! job then claims the delivery for an attempt, keeps the hash of a fresh
 //! temporary password here, sends the message, and settles the delivery:
