@@ -10,12 +10,7 @@ use crate::util::{Roster, fixture, import_id, json, path};
 async fn import_creates_the_users_and_reports_them_on_both_databases() {
     for roster in Roster::both("import_creates_the_users").await {
         roster.load_demo();
-        let out = roster.run(&[
-            "import",
-            "--account",
-            "demo",
-            path(&fixture("valid-users.csv")),
-        ]);
+        let out = roster.import_valid_users(&[]);
         assert_eq!(out.code, 0, "{}: {out:?}", roster.db.kind);
         assert!(
             out.stdout

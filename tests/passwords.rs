@@ -70,12 +70,7 @@ async fn works(roster: &Roster, email: &str, password: &str) -> bool {
 async fn each_user_gets_a_message_in_the_outbox_on_both_databases() {
     for roster in Roster::both("each_user_gets_a_message").await {
         roster.load_demo();
-        let out = roster.run(&[
-            "import",
-            "--account",
-            "demo",
-            path(&fixture("valid-users.csv")),
-        ]);
+        let out = roster.import_valid_users(&[]);
         assert_eq!(out.code, 0, "{}: {out:?}", roster.db.kind);
         assert!(
             out.stdout
@@ -111,17 +106,13 @@ async fn each_user_gets_a_message_in_the_outbox_on_both_databases() {
 async fn one_address_gets_every_message_each_naming_its_user() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let out = roster.run(&[
-        "import",
-        "--account",
-        "demo",
+    let out = roster.import_valid_users(&[
         "--passwords",
         "to:it@demo.example",
         "--mail-from",
         "Demo PBX <pbx@demo.example>",
         "--sign-in-url",
         "https://pbx.demo.example",
-        path(&fixture("valid-users.csv")),
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     let messages = outbox(&roster.dir.path().join("outbox"));
@@ -144,14 +135,7 @@ async fn one_address_gets_every_message_each_naming_its_user() {
 fn without_delivery_no_message_is_written_and_each_row_says_to_reset() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let out = roster.run(&[
-        "import",
-        "--account",
-        "demo",
-        "--passwords",
-        "none",
-        path(&fixture("valid-users.csv")),
-    ]);
+    let out = roster.import_valid_users(&["--passwords", "none"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout.contains(
@@ -244,14 +228,7 @@ fn a_permanent_refusal_is_shown_on_the_rows() {
     roster.load_demo();
     let mail = tempfile::tempdir().expect("a folder");
     let sink = SmtpSink::start(SinkMode::RefuseForGood, mail.path());
-    let out = roster.run(&[
-        "import",
-        "--account",
-        "demo",
-        "--smtp-url",
-        &sink.url(),
-        path(&fixture("valid-users.csv")),
-    ]);
+    let out = roster.import_valid_users(&["--smtp-url", &sink.url()]);
     // Every user was created: the import itself is complete.
     assert_eq!(out.code, 0, "{out:?}");
     let id = import_id(&out);
@@ -276,8 +253,9 @@ fn a_permanent_refusal_is_shown_on_the_rows() {
 fn unusable_mail_settings_stop_the_import_before_anything_is_queued() {
     let roster = Roster::sqlite();
     roster.load_demo();
-    let file = fixture("valid-users.csv");
-    let not_pem = path(&file);
+    // Any file that holds no certificate.
+    let not_pem = fixture("valid-users.csv");
+    let not_pem = path(&not_pem);
     for (flags, error) in [
         (
             vec!["--smtp-url", "ftp://mail.demo.example"],
@@ -302,10 +280,7 @@ fn unusable_mail_settings_stop_the_import_before_anything_is_queued() {
             "error: --mail-from: the address 'the help desk' cannot receive mail",
         ),
     ] {
-        let mut args = vec!["import", "--account", "demo"];
-        args.extend(flags);
-        args.push(path(&file));
-        let out = roster.run(&args);
+        let out = roster.import_valid_users(&flags);
         assert_eq!(out.code, 2, "{out:?}");
         assert!(out.stderr.starts_with(error), "{}", out.stderr);
     }

@@ -100,6 +100,15 @@ impl Roster {
         path
     }
 
+    /// `roster import --account demo FLAGS fixtures/valid-users.csv`.
+    pub fn import_valid_users(&self, flags: &[&str]) -> Output {
+        let file = fixture("valid-users.csv");
+        let mut args = vec!["import", "--account", "demo"];
+        args.extend(flags);
+        args.push(path(&file));
+        self.run(&args)
+    }
+
     /// Loads the demo account.
     pub fn load_demo(&self) {
         let out = self.run(&["account", "load", path(&fixture("demo-account.toml"))]);

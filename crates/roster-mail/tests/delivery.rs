@@ -12,7 +12,7 @@ use roster_mail::{DeliveryConfig, Outbox, deliver, run_password_worker, verify_p
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
     Account, AccountSlug, AccountSpec, DeliverPassword, DeliveryState, DeliveryStatus, Import,
-    NewImport, PasswordDelivery, Pool, Store,
+    NewImport, PasswordDelivery, Pool, Store, StoredPassword,
 };
 use roster_validate::{Email, ExtensionPolicy, Role};
 
@@ -126,6 +126,15 @@ async fn deliveries(store: &Store, import: &Import) -> Vec<(String, Option<Deliv
     .expect("the results task")
 }
 
+/// The user's password as the store keeps it.
+async fn kept(store: &Store, account: &Account, email: &str) -> StoredPassword {
+    store
+        .stored_password(account, email)
+        .await
+        .expect("read")
+        .unwrap_or_else(|| panic!("no user {email}"))
+}
+
 /// A number the database answers.
 async fn scalar(store: &Store, sql: &'static str) -> i64 {
     match store.pool() {
@@ -197,14 +206,11 @@ async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
         };
         assert_eq!(scalar(&store, jobs).await, 3, "{}", db.kind);
         assert_eq!(
-            store
-                .stored_password(&account, "jane@acme.example")
-                .await
-                .expect("read"),
-            Some(roster_store::StoredPassword {
+            kept(&store, &account, "jane@acme.example").await,
+            StoredPassword {
                 hash: None,
                 must_change: false
-            }),
+            },
             "no usable password before its delivery"
         );
 
@@ -233,11 +239,7 @@ async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
                 message.message
             );
             let password = password_in(&message.message).expect("a password in the message");
-            let kept = store
-                .stored_password(&account, &message.recipients)
-                .await
-                .expect("read")
-                .expect("the user");
+            let kept = kept(&store, &account, &message.recipients).await;
             assert!(kept.must_change, "{}", db.kind);
             let hash = kept.hash.expect("a hash");
             assert!(hash.starts_with("$argon2id$"), "{hash}");
@@ -300,11 +302,9 @@ async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
         );
         // The second attempt's password is the one that works.
         let password = password_in(&received[0].message).expect("a password");
-        let hash = store
-            .stored_password(&account, "jane@acme.example")
+        let hash = kept(&store, &account, "jane@acme.example")
             .await
-            .expect("read")
-            .and_then(|p| p.hash)
+            .hash
             .expect("a hash");
         assert!(verify_password(&password, &hash), "{}", db.kind);
         store.close().await;
@@ -342,12 +342,12 @@ async fn a_5xx_is_reported_on_the_row_and_leaves_no_password() {
                 "{}",
                 delivery.describe()
             );
-            let kept = store
-                .stored_password(&account, &email)
-                .await
-                .expect("read")
-                .expect("the user");
-            assert_eq!(kept.hash, None, "{}: {email}", db.kind);
+            assert_eq!(
+                kept(&store, &account, &email).await.hash,
+                None,
+                "{}: {email}",
+                db.kind
+            );
         }
         store.close().await;
         db.remove().await;
@@ -386,12 +386,7 @@ async fn one_address_gets_a_message_per_user_naming_the_user() {
             message.message
         );
         let password = password_in(&message.message).expect("a password");
-        let hash = store
-            .stored_password(&account, email)
-            .await
-            .expect("read")
-            .and_then(|p| p.hash)
-            .expect("a hash");
+        let hash = kept(&store, &account, email).await.hash.expect("a hash");
         assert!(verify_password(&password, &hash), "{email}");
     }
 }
@@ -416,12 +411,7 @@ async fn without_delivery_nothing_is_queued_and_the_rows_say_to_reset() {
                 delivery.describe(),
                 "no password sent (passwords none); reset the user's password to let them sign in"
             );
-            let kept = store
-                .stored_password(&account, &email)
-                .await
-                .expect("read")
-                .expect("the user");
-            assert_eq!(kept.hash, None, "{email}");
+            assert_eq!(kept(&store, &account, &email).await.hash, None, "{email}");
         }
         store.close().await;
         db.remove().await;
