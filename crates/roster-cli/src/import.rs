@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use roster_jobs::{WorkerConfig, enqueue, run_worker, write_failed_rows};
+use roster_jobs::{Submission, Submitted, WorkerConfig, run_worker, submit, write_failed_rows};
 use roster_mail::{DeliveryConfig, run_password_worker};
-use roster_store::{AccountSlug, Import, ImportState, NewImport, Store};
+use roster_store::{AccountSlug, Import, ImportState, Store};
 use roster_validate::Limits;
 use tokio::sync::watch;
 
@@ -40,36 +40,31 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
     let account = store.existing_account(&slug).await?;
     let (path, _spool) = spool(&args.file).await?;
-    let limits = Limits {
-        max_bytes: args.max_bytes,
-        max_rows: args.max_rows,
-        ..Limits::DEFAULT
-    };
-    let input = validate::open(&path)?;
-    let report = validate::check(&store, &account, input, !args.no_voice, limits)
-        .await
-        .with_context(|| format!("validating {}", args.file.display()))?;
-    let shown = args.file.display().to_string();
-    if !report.is_valid() {
-        validate::print(&report, &shown, args.format)?;
-        return Ok(Outcome::Invalid);
-    }
-    if args.format == Format::Text {
-        print!("{}", crate::report::text(&shown, &report));
-    }
-
-    let new = NewImport {
-        account: account.id,
+    let submission = Submission {
+        account: &account,
+        path: &path,
         file_name: file_name(&args.file),
         voice: !args.no_voice,
         passwords: args.passwords.clone(),
-        total: report.rows,
+        limits: Limits {
+            max_bytes: args.max_bytes,
+            max_rows: args.max_rows,
+            ..Limits::DEFAULT
+        },
     };
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .with_context(|| format!("opening {}", args.file.display()))?;
-    let import = store.create_import(&new, &mut file).await?;
-    enqueue(&store, &import.id).await?;
+    let shown = args.file.display().to_string();
+    let import = match submit(&store, submission).await? {
+        Submitted::Invalid(report) => {
+            validate::print(&report, &shown, args.format)?;
+            return Ok(Outcome::Invalid);
+        }
+        Submitted::Queued { report, import } => {
+            if args.format == Format::Text {
+                print!("{}", crate::report::text(&shown, &report));
+            }
+            *import
+        }
+    };
 
     if args.detach {
         match args.format {

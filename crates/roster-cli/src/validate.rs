@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use anyhow::Context;
-use roster_store::{Account, AccountSlug, Store, StoreDirectory};
-use roster_validate::{Limits, Options, Report, validate};
+use roster_store::{AccountSlug, Store};
+use roster_validate::{Limits, Report};
 
 use crate::Outcome;
 use crate::args::{Format, ValidateArgs};
@@ -16,22 +16,14 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
     let slug = AccountSlug::parse(&args.account)?;
     let store = Store::open(db).await?;
     let account = store.existing_account(&slug).await?;
-    let options = Options {
-        voice: !args.no_voice,
-        limits: Limits {
-            max_bytes: args.max_bytes,
-            max_rows: args.max_rows,
-            ..Limits::DEFAULT
-        },
-        extensions: account.extensions,
+    let limits = Limits {
+        max_bytes: args.max_bytes,
+        max_rows: args.max_rows,
+        ..Limits::DEFAULT
     };
     let input = open(&args.file)?;
-    let mut directory =
-        StoreDirectory::new(store.clone(), &account, tokio::runtime::Handle::current());
-    // The validator is synchronous and blocks on the directory's queries.
-    let report = tokio::task::spawn_blocking(move || validate(input, &mut directory, &options))
+    let report = roster_jobs::check(&store, &account, input, !args.no_voice, limits)
         .await
-        .context("the validation task stopped")?
         .with_context(|| format!("validating {}", args.file.display()))?;
     store.close().await;
     print(&report, &args.file.display().to_string(), args.format)?;
@@ -40,28 +32,6 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
     } else {
         Outcome::Invalid
     })
-}
-
-/// Validates `input` against the account in the store.
-pub(crate) async fn check(
-    store: &Store,
-    account: &Account,
-    input: Box<dyn Read + Send>,
-    voice: bool,
-    limits: Limits,
-) -> anyhow::Result<Report> {
-    let options = Options {
-        voice,
-        limits,
-        extensions: account.extensions,
-    };
-    let mut directory =
-        StoreDirectory::new(store.clone(), account, tokio::runtime::Handle::current());
-    // The validator is synchronous and blocks on the directory's queries.
-    let report = tokio::task::spawn_blocking(move || validate(input, &mut directory, &options))
-        .await
-        .context("the validation task stopped")??;
-    Ok(report)
 }
 
 /// Opens the file, or standard input for `-`.

@@ -10,6 +10,12 @@ pub enum Error {
     FileRefused(String),
     #[error("the job queue: {0}")]
     Queue(String),
+    #[error("reading {path}")]
+    Upload {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("writing output")]
     Output(#[source] std::io::Error),
     #[error("a background task stopped: {0}")]

@@ -1,6 +1,6 @@
-//! roster's import runner: the apalis job that creates an import's users,
-//! and reading an import's results back (per-row results, the failed-rows
-//! file).
+//! roster's import runner: submitting a file (validate, then store and
+//! queue), the apalis job that creates an import's users, and reading an
+//! import's results back (per-row results, the failed-rows file).
 //!
 //! The job runs on the same database as the data (apalis-sqlite on the
 //! embedded default, apalis-postgres where many workers share a queue). It
@@ -11,6 +11,7 @@ mod failed_rows;
 mod queue;
 mod results;
 mod runner;
+mod submit;
 
 pub use error::Error;
 pub use failed_rows::write_failed_rows;
@@ -19,3 +20,4 @@ pub use queue::{
 };
 pub use results::{ResultLine, RowStatus, for_each_result};
 pub use runner::{RunConfig, run_import};
+pub use submit::{Submission, Submitted, check, submit};

@@ -1,0 +1,96 @@
+//! `submit`: what happens to an uploaded file, whoever uploads it (the
+//! command line, the HTTP API): validate it against the account, and only
+//! if every row passes, store it with a new import and queue the import's
+//! job. Nothing is written for a file with errors.
+
+use std::path::Path;
+
+use roster_store::{Account, Import, NewImport, PasswordDelivery, Store, StoreDirectory};
+use roster_validate::{Limits, Options, Report, validate};
+
+use crate::{Error, enqueue};
+
+/// An uploaded file and how to import it.
+#[derive(Debug, Clone)]
+pub struct Submission<'a> {
+    pub account: &'a Account,
+    /// The file, read twice: to validate, then to store.
+    pub path: &'a Path,
+    /// The file's name as uploaded, to show.
+    pub file_name: String,
+    pub voice: bool,
+    pub passwords: PasswordDelivery,
+    pub limits: Limits,
+}
+
+/// What became of a submission.
+#[derive(Debug)]
+pub enum Submitted {
+    /// The file has errors: nothing was written.
+    Invalid(Report),
+    /// Every row passed: the import is queued.
+    Queued { report: Report, import: Box<Import> },
+}
+
+/// Validates the file and, when it is clean, queues its import. An account
+/// with an import already active is [`roster_store::Error::ImportActive`].
+pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitted, Error> {
+    let unreadable = |source| Error::Upload {
+        path: submission.path.display().to_string(),
+        source,
+    };
+    let input = tokio::fs::File::open(submission.path)
+        .await
+        .map_err(unreadable)?
+        .into_std()
+        .await;
+    let report = check(
+        store,
+        submission.account,
+        Box::new(input),
+        submission.voice,
+        submission.limits,
+    )
+    .await?;
+    if !report.is_valid() {
+        return Ok(Submitted::Invalid(report));
+    }
+    let new = NewImport {
+        account: submission.account.id,
+        file_name: submission.file_name,
+        voice: submission.voice,
+        passwords: submission.passwords,
+        total: report.rows,
+    };
+    let mut file = tokio::fs::File::open(submission.path)
+        .await
+        .map_err(unreadable)?;
+    let import = store.create_import(&new, &mut file).await?;
+    enqueue(store, &import.id).await?;
+    Ok(Submitted::Queued {
+        report,
+        import: Box::new(import),
+    })
+}
+
+/// Validates `input` against the account, on a blocking thread (the
+/// validator is synchronous and blocks on the account's queries).
+pub async fn check(
+    store: &Store,
+    account: &Account,
+    input: Box<dyn std::io::Read + Send>,
+    voice: bool,
+    limits: Limits,
+) -> Result<Report, Error> {
+    let options = Options {
+        voice,
+        limits,
+        extensions: account.extensions,
+    };
+    let mut directory =
+        StoreDirectory::new(store.clone(), account, tokio::runtime::Handle::current());
+    tokio::task::spawn_blocking(move || validate(input, &mut directory, &options))
+        .await
+        .map_err(|e| Error::Task(e.to_string()))?
+        .map_err(Error::File)
+}
