@@ -1,49 +1,9 @@
-//! A validation report as a person reads it (a table grouped by row) and as
-//! a script reads it (the JSON shape of `CONTRACT.md`).
+//! A validation report as a person reads it: a table grouped by row. (Its
+//! JSON shape is `roster_server::contract::ReportJson`.)
 
 use std::fmt::Write;
 
 use roster_validate::Report;
-use serde::Serialize;
-
-/// The contract's JSON shape of a validation report.
-#[derive(Debug, Serialize)]
-pub(crate) struct ReportJson<'a> {
-    rows: u64,
-    valid_rows: u64,
-    errors: Vec<ErrorJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ErrorJson<'a> {
-    row: Option<u64>,
-    column: Option<&'static str>,
-    code: &'static str,
-    message: &'a str,
-}
-
-impl<'a> ReportJson<'a> {
-    /// File-level errors first, then row errors in file order.
-    pub(crate) fn new(report: &'a Report) -> ReportJson<'a> {
-        let file = report.file_errors.iter().map(|e| ErrorJson {
-            row: e.line,
-            column: None,
-            code: e.code.as_str(),
-            message: &e.message,
-        });
-        let rows = report.row_errors.iter().map(|e| ErrorJson {
-            row: Some(e.row),
-            column: e.column.map(|c| c.header()),
-            code: e.code.as_str(),
-            message: &e.message,
-        });
-        ReportJson {
-            rows: report.rows,
-            valid_rows: report.valid_rows,
-            errors: file.chain(rows).collect(),
-        }
-    }
-}
 
 /// The report as text: a summary line, then the errors of the file and of
 /// each row under a heading, in aligned columns.

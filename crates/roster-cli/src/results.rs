@@ -5,59 +5,19 @@ use std::io::{BufWriter, Write};
 
 use anyhow::Context;
 use roster_jobs::{ResultLine, for_each_result, write_failed_rows};
+use roster_server::contract::{RESULTS_CSV_HEADER, ResultJson, result_csv};
 use roster_store::{Import, Store};
 use roster_template::csv_line;
-use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::TableFormat;
 use crate::status::parse_id;
 
-/// The contract's row result.
-#[derive(Serialize)]
-struct ResultJson<'a> {
-    row: u64,
-    status: &'static str,
-    email: Option<&'a str>,
-    extension: Option<&'a str>,
-    numbers: &'a [String],
-    errors: Vec<ErrorJson<'a>>,
-    /// Extra to the contract: the created user's temporary password.
-    delivery: Option<DeliveryJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct DeliveryJson<'a> {
-    /// `queued`, `sent`, `failed` or `not_sent`.
-    state: &'static str,
-    error: Option<&'a str>,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct ErrorJson<'a> {
-    code: &'a str,
-    column: Option<&'a str>,
-    message: &'a str,
-}
-
 pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::Result<Outcome> {
     to_stdout(db, id, move |store, import, runtime, out| {
         let mut first = true;
         match format {
-            TableFormat::Csv => out.write_all(
-                csv_line([
-                    "row",
-                    "status",
-                    "email",
-                    "extension",
-                    "numbers",
-                    "errors",
-                    "delivery",
-                    "delivery_message",
-                ])
-                .as_bytes(),
-            )?,
+            TableFormat::Csv => out.write_all(csv_line(RESULTS_CSV_HEADER).as_bytes())?,
             TableFormat::Json => out.write_all(b"[")?,
         }
         for_each_result(store, import, runtime, &mut |line, _| {
@@ -113,56 +73,10 @@ fn write_result(
     first: bool,
 ) -> std::io::Result<()> {
     match format {
-        TableFormat::Csv => {
-            let errors: Vec<String> = line
-                .errors
-                .iter()
-                .map(|e| format!("{}: {}", e.code, e.message))
-                .collect();
-            let row = line.row.to_string();
-            let numbers = line.numbers.join(";");
-            let errors = errors.join(" | ");
-            let (delivery, message) = line
-                .delivery
-                .as_ref()
-                .map(|d| (d.state.as_str(), d.describe()))
-                .unwrap_or_default();
-            let cells = [
-                row.as_str(),
-                line.status.as_str(),
-                line.email.as_deref().unwrap_or(""),
-                line.extension.as_deref().unwrap_or(""),
-                &numbers,
-                &errors,
-                delivery,
-                &message,
-            ];
-            out.write_all(csv_line(cells).as_bytes())
-        }
+        TableFormat::Csv => out.write_all(result_csv(line).as_bytes()),
         TableFormat::Json => {
-            let json = ResultJson {
-                row: line.row,
-                status: line.status.as_str(),
-                email: line.email.as_deref(),
-                extension: line.extension.as_deref(),
-                numbers: &line.numbers,
-                errors: line
-                    .errors
-                    .iter()
-                    .map(|e| ErrorJson {
-                        code: &e.code,
-                        column: e.column.as_deref(),
-                        message: &e.message,
-                    })
-                    .collect(),
-                delivery: line.delivery.as_ref().map(|d| DeliveryJson {
-                    state: d.state.as_str(),
-                    error: d.error.as_deref(),
-                    message: d.describe(),
-                }),
-            };
             out.write_all(if first { b"\n  " } else { b",\n  " })?;
-            serde_json::to_writer(&mut *out, &json).map_err(std::io::Error::other)
+            serde_json::to_writer(&mut *out, &ResultJson::new(line)).map_err(std::io::Error::other)
         }
     }
 }

@@ -1,66 +1,11 @@
-//! `roster status`: an import's state and counts, and the contract's JSON
-//! shape of them, which `import --format json` prints too.
+//! `roster status`: an import's state and counts, as text or as the
+//! contract's JSON shape (which `import --format json` prints too).
 
+use roster_server::contract::StatusJson;
 use roster_store::{Import, ImportId, Store};
-use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::Format;
-
-/// The contract's import status.
-#[derive(Debug, Serialize)]
-pub(crate) struct StatusJson<'a> {
-    id: &'a str,
-    account: &'a str,
-    state: &'static str,
-    total: u64,
-    processed: u64,
-    created: u64,
-    failed: u64,
-    not_processed: u64,
-    created_at: &'a str,
-    started_at: Option<&'a str>,
-    finished_at: Option<&'a str>,
-    /// Extra to the contract: why a failed import failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'a str>,
-    /// Extra to the contract: how temporary passwords reach the users
-    /// (`users`, `none`, `to:ADDRESS`) and where their messages are.
-    passwords: String,
-    deliveries: DeliveriesJson,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct DeliveriesJson {
-    queued: u64,
-    sent: u64,
-    failed: u64,
-}
-
-impl<'a> StatusJson<'a> {
-    pub(crate) fn new(import: &'a Import) -> StatusJson<'a> {
-        StatusJson {
-            id: import.id.as_str(),
-            account: import.account_slug.as_str(),
-            state: import.state.as_str(),
-            total: import.total,
-            processed: import.processed,
-            created: import.created,
-            failed: import.failed,
-            not_processed: import.not_processed,
-            created_at: &import.created_at,
-            started_at: import.started_at.as_deref(),
-            finished_at: import.finished_at.as_deref(),
-            error: import.error.as_deref(),
-            passwords: import.passwords.to_string(),
-            deliveries: DeliveriesJson {
-                queued: import.deliveries.queued,
-                sent: import.deliveries.sent,
-                failed: import.deliveries.failed,
-            },
-        }
-    }
-}
 
 pub(crate) async fn run(db: &str, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;

@@ -10,7 +10,9 @@ use roster_validate::{Limits, Report};
 
 use crate::Outcome;
 use crate::args::{Format, ValidateArgs};
-use crate::report::{ReportJson, text};
+use roster_server::contract::ReportJson;
+
+use crate::report::text;
 
 pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome> {
     let slug = AccountSlug::parse(&args.account)?;

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::Context;
 use crate::store::with_pool;
-use crate::{AccountId, AccountSlug, DeliveryCounts, Error, Store, time};
+use crate::{Account, AccountId, AccountSlug, DeliveryCounts, Error, Store, time};
 
 /// How big a block of a stored file is.
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
@@ -381,6 +381,25 @@ impl Store {
         })
         .context("failing the import")?;
         Ok(())
+    }
+
+    /// The account's imports, newest first, at most `limit`.
+    pub async fn account_imports(
+        &self,
+        account: &Account,
+        limit: u32,
+    ) -> Result<Vec<Import>, Error> {
+        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_IMPORT} WHERE i.account_id = $1 ORDER BY i.id DESC LIMIT $2"
+            )))
+            .bind(account.id.get())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing imports")?;
+        rows.into_iter().map(Import::try_from).collect()
     }
 
     /// Imports not finished (queued, running or stopping), oldest first: a

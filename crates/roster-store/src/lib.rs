@@ -21,6 +21,7 @@ mod results;
 mod store;
 pub mod testing;
 mod time;
+mod token;
 mod users;
 
 pub use account::{

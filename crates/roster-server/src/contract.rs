@@ -1,0 +1,213 @@
+//! The outside contract's JSON shapes (`CONTRACT.md`): a validation report,
+//! an import's status, a row result. One struct per shape, filled by hand
+//! from roster's types, so that renaming a field inside roster never
+//! changes what scripts read. The command line prints the same shapes.
+
+use roster_jobs::ResultLine;
+use roster_store::Import;
+use roster_validate::Report;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A validation report: every error of the file and of its rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportJson<'a> {
+    /// Data rows read.
+    pub rows: u64,
+    /// Data rows without an error.
+    pub valid_rows: u64,
+    /// File-level errors first, then row errors in file order.
+    pub errors: Vec<ReportErrorJson<'a>>,
+}
+
+/// One error of a validation report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportErrorJson<'a> {
+    /// The line of the file where the record starts (the header is line 1);
+    /// null for a file-level error found before any line.
+    pub row: Option<u64>,
+    /// The column as the template spells it; null for a file-level or
+    /// whole-row error.
+    pub column: Option<&'static str>,
+    /// A stable code, e.g. `invalid_email`.
+    pub code: &'static str,
+    pub message: &'a str,
+}
+
+/// An import's state and counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusJson<'a> {
+    pub id: &'a str,
+    pub account: &'a str,
+    /// `queued`, `running`, `stopping`, `stopped`, `completed`,
+    /// `completed_with_errors` or `failed`.
+    pub state: &'static str,
+    pub total: u64,
+    pub processed: u64,
+    pub created: u64,
+    pub failed: u64,
+    pub not_processed: u64,
+    pub created_at: &'a str,
+    pub started_at: Option<&'a str>,
+    pub finished_at: Option<&'a str>,
+    /// Extra to the contract: why a failed import failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    /// Extra to the contract: how temporary passwords reach the users
+    /// (`users`, `none`, `to:ADDRESS`).
+    pub passwords: String,
+    /// Extra to the contract: where the users' password messages are.
+    pub deliveries: DeliveriesJson,
+}
+
+/// An import's password deliveries by state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveriesJson {
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+/// What happened to one data row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultJson<'a> {
+    pub row: u64,
+    /// `created`, `failed` or `not_processed`.
+    pub status: &'static str,
+    pub email: Option<&'a str>,
+    pub extension: Option<&'a str>,
+    /// E.164, primary first.
+    pub numbers: &'a [String],
+    pub errors: Vec<ResultErrorJson<'a>>,
+    /// Extra to the contract: the created user's temporary password; null
+    /// for a row not created.
+    pub delivery: Option<DeliveryJson<'a>>,
+}
+
+/// One reason a row failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultErrorJson<'a> {
+    pub code: &'a str,
+    pub column: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// A created user's password delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryJson<'a> {
+    /// `queued`, `sent`, `failed` or `not_sent`.
+    pub state: &'static str,
+    pub error: Option<&'a str>,
+    /// What it means, and what to do, in a sentence.
+    pub message: String,
+}
+
+impl<'a> ReportJson<'a> {
+    pub fn new(report: &'a Report) -> ReportJson<'a> {
+        let file = report.file_errors.iter().map(|e| ReportErrorJson {
+            row: e.line,
+            column: None,
+            code: e.code.as_str(),
+            message: &e.message,
+        });
+        let rows = report.row_errors.iter().map(|e| ReportErrorJson {
+            row: Some(e.row),
+            column: e.column.map(|c| c.header()),
+            code: e.code.as_str(),
+            message: &e.message,
+        });
+        ReportJson {
+            rows: report.rows,
+            valid_rows: report.valid_rows,
+            errors: file.chain(rows).collect(),
+        }
+    }
+}
+
+impl<'a> StatusJson<'a> {
+    pub fn new(import: &'a Import) -> StatusJson<'a> {
+        StatusJson {
+            id: import.id.as_str(),
+            account: import.account_slug.as_str(),
+            state: import.state.as_str(),
+            total: import.total,
+            processed: import.processed,
+            created: import.created,
+            failed: import.failed,
+            not_processed: import.not_processed,
+            created_at: &import.created_at,
+            started_at: import.started_at.as_deref(),
+            finished_at: import.finished_at.as_deref(),
+            error: import.error.as_deref(),
+            passwords: import.passwords.to_string(),
+            deliveries: DeliveriesJson {
+                queued: import.deliveries.queued,
+                sent: import.deliveries.sent,
+                failed: import.deliveries.failed,
+            },
+        }
+    }
+}
+
+impl<'a> ResultJson<'a> {
+    pub fn new(line: &'a ResultLine) -> ResultJson<'a> {
+        ResultJson {
+            row: line.row,
+            status: line.status.as_str(),
+            email: line.email.as_deref(),
+            extension: line.extension.as_deref(),
+            numbers: &line.numbers,
+            errors: line
+                .errors
+                .iter()
+                .map(|e| ResultErrorJson {
+                    code: &e.code,
+                    column: e.column.as_deref(),
+                    message: &e.message,
+                })
+                .collect(),
+            delivery: line.delivery.as_ref().map(|d| DeliveryJson {
+                state: d.state.as_str(),
+                error: d.error.as_deref(),
+                message: d.describe(),
+            }),
+        }
+    }
+}
+
+/// The header of the results as CSV.
+pub const RESULTS_CSV_HEADER: [&str; 8] = [
+    "row",
+    "status",
+    "email",
+    "extension",
+    "numbers",
+    "errors",
+    "delivery",
+    "delivery_message",
+];
+
+/// One row's result as a CSV line (cells neutralised like every CSV roster
+/// writes).
+pub fn result_csv(line: &ResultLine) -> String {
+    let errors: Vec<String> = line
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.code, e.message))
+        .collect();
+    let (delivery, message) = line
+        .delivery
+        .as_ref()
+        .map(|d| (d.state.as_str(), d.describe()))
+        .unwrap_or_default();
+    roster_template::csv_line([
+        line.row.to_string().as_str(),
+        line.status.as_str(),
+        line.email.as_deref().unwrap_or(""),
+        line.extension.as_deref().unwrap_or(""),
+        &line.numbers.join(";"),
+        &errors.join(" | "),
+        delivery,
+        &message,
+    ])
+}

@@ -1,0 +1,3 @@
+//! roster's HTTP API and admin web page.
+
+pub mod contract;

@@ -1,0 +1,11 @@
+-- API tokens: each belongs to one account and opens only its imports. Only a
+-- SHA-256 of a token is kept; the token itself is shown once, when made.
+-- The same table as migrations/sqlite, in PostgreSQL's types.
+
+CREATE TABLE api_tokens (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES accounts (id),
+    -- Lower-case hex.
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
