@@ -69,6 +69,14 @@ pub(crate) enum Command {
     },
     /// Run a worker that processes queued imports, until SIGTERM or Ctrl-C.
     Worker(WorkerArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Serve the HTTP API and the admin web page, with a worker, until
+    /// SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
     /// Write a file of N valid rows and the account it is valid against (for benchmarks).
     Generate(GenerateArgs),
 }
@@ -80,6 +88,30 @@ pub(crate) enum AccountCommand {
         /// The account file (see fixtures/demo-account.toml).
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Print a new API token for the account, once; only its hash is kept.
+    Create {
+        #[arg(long)]
+        account: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:8080")]
+    pub(crate) bind: String,
+    /// The most data rows an uploaded file may have.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_rows)]
+    pub(crate) max_rows: u64,
+    /// The largest upload, in bytes (refused while it streams in).
+    #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
+    pub(crate) max_bytes: u64,
+    #[command(flatten)]
+    pub(crate) worker: WorkerArgs,
 }
 
 #[derive(Debug, clap::Args)]

@@ -15,13 +15,15 @@ mod import;
 mod mail;
 mod report;
 mod results;
+mod serve;
 mod status;
 mod stop;
+mod token;
 mod users;
 mod validate;
 mod worker;
 
-use args::{AccountCommand, Args, Command};
+use args::{AccountCommand, Args, Command, TokenCommand};
 
 /// What a command tells `main` about how it went, beyond success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +82,10 @@ async fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Stop { id } => stop::run(&args.db, &id).await,
         Command::Users { account, format } => users::run(&args.db, &account, format).await,
         Command::Worker(w) => worker::run(&args.db, w).await,
+        Command::Token {
+            command: TokenCommand::Create { account },
+        } => token::create(&args.db, &account).await,
+        Command::Serve(s) => serve::run(&args.db, s).await,
         Command::Generate(g) => generate::run(g),
     }
 }

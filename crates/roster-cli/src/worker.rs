@@ -15,6 +15,27 @@ use crate::{Outcome, mail};
 
 pub(crate) async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
+    let (stop, stopped) = watch::channel(false);
+    let workers = workers(&store, &args, stopped)?;
+    eprintln!("worker started; stop it with Ctrl-C or SIGTERM");
+    tokio::try_join!(workers, async {
+        terminated().await;
+        let _ = stop.send(true);
+        anyhow::Ok(())
+    })?;
+    store.close().await;
+    eprintln!("worker stopped");
+    Ok(Outcome::Done)
+}
+
+/// The worker of imports and the worker of passwords, as one future that
+/// runs them until `stopped` turns true. The flags are checked here, before
+/// any work starts.
+pub(crate) fn workers(
+    store: &Store,
+    args: &WorkerArgs,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + use<>> {
     let orphan_after = Duration::from_secs(args.orphan_after.max(3));
     let config = WorkerConfig {
         concurrency: args.concurrency.max(1),
@@ -22,32 +43,20 @@ pub(crate) async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<Outcome> {
         ..WorkerConfig::default()
     };
     let mail = mail::config(&args.mail, orphan_after)?;
-    let (stop, stopped) = watch::channel(false);
-    eprintln!("worker started; stop it with Ctrl-C or SIGTERM");
-    tokio::try_join!(
-        async {
-            run_worker(
-                store.clone(),
-                "roster-worker",
-                config,
-                when(stopped.clone()),
-            )
-            .await?;
-            anyhow::Ok(())
-        },
-        async {
-            run_password_worker(store.clone(), "roster-mail", mail, when(stopped.clone())).await?;
-            anyhow::Ok(())
-        },
-        async {
-            terminated().await;
-            let _ = stop.send(true);
-            anyhow::Ok(())
-        },
-    )?;
-    store.close().await;
-    eprintln!("worker stopped");
-    Ok(Outcome::Done)
+    let imports = run_worker(
+        store.clone(),
+        "roster-worker",
+        config,
+        when(stopped.clone()),
+    );
+    let passwords = run_password_worker(store.clone(), "roster-mail", mail, when(stopped));
+    Ok(async move {
+        tokio::try_join!(
+            async { imports.await.map_err(anyhow::Error::from) },
+            async { passwords.await.map_err(anyhow::Error::from) },
+        )?;
+        Ok(())
+    })
 }
 
 /// Asks the workers that watch `stop` to stop, gives `task` ten seconds to

@@ -9,6 +9,8 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
+use roster_template::{fill, html_escape};
+
 use crate::{Error, TemporaryPassword};
 
 const TEXT: &str = include_str!("../../../templates/welcome.txt");
@@ -100,51 +102,6 @@ fn clean(name: &str) -> String {
         .collect();
     let words: Vec<&str> = spaced.split_whitespace().collect();
     words.join(" ").chars().take(256).collect()
-}
-
-/// `template` with each `{{key}}` replaced by its escaped value, in one
-/// pass: a value is never read as a template, so a name that says
-/// `{{password}}` stays just that.
-fn fill(template: &str, values: &[(&str, &str)], escape: fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(template.len() + 128);
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let value = after.find("}}").and_then(|end| {
-            values
-                .iter()
-                .find(|(key, _)| *key == &after[..end])
-                .map(|(_, value)| (end, value))
-        });
-        match value {
-            Some((end, value)) => {
-                out.push_str(&escape(value));
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str("{{");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
