@@ -1,0 +1,672 @@
+//! The API over real HTTP on loopback: every route, its status codes, and
+//! the rule that an account sees only its own imports. Each test starts the
+//! server on port 0 with a database of its own (SQLite, and PostgreSQL when
+//! `ROSTER_TEST_POSTGRES_URL` is set), and a worker beside it when imports
+//! should run.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, LOCATION};
+use reqwest::multipart::{Form, Part};
+use roster_jobs::{WorkerConfig, run_worker};
+use roster_server::{ServerConfig, app};
+use roster_store::testing::{self, ScratchDatabase};
+use roster_store::{AccountSlug, AccountSpec, Store};
+use roster_validate::{E164, ExtensionPolicy, Limits, Role};
+use serde_json::{Value, json};
+
+const HEADER: &str = "Display Name (Mandatory),Email Address (Mandatory),Primary Phone Number (Optional),Extension (Optional)\n";
+
+/// Three clean rows for the account `acme`.
+fn clean() -> String {
+    format!(
+        "{HEADER}Ada Lovelace,ada@acme.example,+1 617 200 0000,\n\
+         Grace Hopper,grace@acme.example,,7300\n\
+         Alan Turing,alan@acme.example,,\n"
+    )
+}
+
+/// Rows with errors: a bad email, a number the account does not own.
+fn with_errors() -> String {
+    format!("{HEADER}Ada,not-an-email,,\nGrace,grace@acme.example,+1 212 555 0100,\n")
+}
+
+/// A server on loopback and what a test needs around it.
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    store: Store,
+    db: Option<ScratchDatabase>,
+    /// The worker's stop signal, when it has one.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    acme: String,
+    other: String,
+}
+
+impl TestApp {
+    /// Starts the server, with a worker when `worker`.
+    async fn start(db: ScratchDatabase, config: ServerConfig, worker: bool) -> TestApp {
+        let store = Store::open(&db.url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", db.kind));
+        let mut tokens = Vec::new();
+        for slug in ["acme", "other"] {
+            let spec = AccountSpec {
+                slug: AccountSlug::parse(slug).expect("valid"),
+                name: format!("{slug} Corp"),
+                locations: Vec::new(),
+                parked_numbers: (0..10)
+                    .map(|i| E164::parse(&format!("1617200000{i}")).expect("valid"))
+                    .collect(),
+                users: Vec::new(),
+                extensions: ExtensionPolicy::DEFAULT,
+                extension_first: 7000,
+                default_role: Role::User,
+            };
+            store.load_account(&spec).await.expect("an account");
+            let account = store.existing_account(&spec.slug).await.expect("it");
+            let token = roster_server::token::create(&store, &account)
+                .await
+                .expect("a token");
+            tokens.push(token.expose().to_string());
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let base = format!("http://{}", listener.local_addr().expect("an address"));
+        let router = app(store.clone(), config);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let stop = if worker {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(run_worker(
+                store.clone(),
+                "test-api",
+                WorkerConfig::default(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            Some(stop)
+        } else {
+            None
+        };
+        let other = tokens.pop().expect("two tokens");
+        let acme = tokens.pop().expect("two tokens");
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            store,
+            db: Some(db),
+            stop,
+            acme,
+            other,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(self.url(path))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    fn post(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(path))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    /// Uploads `csv` as a form, named `name`, with option fields.
+    async fn upload(
+        &self,
+        token: &str,
+        name: &str,
+        csv: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let mut form = Form::new().part(
+            "file",
+            Part::bytes(csv.as_bytes().to_vec())
+                .file_name(name.to_string())
+                .mime_str("text/csv")
+                .expect("a type"),
+        );
+        for (key, value) in fields {
+            form = form.text(key.to_string(), value.to_string());
+        }
+        Response::of(self.post("/api/imports", token).multipart(form)).await
+    }
+
+    /// Polls the import until it leaves the active states.
+    async fn finished(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = Response::of(self.get(&format!("/api/imports/{id}"), &self.acme))
+                .await
+                .json();
+            if !["queued", "running", "stopping"].contains(&status["state"].as_str().unwrap_or(""))
+            {
+                return status;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn end(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.store.close().await;
+        if let Some(db) = self.db.take() {
+            db.remove().await;
+        }
+    }
+}
+
+/// A response read whole.
+struct Response {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Response {
+    async fn of(request: reqwest::RequestBuilder) -> Response {
+        let response = request.send().await.expect("the server answers");
+        Response {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.expect("a body"),
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn header(&self, name: reqwest::header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.headers))
+    }
+}
+
+#[tokio::test]
+async fn a_clean_upload_is_queued_runs_and_every_read_route_answers_on_both_databases() {
+    for db in testing::both("a_clean_upload_is_queued").await {
+        let kind = db.kind;
+        let app = TestApp::start(db, ServerConfig::default(), true).await;
+        let out = app
+            .upload(
+                &app.acme,
+                "../HR list; final.csv",
+                &clean(),
+                &[("passwords", "none")],
+            )
+            .await;
+        assert_eq!(out.status, StatusCode::ACCEPTED, "{kind}: {}", out.body);
+        let queued = out.json();
+        let id = queued["id"].as_str().expect("an id").to_string();
+        assert_eq!(out.header(LOCATION), format!("/api/imports/{id}"));
+        assert_eq!(
+            (&queued["state"], &queued["total"], &queued["passwords"]),
+            (&json!("queued"), &json!(3), &json!("none"))
+        );
+
+        let done = app.finished(&id).await;
+        assert_eq!(
+            (&done["state"], &done["created"], &done["failed"]),
+            (&json!("completed"), &json!(3), &json!(0)),
+            "{kind}"
+        );
+        let listed = Response::of(app.get("/api/imports", &app.acme)).await;
+        assert_eq!(listed.status, StatusCode::OK);
+        assert_eq!(listed.json()[0]["id"], json!(id));
+
+        let results = Response::of(app.get(&format!("/api/imports/{id}/results"), &app.acme)).await;
+        assert_eq!(results.status, StatusCode::OK);
+        assert_eq!(results.header(CONTENT_TYPE), "application/json");
+        let rows = results.json();
+        assert_eq!(rows.as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            rows[0],
+            json!({"row": 2, "status": "created", "email": "ada@acme.example", "extension": "7000",
+                   "numbers": ["+16172000000"], "errors": [],
+                   "delivery": {"state": "not_sent", "error": null,
+                                "message": "no password sent (passwords none); reset the user's password to let them sign in"}})
+        );
+        let json_again =
+            Response::of(app.get(&format!("/api/imports/{id}/results.json"), &app.acme)).await;
+        assert_eq!(json_again.json(), rows);
+
+        let by_accept = Response::of(
+            app.get(&format!("/api/imports/{id}/results"), &app.acme)
+                .header(ACCEPT, "text/csv"),
+        )
+        .await;
+        let by_name =
+            Response::of(app.get(&format!("/api/imports/{id}/results.csv"), &app.acme)).await;
+        assert_eq!(by_accept.header(CONTENT_TYPE), "text/csv; charset=utf-8");
+        assert_eq!(by_accept.body, by_name.body);
+        let lines: Vec<&str> = by_name.body.lines().collect();
+        assert_eq!(
+            lines[0],
+            "row,status,email,extension,numbers,errors,delivery,delivery_message"
+        );
+        assert_eq!(lines.len(), 4);
+
+        let failed =
+            Response::of(app.get(&format!("/api/imports/{id}/failed-rows.csv"), &app.acme)).await;
+        assert_eq!(failed.status, StatusCode::OK);
+        // The uploaded name reaches the download's name only in safe letters.
+        assert_eq!(
+            failed.header(CONTENT_DISPOSITION),
+            "attachment; filename=\"HR_list__final-failed-rows.csv\""
+        );
+        assert_eq!(
+            failed.body,
+            "Display Name (Mandatory),Email Address (Mandatory),Primary Phone Number (Optional),\
+             Extension (Optional),Errors\r\n"
+        );
+
+        let stop = Response::of(app.post(&format!("/api/imports/{id}/stop"), &app.acme)).await;
+        assert_eq!(stop.status, StatusCode::OK);
+        assert_eq!(stop.json()["outcome"], json!("already_finished"));
+        app.end().await;
+    }
+}
+
+#[tokio::test]
+async fn a_file_with_errors_is_422_with_the_report_and_nothing_is_written() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let out = app
+        .upload(&app.acme, "users.csv", &with_errors(), &[])
+        .await;
+    assert_eq!(out.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", out.body);
+    let report = out.json();
+    assert_eq!(
+        (&report["rows"], &report["valid_rows"]),
+        (&json!(2), &json!(0))
+    );
+    let codes: Vec<&str> = report["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codes, ["invalid_email", "number_not_parked"]);
+    assert_eq!(report["errors"][0]["row"], json!(2));
+    assert_eq!(
+        report["errors"][0]["column"],
+        json!("Email Address (Mandatory)")
+    );
+    let listed = Response::of(app.get("/api/imports", &app.acme)).await;
+    assert_eq!(listed.json(), json!([]));
+    app.end().await;
+}
+
+#[tokio::test]
+async fn a_csv_body_takes_its_options_from_the_query() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let out = Response::of(
+        app.post(
+            "/api/imports?voice=false&passwords=to:it@acme.example",
+            &app.acme,
+        )
+        .header(CONTENT_TYPE, "text/csv")
+        .body(clean()),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::ACCEPTED, "{}", out.body);
+    assert_eq!(out.json()["passwords"], json!("to:it@acme.example"));
+    let bad = Response::of(
+        app.post("/api/imports?passwords=to:nobody", &app.acme)
+            .header(CONTENT_TYPE, "text/csv")
+            .body(clean()),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["code"], json!("invalid_option"));
+    app.end().await;
+}
+
+#[tokio::test]
+async fn a_second_import_is_409_naming_the_active_one_and_stop_ends_it() {
+    // No worker: the first import stays queued.
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let first = app.upload(&app.acme, "a.csv", &clean(), &[]).await.json();
+    let id = first["id"].as_str().expect("an id").to_string();
+    let second = app.upload(&app.acme, "b.csv", &clean(), &[]).await;
+    assert_eq!(second.status, StatusCode::CONFLICT);
+    let body = second.json();
+    assert_eq!(
+        (&body["code"], &body["import"]),
+        (&json!("import_active"), &json!(id))
+    );
+    assert!(
+        body["message"].as_str().unwrap_or("").contains(&id),
+        "{body}"
+    );
+    // Another account is not held up by it.
+    let theirs = app
+        .upload(&app.other, "c.csv", &clean().replace("acme", "other"), &[])
+        .await;
+    assert_eq!(theirs.status, StatusCode::ACCEPTED, "{}", theirs.body);
+
+    let stop = Response::of(app.post(&format!("/api/imports/{id}/stop"), &app.acme)).await;
+    let stop = stop.json();
+    assert_eq!(
+        (
+            &stop["outcome"],
+            &stop["import"]["state"],
+            &stop["import"]["not_processed"]
+        ),
+        (&json!("stopped"), &json!("stopped"), &json!(3))
+    );
+    let again = app.upload(&app.acme, "b.csv", &clean(), &[]).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    app.end().await;
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_is_413() {
+    let config = ServerConfig {
+        limits: Limits {
+            max_bytes: 10_000,
+            ..Limits::DEFAULT
+        },
+    };
+    let app = TestApp::start(testing::sqlite(), config, false).await;
+    let big = format!("{HEADER}{}", "Jane,jane@acme.example,,\n".repeat(2_000));
+    for out in [
+        app.upload(&app.acme, "big.csv", &big, &[]).await,
+        Response::of(
+            app.post("/api/imports", &app.acme)
+                .header(CONTENT_TYPE, "text/csv")
+                .body(big.clone()),
+        )
+        .await,
+    ] {
+        assert_eq!(out.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", out.body);
+        assert_eq!(
+            out.json(),
+            json!({"code": "file_too_large", "message": "the file is larger than the limit of 10000 bytes"})
+        );
+    }
+    // A slow endless upload is refused while it streams: long before its
+    // sender would have finished (a thousand chunks, 5 ms apart).
+    let chunk = "Jane,jane@acme.example,,\n".repeat(40);
+    let chunks = (0..1000).map(move |_| chunk.clone());
+    let slow = futures_util::stream::iter(chunks).then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let started = Instant::now();
+    let refused = app
+        .post("/api/imports", &app.acme)
+        .header(CONTENT_TYPE, "text/csv")
+        .body(reqwest::Body::wrap_stream(slow))
+        .send()
+        .await
+        .expect("an answer before the upload ends");
+    assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused after {:?}",
+        started.elapsed()
+    );
+    let small = app.upload(&app.acme, "small.csv", &clean(), &[]).await;
+    assert_eq!(small.status, StatusCode::ACCEPTED, "{}", small.body);
+    app.end().await;
+}
+
+#[tokio::test]
+async fn without_a_valid_token_every_route_is_401() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let id = "6a8420ef-90e5-4f53-a1e6-cad0b2df5e85";
+    let well_formed_unknown = format!("rst_{}", "0".repeat(64));
+    let routes = [
+        ("GET", "/api/imports".to_string()),
+        ("POST", "/api/imports".to_string()),
+        ("GET", format!("/api/imports/{id}")),
+        ("GET", format!("/api/imports/{id}/results")),
+        ("GET", format!("/api/imports/{id}/results.json")),
+        ("GET", format!("/api/imports/{id}/results.csv")),
+        ("GET", format!("/api/imports/{id}/failed-rows.csv")),
+        ("POST", format!("/api/imports/{id}/stop")),
+    ];
+    for (method, path) in &routes {
+        for token in [None, Some("nonsense"), Some(well_formed_unknown.as_str())] {
+            let mut request = match *method {
+                "GET" => app.client.get(app.url(path)),
+                _ => app.client.post(app.url(path)),
+            };
+            if let Some(token) = token {
+                request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let out = Response::of(request).await;
+            assert_eq!(
+                out.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {token:?}"
+            );
+            assert_eq!(out.json()["code"], json!("unauthorized"));
+        }
+    }
+    app.end().await;
+}
+
+#[tokio::test]
+async fn another_accounts_import_is_not_found_on_every_route_on_both_databases() {
+    for db in testing::both("another_accounts_import").await {
+        let app = TestApp::start(db, ServerConfig::default(), false).await;
+        let mine = app.upload(&app.acme, "a.csv", &clean(), &[]).await.json();
+        let id = mine["id"].as_str().expect("an id").to_string();
+        for path in [
+            format!("/api/imports/{id}"),
+            format!("/api/imports/{id}/results"),
+            format!("/api/imports/{id}/results.json"),
+            format!("/api/imports/{id}/results.csv"),
+            format!("/api/imports/{id}/failed-rows.csv"),
+            "/api/imports/not-an-id".to_string(),
+        ] {
+            let out = Response::of(app.get(&path, &app.other)).await;
+            assert_eq!(out.status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(out.json()["code"], json!("not_found"));
+            let own = Response::of(app.get(&path, &app.acme)).await;
+            let expected = if path.ends_with("not-an-id") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(own.status, expected, "{path}: {}", own.body);
+        }
+        let stop = Response::of(app.post(&format!("/api/imports/{id}/stop"), &app.other)).await;
+        assert_eq!(stop.status, StatusCode::NOT_FOUND);
+        let status = Response::of(app.get(&format!("/api/imports/{id}"), &app.acme)).await;
+        assert_eq!(
+            status.json()["state"],
+            json!("queued"),
+            "their stop did nothing"
+        );
+        let theirs = Response::of(app.get("/api/imports", &app.other)).await;
+        assert_eq!(theirs.json(), json!([]));
+        app.end().await;
+    }
+}
+
+#[tokio::test]
+async fn the_page_signs_in_with_a_token_and_guards_changes_with_csrf() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let signed_out = Response::of(client.get(app.url("/"))).await;
+    assert!(
+        signed_out
+            .body
+            .contains("<label for=\"token\">API token</label>")
+    );
+
+    let wrong = Response::of(
+        client
+            .post(app.url("/sign-in"))
+            .form(&[("token", "rst_wrong")]),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("That token opens no account"));
+
+    let signed_in = Response::of(
+        client
+            .post(app.url("/sign-in"))
+            .form(&[("token", app.acme.as_str())]),
+    )
+    .await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.header(LOCATION), "/");
+    let cookie = signed_in.header(reqwest::header::SET_COOKIE).to_string();
+    assert_eq!(
+        cookie,
+        format!(
+            "roster_session={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
+            app.acme
+        )
+    );
+    let session = format!("roster_session={}", app.acme);
+
+    let page = Response::of(client.get(app.url("/")).header(COOKIE, &session)).await;
+    assert!(
+        page.body.contains("account <strong>acme Corp</strong>"),
+        "{}",
+        page.body
+    );
+    let csrf = page
+        .body
+        .split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token")
+        .to_string();
+    assert_eq!(csrf.len(), 64);
+
+    // Reading needs only the cookie; changing needs the CSRF token too.
+    let list = Response::of(client.get(app.url("/api/imports")).header(COOKIE, &session)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let form = || {
+        Form::new().part(
+            "file",
+            Part::bytes(clean().into_bytes())
+                .file_name("a.csv")
+                .mime_str("text/csv")
+                .expect("a type"),
+        )
+    };
+    let forged = Response::of(
+        client
+            .post(app.url("/api/imports"))
+            .header(COOKIE, &session)
+            .multipart(form()),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(forged.json()["code"], json!("forbidden"));
+    let real = Response::of(
+        client
+            .post(app.url("/api/imports"))
+            .header(COOKIE, &session)
+            .header("X-CSRF-Token", &csrf)
+            .multipart(form()),
+    )
+    .await;
+    assert_eq!(real.status, StatusCode::ACCEPTED, "{}", real.body);
+
+    let forged_out = Response::of(
+        client
+            .post(app.url("/sign-out"))
+            .header(COOKIE, &session)
+            .form(&[("csrf", "0")]),
+    )
+    .await;
+    assert_eq!(forged_out.status, StatusCode::FORBIDDEN);
+    let out = Response::of(
+        client
+            .post(app.url("/sign-out"))
+            .header(COOKIE, &session)
+            .form(&[("csrf", csrf.as_str())]),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(
+        out.header(reqwest::header::SET_COOKIE)
+            .starts_with("roster_session=; "),
+        "the cookie is cleared"
+    );
+    app.end().await;
+}
+
+#[tokio::test]
+async fn the_template_and_the_openapi_document_are_served() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    let template = Response::of(app.client.get(app.url("/template.csv"))).await;
+    assert_eq!(template.status, StatusCode::OK);
+    assert_eq!(template.body, roster_template::TEMPLATE_FILE);
+    assert_eq!(template.header(CONTENT_TYPE), "text/csv; charset=utf-8");
+
+    let document = Response::of(app.client.get(app.url("/api/openapi.json")))
+        .await
+        .json();
+    let mut routes: Vec<String> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("methods")
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "GET /api/imports",
+            "GET /api/imports/{id}",
+            "GET /api/imports/{id}/failed-rows.csv",
+            "GET /api/imports/{id}/results",
+            "GET /api/imports/{id}/results.csv",
+            "GET /api/imports/{id}/results.json",
+            "POST /api/imports",
+            "POST /api/imports/{id}/stop",
+        ]
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["token"]["scheme"],
+        json!("bearer")
+    );
+    // Every route the document lists answers (401 without a token, not 404).
+    for route in &routes {
+        let (method, path) = route.split_once(' ').expect("method and path");
+        let path = path.replace("{id}", "6a8420ef-90e5-4f53-a1e6-cad0b2df5e85");
+        let request = if method == "GET" {
+            app.client.get(app.url(&path))
+        } else {
+            app.client.post(app.url(&path))
+        };
+        assert_eq!(
+            Response::of(request).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{route}"
+        );
+    }
+    app.end().await;
+}
