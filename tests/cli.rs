@@ -4,8 +4,10 @@
 mod util;
 
 mod account;
+mod browser;
 mod import;
 mod passwords;
+mod serve;
 mod template;
 mod tidy;
 mod validate;

@@ -32,7 +32,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use roster_store::Store;
 use roster_validate::Limits;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -90,7 +90,11 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
         // Uploads are limited while they stream (see `upload.rs`), not by
         // buffering them whole first.
         .layer(DefaultBodyLimit::disable())
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .with_state(state)
 }
 
