@@ -110,6 +110,10 @@ pub(crate) struct ServeArgs {
     /// The largest upload, in bytes (refused while it streams in).
     #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
     pub(crate) max_bytes: u64,
+    /// Mark the page's session cookie Secure: when the page is reached over
+    /// HTTPS (through a proxy in front of roster).
+    #[arg(long)]
+    pub(crate) secure_cookies: bool,
     #[command(flatten)]
     pub(crate) worker: WorkerArgs,
 }

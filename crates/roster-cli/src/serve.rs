@@ -25,6 +25,7 @@ pub(crate) async fn run(db: &str, args: ServeArgs) -> anyhow::Result<Outcome> {
             max_rows: args.max_rows,
             ..Limits::DEFAULT
         },
+        secure_cookies: args.secure_cookies,
     };
     let server =
         axum::serve(listener, app(store.clone(), config)).with_graceful_shutdown(when(stopped));

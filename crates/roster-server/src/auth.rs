@@ -81,12 +81,34 @@ pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The `Set-Cookie` value that signs the page in with `token`.
-pub(crate) fn session_cookie(token: &str) -> String {
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200")
+/// The `Set-Cookie` value that signs the page in with `token`; `secure`
+/// when the page is served over HTTPS (the browser then never sends it in
+/// clear).
+pub(crate) fn session_cookie(token: &str, secure: bool) -> String {
+    cookie(token, "Max-Age=43200", secure)
 }
 
 /// The `Set-Cookie` value that signs the page out.
-pub(crate) fn ended_session_cookie() -> String {
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+pub(crate) fn ended_session_cookie(secure: bool) -> String {
+    cookie("", "Max-Age=0", secure)
+}
+
+fn cookie(value: &str, age: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; {age}{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_when_asked() {
+        assert_eq!(
+            super::session_cookie("rst_x", false),
+            "roster_session=rst_x; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200"
+        );
+        assert_eq!(
+            super::ended_session_cookie(true),
+            "roster_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        );
+    }
 }

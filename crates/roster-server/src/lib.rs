@@ -38,17 +38,21 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorJson};
 
-/// How the server treats uploads.
+/// How the server treats uploads and sessions.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerConfig {
     /// Size and row limits of an uploaded file.
     pub limits: Limits,
+    /// Mark the page's session cookie `Secure`: for a page served over
+    /// HTTPS (by a proxy in front, say).
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
             limits: Limits::DEFAULT,
+            secure_cookies: false,
         }
     }
 }
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
 pub(crate) struct AppState {
     pub(crate) store: Store,
     pub(crate) limits: Limits,
+    pub(crate) secure_cookies: bool,
 }
 
 /// The server: API, page and template, with request logging.
@@ -65,6 +70,7 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
     let state = AppState {
         store,
         limits: config.limits,
+        secure_cookies: config.secure_cookies,
     };
     let (api, document) = OpenApiRouter::with_openapi(openapi::document())
         .routes(routes!(imports::create_import, imports::list_imports))

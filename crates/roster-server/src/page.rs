@@ -62,17 +62,27 @@ pub(crate) async fn sign_in(
             Some("That token opens no account. Check it, or make a new one."),
         ));
     }
-    Ok(with_cookie(Redirect::to("/"), &auth::session_cookie(token)))
+    Ok(with_cookie(
+        Redirect::to("/"),
+        &auth::session_cookie(token, state.secure_cookies),
+    ))
 }
 
 /// Signs the browser out.
-pub(crate) async fn sign_out(headers: HeaderMap, Form(form): Form<SignOut>) -> Response {
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignOut>,
+) -> Response {
     let signed_in = session_token(&headers);
     let valid = signed_in.is_some_and(|t| token::same(&form.csrf, &token::csrf(&t)));
     if !valid {
         return ApiError::Forbidden("sign out from the page").into_response();
     }
-    with_cookie(Redirect::to("/"), &auth::ended_session_cookie())
+    with_cookie(
+        Redirect::to("/"),
+        &auth::ended_session_cookie(state.secure_cookies),
+    )
 }
 
 pub(crate) async fn script() -> Response {

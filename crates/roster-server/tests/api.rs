@@ -382,6 +382,7 @@ async fn an_upload_over_the_limit_is_413() {
             max_bytes: 10_000,
             ..Limits::DEFAULT
         },
+        ..ServerConfig::default()
     };
     let app = TestApp::start(testing::sqlite(), config, false).await;
     let big = format!("{HEADER}{}", "Jane,jane@acme.example,,\n".repeat(2_000));
