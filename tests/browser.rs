@@ -9,7 +9,6 @@
 //! unless `ROSTER_TEST_BROWSER` is set (`.ci/run` sets it and installs the
 //! packages): then a missing browser is a failure.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,30 +33,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// `roster serve` on a free port; its address.
-fn serve(roster: &Roster) -> (Running, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(roster.dir.path())
-        .env("ROSTER_DATABASE_URL", &roster.db.url)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("roster serve starts");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut line = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut line)
-        .expect("roster serve says where it listens");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .map(|url| url.trim_end_matches('/').to_string())
-        .unwrap_or_else(|| panic!("unexpected: {line}"));
-    (Running(child), base)
 }
 
 /// chromedriver on a free port, and a headless Chromium session through it
@@ -197,7 +172,8 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
     let token = roster.run(&["token", "create", "--account", "demo"]);
     assert_eq!(token.code, 0, "{token:?}");
     let token = token.stdout.trim().to_string();
-    let (_server, base) = serve(&roster);
+    let server = roster.serve(None);
+    let base = server.base.clone();
     let downloads = roster.dir.path().join("downloads");
     std::fs::create_dir_all(&downloads).expect("a downloads folder");
     let (_driver, client) = browser(&driver, &downloads).await;

@@ -2,8 +2,8 @@
 //! only as a hash; the server answering with it, logging each request
 //! without the token or the session cookie, and ending cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Command;
 
 use crate::util::Roster;
 
@@ -31,27 +31,8 @@ async fn a_token_opens_the_api_and_no_log_line_carries_it() {
     let stored = String::from_utf8_lossy(&[db, wal].concat()).into_owned();
     assert!(!stored.contains(&token[4..]), "a token in the database");
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .current_dir(roster.dir.path())
-        .env("ROSTER_DATABASE_URL", &roster.db.url)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("roster serve starts");
-    let mut stderr = BufReader::new(server.stderr.take().expect("piped stderr"));
-    let mut first = String::new();
-    // Log lines may come before the address line.
-    while !first.contains("roster serving") {
-        first.clear();
-        stderr.read_line(&mut first).expect("a line");
-    }
-    let base = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .map(|url| url.trim_end_matches('/').to_string())
-        .expect("the address");
+    let mut server = roster.serve(Some("info"));
+    let base = server.base.clone();
 
     let client = reqwest::Client::new();
     let listed = client
@@ -71,13 +52,13 @@ async fn a_token_opens_the_api_and_no_log_line_carries_it() {
     assert_eq!(page.status(), 200);
 
     let term = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .expect("kill runs");
     assert!(term.success());
-    let exit = server.wait().expect("the server exits");
+    let exit = server.child.wait().expect("the server exits");
     let mut logs = String::new();
-    stderr.read_to_string(&mut logs).expect("the logs");
+    server.stderr.read_to_string(&mut logs).expect("the logs");
     assert_eq!(exit.code(), Some(0), "{logs}");
     assert!(
         logs.contains("path=/api/imports"),

@@ -1,7 +1,8 @@
 //! Runs the `roster` binary against a scratch database.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 use roster_store::testing::{self, ScratchDatabase};
 
@@ -20,6 +21,22 @@ pub struct Output {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// A running `roster serve`, killed when dropped.
+pub struct Served {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// What it prints after the line with its address.
+    pub stderr: BufReader<ChildStderr>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// `roster` with its own database and working directory.
@@ -107,6 +124,41 @@ impl Roster {
         args.extend(flags);
         args.push(path(&file));
         self.run(&args)
+    }
+
+    /// Starts `roster serve` on a free port, logging at `log` (a
+    /// `RUST_LOG` filter) or not at all.
+    pub fn serve(&self, log: Option<&str>) -> Served {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(self.dir.path())
+            .env("ROSTER_DATABASE_URL", &self.db.url)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(log) = log {
+            command.env("RUST_LOG", log);
+        }
+        let mut child = command.spawn().expect("roster serve starts");
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        // Log lines may come before the line that says where it listens.
+        let mut line = String::new();
+        while !line.contains("roster serving") {
+            line.clear();
+            let read = stderr.read_line(&mut line).expect("roster serve's output");
+            assert!(read > 0, "roster serve ended before it listened");
+        }
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(|url| url.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| panic!("no address in {line}"));
+        Served {
+            child,
+            base,
+            stderr,
+        }
     }
 
     /// Loads the demo account.
