@@ -230,7 +230,15 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
         progress.starts_with("8 of 8 rows: 8 created, 0 failed"),
         "{progress}"
     );
-    let results = shown_rows(&client, "results").await;
+    // The results load after the state says completed.
+    let started = Instant::now();
+    let results = loop {
+        let rows = shown_rows(&client, "results").await;
+        if !rows.is_empty() || started.elapsed() > Duration::from_secs(20) {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(results.len(), 8);
     assert!(
         results[0].starts_with("2 created ada@demo.example 7101 +16175550100"),

@@ -155,6 +155,10 @@ pub(crate) struct ImportArgs {
     /// Queue the import, print its id and return without waiting.
     #[arg(long)]
     pub(crate) detach: bool,
+    /// Data rows per chunk: a large import is split into chunks that any
+    /// worker may take.
+    #[arg(long, default_value_t = roster_jobs::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) chunk_rows: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
     /// The most data rows a file may have.
@@ -169,7 +173,7 @@ pub(crate) struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerArgs {
-    /// Imports run at once.
+    /// Chunks of imports written at once.
     #[arg(long, default_value_t = 2)]
     pub(crate) concurrency: usize,
     /// Seconds before work held by a worker that stopped sending heartbeats

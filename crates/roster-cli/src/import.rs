@@ -51,6 +51,7 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
             max_rows: args.max_rows,
             ..Limits::DEFAULT
         },
+        chunk_rows: args.chunk_rows,
     };
     let shown = args.file.display().to_string();
     let import = match submit(&store, submission).await? {

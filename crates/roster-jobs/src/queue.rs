@@ -1,10 +1,12 @@
 //! The job queue: apalis on the same database as the data.
 //!
 //! [`serve`] runs a worker of any of roster's queues; [`run_worker`] is the
-//! worker of imports. A job carries only an import's id; the import's state
-//! lives in roster's tables. So a job delivered twice, or pushed again by a
-//! worker that starts up and finds an import still queued, does no harm:
-//! [`run_import`] picks up where the database says the import is.
+//! worker of imports. An import travels as two kinds of job: `RunImport`
+//! plans it (splits it into chunks) and queues a `RunChunk` per chunk, which
+//! any worker may take. A job carries only ids; the import's state lives in
+//! roster's tables. So a job delivered twice, or pushed again by a worker
+//! that starts up and finds an import unfinished, does no harm: a chunk
+//! picks up where the database says it is.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,30 +18,39 @@ use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use roster_store::{ImportId, Pool, Store};
+use roster_store::{Chunk, ImportId, Pool, Store};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
 
 use crate::Error;
-use crate::runner::{RunConfig, run_import};
+use crate::runner::{RunConfig, plan_import, run_chunk};
 
-/// The queue imports travel on.
+/// The queue imports are planned on.
 const QUEUE: &str = "roster-imports";
+/// The queue their chunks travel on.
+const CHUNK_QUEUE: &str = "roster-chunks";
 /// Attempts before an import that keeps failing is marked failed.
 const MAX_ATTEMPTS: usize = 5;
 
-/// The payload of a job: ids only, so a job survives any change to roster's
-/// types (fields are only ever added).
+/// The payload of a job that plans an import: ids only, so a job survives
+/// any change to roster's types (fields are only ever added).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunImport {
     pub import_id: String,
 }
 
+/// The payload of a job that writes one chunk of an import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunChunk {
+    pub import_id: String,
+    pub seq: u64,
+}
+
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Imports run at once by this worker.
+    /// Chunks written at once by this worker.
     pub concurrency: usize,
     /// How often an idle worker looks for work.
     pub poll: Duration,
@@ -101,23 +112,59 @@ impl Default for WorkerConfig {
     }
 }
 
-/// Queues the import's job. Pushing the same import twice queues it once.
+/// Queues the job that plans the import. Pushing the same import twice
+/// queues it once.
 pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
-    let task = TaskBuilder::new(RunImport {
+    let job = RunImport {
         import_id: id.to_string(),
-    })
-    .idempotency_key(format!("import-{id}"))
-    .max_attempts(MAX_ATTEMPTS)
-    .build();
-    let pushed = match store.pool() {
+    };
+    push(store, QUEUE, job, format!("import-{id}"))
+        .await
+        .map_err(|e| Error::Queue(format!("queueing import {id}: {e}")))
+}
+
+/// Queues the jobs of these chunks of the import, once each.
+pub async fn enqueue_chunks(store: &Store, id: &ImportId, chunks: &[Chunk]) -> Result<(), Error> {
+    for chunk in chunks {
+        let job = RunChunk {
+            import_id: id.to_string(),
+            seq: chunk.seq,
+        };
+        push(
+            store,
+            CHUNK_QUEUE,
+            job,
+            format!("import-{id}-chunk-{}", chunk.seq),
+        )
+        .await
+        .map_err(|e| Error::Queue(format!("queueing chunk {} of import {id}: {e}", chunk.seq)))?;
+    }
+    Ok(())
+}
+
+/// Pushes a job unless one with its key was pushed before.
+async fn push<Args>(
+    store: &Store,
+    queue: &'static str,
+    args: Args,
+    key: String,
+) -> Result<(), String>
+where
+    Args: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    let task = TaskBuilder::new(args)
+        .idempotency_key(key)
+        .max_attempts(MAX_ATTEMPTS)
+        .build();
+    match store.pool() {
         Pool::Sqlite(pool) => {
-            let mut storage = SqliteStorage::<RunImport>::new(pool)
-                .with_config(apalis_sqlite::Config::default().queue(QUEUE));
+            let mut storage = SqliteStorage::<Args>::new(pool)
+                .with_config(apalis_sqlite::Config::default().queue(queue));
             storage.push_task(task).await.map_err(|e| e.to_string())
         }
         Pool::Postgres(pool) => {
-            let mut storage = PostgresStorage::<RunImport>::new(pool)
-                .with_config(apalis_postgres::Config::default().queue(QUEUE));
+            let mut storage = PostgresStorage::<Args>::new(pool)
+                .with_config(apalis_postgres::Config::default().queue(queue));
             match storage.push_task(task).await {
                 Ok(()) => Ok(()),
                 // PostgreSQL refuses a duplicate idempotency key: already queued.
@@ -129,12 +176,12 @@ pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
                 Err(e) => Err(e.to_string()),
             }
         }
-    };
-    pushed.map_err(|e| Error::Queue(format!("queueing import {id}: {e}")))
+    }
 }
 
-/// Runs a worker of imports until `shutdown` completes, then lets the
-/// imports in hand reach their next batch boundary and returns.
+/// Runs a worker of imports until `shutdown` completes: it plans imports
+/// and writes chunks (`config.concurrency` at once), and lets the chunks
+/// in hand reach the end of their rows before it returns.
 pub async fn run_worker(
     store: Store,
     name: &str,
@@ -145,20 +192,56 @@ pub async fn run_worker(
     for id in store.unfinished_imports().await? {
         enqueue(&store, &id).await?;
     }
-    let queue = QueueConfig {
-        queue: QUEUE,
-        concurrency: config.concurrency,
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let worker = Worker {
+        store: store.clone(),
+        run: config.run,
+        // Which worker took a chunk, as the chunk records it.
+        label: format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..4]
+        ),
+    };
+    let planner = {
+        let worker = worker.clone();
+        Handler::new(move |job, attempt| Box::pin(plan(job, worker.clone(), attempt)))
+    };
+    let writer = Handler::new(move |job, attempt| Box::pin(write(job, worker.clone(), attempt)));
+    let queue = |queue, concurrency| QueueConfig {
+        queue,
+        concurrency,
         batch: 1,
         poll: config.poll,
         orphan_after: config.orphan_after,
         retries: MAX_ATTEMPTS,
     };
-    let worker = Worker {
-        store: store.clone(),
-        run: config.run,
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+        Ok(())
     };
-    let handler = Handler::new(move |job, attempt| Box::pin(handle(job, worker.clone(), attempt)));
-    serve(store, name, queue, handler, shutdown).await
+    tokio::try_join!(
+        serve(
+            store.clone(),
+            name,
+            queue(QUEUE, 1),
+            planner,
+            when(stopped.clone())
+        ),
+        serve(
+            store,
+            name,
+            queue(CHUNK_QUEUE, config.concurrency),
+            writer,
+            when(stopped)
+        ),
+        signal,
+    )?;
+    Ok(())
 }
 
 /// Runs a worker of one queue until `shutdown` completes, handing each job
@@ -290,20 +373,47 @@ async fn call<Args>(
 struct Worker {
     store: Store,
     run: RunConfig,
+    label: String,
 }
 
-async fn handle(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+/// Plans an import and queues its chunks.
+async fn plan(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
     };
-    match run_import(&worker.store, &id, worker.run).await {
-        Ok(()) => Ok(()),
-        Err(Error::FileRefused(_)) => Ok(()),
+    let planned = match plan_import(&worker.store, &id).await {
+        Ok(Some(chunks)) => enqueue_chunks(&worker.store, &id, &chunks).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    settle(&worker, &id, attempt, planned).await
+}
+
+/// Writes one chunk of an import.
+async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+    let Some(id) = ImportId::parse(&job.import_id) else {
+        error!(import_id = %job.import_id, "job names no valid import; dropped");
+        return Ok(());
+    };
+    let written = run_chunk(&worker.store, &id, job.seq, &worker.label, worker.run).await;
+    settle(&worker, &id, attempt, written).await
+}
+
+/// A job's end: a refused file ends it (the import is failed already);
+/// another error is tried again, and fails the import on the last attempt.
+async fn settle(
+    worker: &Worker,
+    id: &ImportId,
+    attempt: usize,
+    outcome: Result<(), Error>,
+) -> Result<(), BoxDynError> {
+    match outcome {
+        Ok(()) | Err(Error::FileRefused(_)) => Ok(()),
         Err(e) => {
-            warn!(import_id = %id, attempt, error = %e, "import run failed");
+            warn!(import_id = %id, attempt, error = %e, "import job failed");
             if attempt >= MAX_ATTEMPTS
-                && let Ok(import) = worker.store.existing_import(&id).await
+                && let Ok(import) = worker.store.existing_import(id).await
             {
                 let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
                 let _ = worker.store.fail_import(import.key, &why).await;

@@ -1,19 +1,24 @@
-//! `run_import`: what a worker does with an import — create its users, a
-//! batch at a time, until the file ends or a stop is asked.
+//! What workers do with an import: [`plan_import`] readies it and splits it
+//! into chunks of consecutive rows; [`run_chunk`] creates the users of one
+//! chunk, a batch at a time, until its rows end or a stop is asked;
+//! [`run_import`] does both for a whole import in this process.
 //!
-//! The file is read on a blocking thread and handed over in batches while
-//! earlier batches are being written, so parsing and the database overlap;
-//! on PostgreSQL two batches are written at once, each in its own
-//! transaction. Everything the run does is in the database, committed batch
-//! by batch: a run that dies and is delivered again skips every row that has
-//! a result, and creates nothing twice.
+//! A chunk's rows are read from the stored file on a blocking thread (the
+//! rows before the chunk are passed over unchecked) and handed over in
+//! batches while earlier batches are being written, so parsing and the
+//! database overlap; on PostgreSQL two batches are written at once, each in
+//! its own transaction. Everything a chunk does is in the database,
+//! committed batch by batch: a chunk that dies and is run again skips every
+//! row that has a result, and creates nothing twice.
+//!
+//! Extensions for rows that leave theirs empty are claimed before each
+//! batch from the import's cursor (`Store::claim_extensions`), in file
+//! order within a chunk; chunks written at once take separate blocks.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use roster_store::{
-    BatchCounts, ExtensionAllocator, Import, ImportId, ImportState, RowInput, Store,
-};
+use roster_store::{Account, BatchCounts, Chunk, Import, ImportId, ImportState, RowInput, Store};
 use roster_template::Column;
 use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader};
 use tokio::sync::mpsc;
@@ -34,49 +39,124 @@ impl Default for RunConfig {
     }
 }
 
-/// Runs the import to its end: completed, completed with errors, or
-/// stopped. Does nothing to an import that has already finished.
-#[instrument(skip_all, fields(import_id = %id))]
+/// Runs the import to its end in this process: plans it, then runs its
+/// chunks one after another. Does nothing to an import that has already
+/// finished.
 pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Result<(), Error> {
+    let Some(chunks) = plan_import(store, id).await? else {
+        return Ok(());
+    };
+    for chunk in chunks {
+        run_chunk(store, id, chunk.seq, "this process", config).await?;
+    }
+    Ok(())
+}
+
+/// Readies the import to run: marks it running, records the extensions its
+/// file names (when an older roster queued it without them), and splits it
+/// into chunks. The chunks still to do; `None` when the import is not to
+/// run (stopped before it started, or finished).
+#[instrument(skip_all, fields(import_id = %id))]
+pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chunk>>, Error> {
     let import = store.existing_import(id).await?;
     if !store.start_import(import.key).await? {
         // Stopped before it started, or finished by an earlier delivery.
         if store.import_state(import.key).await? == ImportState::Stopping {
             store.finish_import(import.key).await?;
         }
+        return Ok(None);
+    }
+    if import.voice && store.reserved_extensions(import.key).await?.is_none() {
+        let account = store.existing_account(&import.account_slug).await?;
+        let options = reading_options(&import, account.extensions);
+        let named: Vec<Extension> = explicit_extensions(store, &import, options)
+            .await?
+            .into_iter()
+            .collect();
+        store.set_reserved_extensions(import.key, &named).await?;
+    }
+    let chunks = store.plan_chunks(&import).await?;
+    info!(chunks = chunks.len(), "planned");
+    Ok(Some(chunks.into_iter().filter(|c| !c.done).collect()))
+}
+
+/// Creates the users of the import's chunk `seq`, then marks the chunk
+/// done, and the import too when that was its last chunk. `worker` names
+/// who runs it. Does nothing to a chunk or an import that is done.
+#[instrument(skip_all, fields(import_id = %id, chunk = seq))]
+pub async fn run_chunk(
+    store: &Store,
+    id: &ImportId,
+    seq: u64,
+    worker: &str,
+    config: RunConfig,
+) -> Result<(), Error> {
+    let import = store.existing_import(id).await?;
+    if !import.state.is_active() || !store.start_chunk(import.key, seq, worker).await? {
         return Ok(());
     }
-    let import = Arc::new(store.existing_import(id).await?);
+    let Some(chunk) = store
+        .chunks(import.key)
+        .await?
+        .into_iter()
+        .find(|c| c.seq == seq)
+    else {
+        return Ok(());
+    };
+    if store.import_state(import.key).await? == ImportState::Stopping {
+        store.finish_chunk(import.key, seq).await?;
+        return Ok(());
+    }
+    let outcome = write_chunk(store, Arc::new(import.clone()), &chunk, config).await;
+    match outcome {
+        Ok(()) => {
+            store.finish_chunk(import.key, seq).await?;
+            info!("chunk done");
+            Ok(())
+        }
+        Err(e @ Error::FileRefused(_)) => {
+            store.fail_import(import.key, &e.to_string()).await?;
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the chunk's rows and writes them, batch by batch, until they end
+/// or a stop is asked.
+async fn write_chunk(
+    store: &Store,
+    import: Arc<Import>,
+    chunk: &Chunk,
+    config: RunConfig,
+) -> Result<(), Error> {
     let account = Arc::new(store.existing_account(&import.account_slug).await?);
     let locations = Arc::new(store.location_ids(&account).await?);
+    let reserved = store
+        .reserved_extensions(import.key)
+        .await?
+        .unwrap_or_default();
     let options = reading_options(&import, account.extensions);
     let writers = store.batch_writers();
     let pause = store.pause_between_batches();
-    info!(writers, "running");
-
-    let reserved = if import.voice {
-        explicit_extensions(store, &import, options).await?
-    } else {
-        HashSet::new()
-    };
-    let extensions = Arc::new(ExtensionAllocator::new(&account, reserved));
 
     let (batches, mut incoming) = mpsc::channel::<Result<Vec<RowInput>, Error>>(2);
     let reader = {
         let store = store.clone();
         let key = import.key;
         let runtime = tokio::runtime::Handle::current();
+        let (skip, take) = (chunk.first_row, chunk.rows);
         tokio::task::spawn_blocking(move || {
             let file = Box::new(store.stored_file(key, runtime));
-            let sent = read_batches(file, options, config.batch_rows, &batches);
+            let sent = read_batches(file, options, config.batch_rows, skip, take, &batches);
             if let Err(e) = sent {
                 let _ = batches.blocking_send(Err(e));
             }
         })
     };
     let mut outcome = Ok(());
-    let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<BatchCounts, roster_store::Error>>> =
-        VecDeque::new();
+    let mut in_flight: VecDeque<tokio::task::JoinHandle<Written>> = VecDeque::new();
+    let mut spare = Vec::new();
     while let Some(batch) = incoming.recv().await {
         let batch = match batch {
             Ok(batch) => batch,
@@ -92,72 +172,119 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
         if in_flight.len() == writers
             && let Some(oldest) = in_flight.pop_front()
         {
-            if let Err(e) = written(oldest.await) {
+            if let Err(e) = written(oldest.await, &mut spare) {
                 outcome = Err(e);
                 break;
             }
             tokio::time::sleep(pause).await;
         }
-        let ticket = extensions.ticket();
-        let (store, import, account, locations, extensions) = (
+        let mut extensions = if import.voice {
+            extensions_for(store, &import, &account, &reserved, &batch, &mut spare).await?
+        } else {
+            VecDeque::new()
+        };
+        let (store, import, account, locations) = (
             store.clone(),
             import.clone(),
             account.clone(),
             locations.clone(),
-            extensions.clone(),
         );
         in_flight.push_back(tokio::spawn(async move {
-            store
-                .create_users(&import, &account, &locations, &batch, &extensions, ticket)
-                .await
+            let counts = store
+                .create_users(&import, &account, &locations, &batch, &mut extensions)
+                .await?;
+            Ok((counts, extensions))
         }));
     }
     drop(incoming);
-    // Every batch handed out is written to its end before the run ends.
+    // Every batch handed out is written to its end before the chunk ends.
     for batch in in_flight {
-        if let Err(e) = written(batch.await)
+        if let Err(e) = written(batch.await, &mut spare)
             && outcome.is_ok()
         {
             outcome = Err(e);
         }
     }
     reader.await.map_err(|e| Error::Task(e.to_string()))?;
-    match outcome {
-        Ok(()) => {
-            store.finish_import(import.key).await?;
-            info!("finished");
-            Ok(())
-        }
-        Err(e @ Error::FileRefused(_)) => {
-            store.fail_import(import.key, &e.to_string()).await?;
-            Err(e)
-        }
-        Err(e) => Err(e),
-    }
+    outcome
 }
 
-/// The outcome of a batch's task.
+/// Extensions for the rows of `batch` that name none: the spares of
+/// earlier batches first (lowest first), then new ones claimed from the
+/// import's cursor.
+async fn extensions_for(
+    store: &Store,
+    import: &Import,
+    account: &Account,
+    reserved: &HashSet<Extension>,
+    batch: &[RowInput],
+    spare: &mut Vec<Extension>,
+) -> Result<VecDeque<Extension>, Error> {
+    let needed = batch
+        .iter()
+        .filter(|row| matches!(row, RowInput::Valid(v) if v.extension.is_none()))
+        .count();
+    spare.sort_unstable_by(|a, b| b.cmp(a));
+    let mut given: VecDeque<Extension> = VecDeque::with_capacity(needed);
+    while given.len() < needed
+        && let Some(e) = spare.pop()
+    {
+        given.push_back(e);
+    }
+    if given.len() < needed {
+        let claimed = store
+            .claim_extensions(import, account, needed - given.len(), reserved)
+            .await?;
+        given.extend(claimed);
+    }
+    Ok(given)
+}
+
+/// What a batch's task gives back: its counts, and the extensions it was
+/// given and did not use.
+type Written = Result<(BatchCounts, VecDeque<Extension>), roster_store::Error>;
+
+/// The outcome of a batch's task; its unused extensions go to `spare`.
 fn written(
-    joined: Result<Result<BatchCounts, roster_store::Error>, tokio::task::JoinError>,
+    joined: Result<Written, tokio::task::JoinError>,
+    spare: &mut Vec<Extension>,
 ) -> Result<(), Error> {
     match joined {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok((_, unused))) => {
+            spare.extend(unused);
+            Ok(())
+        }
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(Error::Task(e.to_string())),
     }
 }
 
-/// Reads the file's rows and sends them in batches. Stops quietly when the
-/// receiver is gone (the run stopped).
+/// Passes over the file's first `skip` rows, then sends the next `take`
+/// in batches. Stops quietly when the receiver is gone (the run stopped).
 fn read_batches(
     file: Box<dyn std::io::Read + Send>,
     options: Options,
     batch_rows: usize,
+    skip: u64,
+    take: u64,
     batches: &mpsc::Sender<Result<Vec<RowInput>, Error>>,
 ) -> Result<(), Error> {
     let mut reader = open(file, &options)?;
+    for _ in 0..skip {
+        let skipped = reader.skip_row().map_err(|e| match e {
+            roster_validate::Error::Unreadable(why) => Error::FileRefused(why),
+            other => Error::File(other),
+        })?;
+        if skipped.is_none() {
+            return Ok(());
+        }
+    }
     let mut batch = Vec::with_capacity(batch_rows);
-    while let Some(row) = next_row(&mut reader)? {
+    let mut taken = 0;
+    while taken < take
+        && let Some(row) = next_row(&mut reader)?
+    {
+        taken += 1;
         batch.push(match row.row {
             Ok(valid) => RowInput::Valid(valid),
             Err(errors) => RowInput::Invalid {

@@ -21,7 +21,12 @@ pub struct Submission<'a> {
     pub voice: bool,
     pub passwords: PasswordDelivery,
     pub limits: Limits,
+    /// Data rows per chunk: how finely the import is shared among workers.
+    pub chunk_rows: u64,
 }
+
+/// Data rows per chunk unless asked otherwise: a million-row import in ten.
+pub const DEFAULT_CHUNK_ROWS: u64 = 100_000;
 
 /// What became of a submission.
 #[derive(Debug)]
@@ -44,7 +49,7 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
         .map_err(unreadable)?
         .into_std()
         .await;
-    let report = check(
+    let mut report = check(
         store,
         submission.account,
         Box::new(input),
@@ -61,6 +66,13 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
         voice: submission.voice,
         passwords: submission.passwords,
         total: report.rows,
+        chunk_rows: submission.chunk_rows,
+        // Without voice services no row names an extension.
+        reserved_extensions: Some(if submission.voice {
+            std::mem::take(&mut report.extensions)
+        } else {
+            Vec::new()
+        }),
     };
     let mut file = tokio::fs::File::open(submission.path)
         .await

@@ -68,6 +68,8 @@ async fn queue(store: &Store, account: &Account, csv: &str) -> Result<Import, Er
         voice: true,
         passwords: PasswordDelivery::None,
         total: rows,
+        chunk_rows: 0,
+        reserved_extensions: None,
     };
     store.create_import(&new, &mut csv.as_bytes()).await
 }

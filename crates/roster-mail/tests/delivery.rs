@@ -54,6 +54,8 @@ async fn import(
         voice: true,
         passwords,
         total: csv.lines().count() as u64 - 1,
+        chunk_rows: 0,
+        reserved_extensions: None,
     };
     let import = store
         .create_import(&new, &mut csv.as_bytes())

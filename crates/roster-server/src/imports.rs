@@ -10,7 +10,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_jobs::{Submission, Submitted, for_each_result, submit, write_failed_rows};
+use roster_jobs::{
+    DEFAULT_CHUNK_ROWS, Submission, Submitted, for_each_result, submit, write_failed_rows,
+};
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
 use roster_template::csv_line;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,8 @@ pub(crate) struct ImportOptions {
     voice: Option<String>,
     /// Temporary passwords: `users` (default), `none`, or `to:ADDRESS`.
     passwords: Option<String>,
+    /// Data rows per chunk, for workers to share (default 100000).
+    chunk_rows: Option<String>,
 }
 
 /// How many imports a list gives.
@@ -60,6 +64,8 @@ pub(crate) struct ImportForm {
     voice: Option<String>,
     /// `users`, `none` or `to:ADDRESS`.
     passwords: Option<String>,
+    /// Data rows per chunk.
+    chunk_rows: Option<String>,
 }
 
 /// Uploads a file: validates every row and, if all pass, queues the import.
@@ -110,6 +116,17 @@ pub(crate) async fn create_import(
             ))
         })?,
     };
+    let chunk_rows = match field("chunk_rows", &query.chunk_rows) {
+        None => DEFAULT_CHUNK_ROWS,
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid_option(format!("chunk_rows '{text}': use a whole number above 0"))
+            })?,
+    };
     let submission = Submission {
         account: &caller.account,
         path: &upload.path,
@@ -117,6 +134,7 @@ pub(crate) async fn create_import(
         voice,
         passwords,
         limits: state.limits,
+        chunk_rows,
     };
     match submit(&state.store, submission).await? {
         Submitted::Invalid(report) => Ok((

@@ -12,6 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::Context;
 use crate::store::with_pool;
+use roster_validate::Extension;
+
 use crate::{Account, AccountId, AccountSlug, DeliveryCounts, Error, Store, time};
 
 /// How big a block of a stored file is.
@@ -58,6 +60,11 @@ pub struct NewImport {
     pub passwords: PasswordDelivery,
     /// Data rows, as validation counted them.
     pub total: u64,
+    /// Data rows per chunk; 0: the whole file in one.
+    pub chunk_rows: u64,
+    /// The extensions the rows name (validation's report has them);
+    /// `None`: not known, read from the file when the import is planned.
+    pub reserved_extensions: Option<Vec<Extension>>,
 }
 
 /// An import as stored.
@@ -84,6 +91,11 @@ pub struct Import {
     pub finished_at: Option<String>,
     /// Its users' password deliveries (none when it sends no passwords).
     pub deliveries: DeliveryCounts,
+    /// Data rows per chunk; 0: the whole file in one.
+    pub chunk_rows: u64,
+    /// Chunks planned (0: not yet), and chunks done.
+    pub chunks: u64,
+    pub chunks_done: u64,
 }
 
 /// What asking an import to stop did.
@@ -196,7 +208,7 @@ impl fmt::Display for PasswordDelivery {
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
     i.file_bytes, i.voice, i.passwords, i.total, i.processed, i.created, i.failed, i.not_processed, \
     i.error, i.created_at, i.started_at, i.finished_at, i.deliveries_queued, i.deliveries_sent, \
-    i.deliveries_failed FROM imports i JOIN accounts a ON a.id = i.account_id";
+    i.deliveries_failed, i.chunk_rows, i.chunks, i.chunks_done FROM imports i JOIN accounts a ON a.id = i.account_id";
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -221,6 +233,9 @@ struct ImportRow {
     deliveries_queued: i64,
     deliveries_sent: i64,
     deliveries_failed: i64,
+    chunk_rows: i64,
+    chunks: i64,
+    chunks_done: i64,
 }
 
 impl Store {
@@ -234,7 +249,8 @@ impl Store {
     ) -> Result<Import, Error> {
         let id = ImportId::new();
         const INSERT: &str = "INSERT INTO imports (public_id, account_id, state, file_name, voice, \
-            passwords, total, created_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7) RETURNING id";
+            passwords, total, created_at, chunk_rows, reserved_extensions) \
+            VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9) RETURNING id";
         const BLOCK: &str =
             "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
         const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
@@ -249,6 +265,8 @@ impl Store {
                 .bind(new.passwords.to_string())
                 .bind(total)
                 .bind(time::now())
+                .bind(i64::try_from(new.chunk_rows).unwrap_or(i64::MAX))
+                .bind(new.reserved_extensions.as_deref().map(crate::chunk::extensions_text))
                 .fetch_one(&mut *tx)
                 .await;
             let key = match inserted {
@@ -353,16 +371,18 @@ impl Store {
         ImportState::parse(&state).ok_or(Error::Corrupt("an import state"))
     }
 
-    /// Ends a running or stopping import: stopped if a stop was asked,
-    /// else completed, with errors if any row failed. Rows without a result
-    /// count as not processed. A finished import is left as it is.
+    /// Ends a running or stopping import once every chunk is done: stopped
+    /// if a stop was asked, else completed, with errors if any row failed.
+    /// Rows without a result count as not processed. A finished import, or
+    /// one with a chunk still to do, is left as it is: whichever chunk ends
+    /// last ends the import, once.
     pub async fn finish_import(&self, key: ImportKey) -> Result<(), Error> {
         const SQL: &str = "UPDATE imports SET \
             state = CASE WHEN state = 'stopping' THEN 'stopped' \
                          WHEN failed > 0 OR processed < total THEN 'completed_with_errors' \
                          ELSE 'completed' END, \
             not_processed = total - processed, finished_at = $2 \
-            WHERE id = $1 AND state IN ('running', 'stopping')";
+            WHERE id = $1 AND state IN ('running', 'stopping') AND chunks_done >= chunks";
         with_pool!(&self.db, pool => {
             sqlx::query(SQL).bind(key.0).bind(time::now()).execute(pool).await.map(|_| ())
         })
@@ -474,6 +494,9 @@ impl TryFrom<ImportRow> for Import {
                 sent: n(row.deliveries_sent),
                 failed: n(row.deliveries_failed),
             },
+            chunk_rows: n(row.chunk_rows),
+            chunks: n(row.chunks),
+            chunks_done: n(row.chunks_done),
         })
     }
 }

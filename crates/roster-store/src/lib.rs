@@ -12,6 +12,7 @@
 
 mod account;
 mod bulk;
+mod chunk;
 mod delivery;
 mod directory;
 mod error;
@@ -27,6 +28,7 @@ mod users;
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
 };
+pub use chunk::Chunk;
 pub use delivery::{
     DeliverPassword, Delivery, DeliveryCounts, DeliveryState, DeliveryStatus,
     PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, StoredPassword,
@@ -39,4 +41,4 @@ pub use import::{
 };
 pub use results::{ResultError, RowResult};
 pub use store::{DEFAULT_URL, Pool, Store};
-pub use users::{BatchCounts, ExtensionAllocator, RowInput, Ticket, User, UserId};
+pub use users::{BatchCounts, RowInput, User, UserId};

@@ -52,35 +52,6 @@ pub struct BatchCounts {
     pub deliveries: u64,
 }
 
-/// Hands out the extensions roster assigns: the free ones from the
-/// account's `extension_first` upward, skipping those the file asks for
-/// explicitly so that no later row finds its own extension taken.
-///
-/// Shared by the batches of an import written at once: each gets candidates
-/// no other batch was given, and batches take them in the order they were
-/// handed out (their [`Ticket`]s), so rows get extensions in file order
-/// whichever transaction gets there first.
-#[derive(Debug)]
-pub struct ExtensionAllocator {
-    max_digits: u8,
-    reserved: HashSet<Extension>,
-    cursor: std::sync::Mutex<Cursor>,
-    /// The next ticket to hand out, and the ticket whose turn it is.
-    tickets: std::sync::atomic::AtomicU64,
-    turn: tokio::sync::watch::Sender<u64>,
-}
-
-/// A batch's place in the order in which batches take extensions.
-#[derive(Debug)]
-pub struct Ticket(u64);
-
-#[derive(Debug)]
-struct Cursor {
-    next: u64,
-    /// Candidates handed out but not used, to be offered again first.
-    returned: VecDeque<Extension>,
-}
-
 /// A user's row id in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UserId(pub(crate) i64);
@@ -103,86 +74,11 @@ impl UserId {
     }
 }
 
-impl ExtensionAllocator {
-    pub fn new(account: &Account, reserved: HashSet<Extension>) -> ExtensionAllocator {
-        let lowest = 10u64.pow(u32::from(account.extensions.min_digits.max(1)) - 1);
-        ExtensionAllocator {
-            max_digits: account
-                .extensions
-                .max_digits
-                .min(ExtensionPolicy::MAX_DIGITS),
-            reserved,
-            cursor: std::sync::Mutex::new(Cursor {
-                next: account.extension_first.max(lowest),
-                returned: VecDeque::new(),
-            }),
-            tickets: std::sync::atomic::AtomicU64::new(0),
-            turn: tokio::sync::watch::Sender::new(0),
-        }
-    }
-
-    /// The next batch's ticket; hand them out in file order.
-    pub fn ticket(&self) -> Ticket {
-        Ticket(
-            self.tickets
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        )
-    }
-
-    /// Waits until every batch before `ticket` has taken its extensions.
-    async fn wait_turn(&self, ticket: &Ticket) {
-        let mut turn = self.turn.subscribe();
-        // The sender lives as long as `self`: the wait cannot fail.
-        let _ = turn.wait_for(|now| *now >= ticket.0).await;
-    }
-
-    /// Lets the batch after `ticket` take its extensions.
-    fn end_turn(&self, ticket: &Ticket) {
-        self.turn.send_modify(|now| *now = (*now).max(ticket.0 + 1));
-    }
-
-    fn cursor(&self) -> std::sync::MutexGuard<'_, Cursor> {
-        // The cursor is only numbers: a panic elsewhere cannot leave it torn.
-        self.cursor
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Up to `n` candidates, lowest first; fewer when the policy's range is
-    /// used up.
-    fn candidates(&self, n: usize) -> Vec<Extension> {
-        let mut cursor = self.cursor();
-        let reuse = n.min(cursor.returned.len());
-        let mut out: Vec<Extension> = cursor.returned.drain(..reuse).collect();
-        while out.len() < n {
-            let Some(candidate) = Extension::from_number(cursor.next) else {
-                break;
-            };
-            if candidate.digits() > self.max_digits {
-                break;
-            }
-            cursor.next += 1;
-            if !self.reserved.contains(&candidate) {
-                out.push(candidate);
-            }
-        }
-        out
-    }
-
-    fn give_back(&self, unused: impl DoubleEndedIterator<Item = Extension>) {
-        let mut cursor = self.cursor();
-        for e in unused.rev() {
-            cursor.returned.push_front(e);
-        }
-    }
-}
-
 /// What a batch writer needs to know about the import and its account.
 struct Batch<'a> {
     import: &'a Import,
     account: &'a Account,
     locations: &'a HashMap<String, i64>,
-    ticket: &'a Ticket,
 }
 
 /// A write that hit a constraint: another writer changed the account
@@ -231,24 +127,23 @@ impl Store {
 
     /// Writes a batch of rows of `import`: users for the rows that pass the
     /// account's rules now, a failure for the others, a result for each, and
-    /// the import's counts — in one transaction.
+    /// the import's counts — in one transaction. A row that names no
+    /// extension takes the next of `extensions` (claimed before, see
+    /// `Store::claim_extensions`) once it has passed; what is left there
+    /// afterwards was not used.
     pub async fn create_users(
         &self,
         import: &Import,
         account: &Account,
         locations: &HashMap<String, i64>,
         rows: &[RowInput],
-        extensions: &ExtensionAllocator,
-        ticket: Ticket,
+        extensions: &mut VecDeque<Extension>,
     ) -> Result<BatchCounts, Error> {
         let cx = Batch {
             import,
             account,
             locations,
-            ticket: &ticket,
         };
-        // However this batch ends, the next one may then take extensions.
-        let _turn = EndTurn(extensions, &ticket);
         match &self.db {
             // IMMEDIATE takes SQLite's write lock up front: the checks then
             // see what the writes will meet.
@@ -303,21 +198,12 @@ impl Store {
     }
 }
 
-/// Ends a batch's turn when it is dropped.
-struct EndTurn<'a>(&'a ExtensionAllocator, &'a Ticket);
-
-impl Drop for EndTurn<'_> {
-    fn drop(&mut self) {
-        self.0.end_turn(self.1);
-    }
-}
-
 /// Writes every row of `rows` on `conn`, a transaction or a savepoint.
 async fn write_rows<C: Bulk + Send>(
     conn: &mut C,
     cx: &Batch<'_>,
     rows: &[RowInput],
-    extensions: &ExtensionAllocator,
+    extensions: &mut VecDeque<Extension>,
 ) -> Result<BatchCounts, WriteError> {
     conn.prepare().await?;
     let account = cx.account.id.get();
@@ -363,10 +249,10 @@ async fn write_rows<C: Bulk + Send>(
         .await?;
     let facts = answers.into_facts();
 
-    // Decide each row; assign extensions to the rows that need one.
+    // Decide each row; give the rows that pass and name no extension the
+    // next of those claimed for them.
     let mut results: Vec<NewResult> = Vec::with_capacity(rows.len());
     let mut creates: Vec<(&ValidRow, Option<Extension>)> = Vec::new();
-    let mut needs_extension = 0;
     for row in &rows {
         match row {
             RowInput::Invalid {
@@ -376,37 +262,19 @@ async fn write_rows<C: Bulk + Send>(
             } => results.push(failure(*line, email.clone(), errors)),
             RowInput::Valid(v) => {
                 let errors = v.account_errors(&facts);
-                if errors.is_empty() {
-                    if cx.import.voice && v.extension.is_none() {
-                        needs_extension += 1;
-                    }
-                    creates.push((v, v.extension));
-                } else {
+                if !errors.is_empty() {
                     results.push(failure(v.line, Some(v.email.to_string()), &errors));
+                } else if v.extension.is_some() || !cx.import.voice {
+                    creates.push((v, v.extension));
+                } else if let Some(assigned) = extensions.pop_front() {
+                    creates.push((v, Some(assigned)));
+                } else {
+                    let error = no_free_extension(v.line, cx.account);
+                    results.push(failure(v.line, Some(v.email.to_string()), &[error]));
                 }
             }
         }
     }
-    extensions.wait_turn(cx.ticket).await;
-    if cx.import.voice && needs_extension > 0 {
-        let mut free = allocate(conn, account, extensions, needs_extension)
-            .await?
-            .into_iter();
-        let mut keep = Vec::with_capacity(creates.len());
-        for (v, extension) in creates {
-            if extension.is_some() {
-                keep.push((v, extension));
-            } else if let Some(e) = free.next() {
-                keep.push((v, Some(e)));
-            } else {
-                let error = no_free_extension(v.line, cx.account);
-                results.push(failure(v.line, Some(v.email.to_string()), &[error]));
-            }
-        }
-        extensions.give_back(free);
-        creates = keep;
-    }
-    extensions.end_turn(cx.ticket);
 
     // Write the users and what they hold.
     let main = cx
@@ -491,13 +359,15 @@ async fn write_batch<DB>(
     begin: &'static str,
     cx: &Batch<'_>,
     rows: &[RowInput],
-    extensions: &ExtensionAllocator,
+    extensions: &mut VecDeque<Extension>,
 ) -> Result<BatchCounts, Error>
 where
     DB: sqlx::Database,
     DB::Connection: Bulk + Send,
 {
     let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
+    // A batch rolled back gives its extensions back.
+    let claimed = extensions.clone();
     match write_rows(&mut *tx, cx, rows, extensions).await {
         Ok(counts) => {
             tx.commit().await.context("committing a batch")?;
@@ -509,7 +379,10 @@ where
                 source: e,
             });
         }
-        Err(WriteError::Conflict(_)) => tx.rollback().await.context("rolling back a batch")?,
+        Err(WriteError::Conflict(_)) => {
+            tx.rollback().await.context("rolling back a batch")?;
+            *extensions = claimed;
+        }
     }
     let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
     let counts = write_one_by_one(&mut tx, cx, rows, extensions).await?;
@@ -524,7 +397,7 @@ async fn write_one_by_one<DB>(
     tx: &mut sqlx::Transaction<'static, DB>,
     cx: &Batch<'_>,
     rows: &[RowInput],
-    extensions: &ExtensionAllocator,
+    extensions: &mut VecDeque<Extension>,
 ) -> Result<BatchCounts, Error>
 where
     DB: sqlx::Database,
@@ -536,6 +409,7 @@ where
         let mut taken = None;
         for _attempt in 0..2 {
             let mut savepoint = (**tx).begin().await.context("starting a savepoint")?;
+            let claimed = extensions.clone();
             match write_rows(&mut *savepoint, cx, std::slice::from_ref(row), extensions).await {
                 Ok(counts) => {
                     savepoint.commit().await.context("releasing a savepoint")?;
@@ -544,6 +418,7 @@ where
                 }
                 Err(WriteError::Conflict(code)) => {
                     taken = code;
+                    *extensions = claimed;
                     savepoint
                         .rollback()
                         .await
@@ -608,38 +483,6 @@ where
         total.deliveries += counts.deliveries;
     }
     Ok(total)
-}
-
-/// `needed` free extensions, lowest first, or fewer when the policy's range
-/// runs out.
-async fn allocate<C: Bulk + Send>(
-    conn: &mut C,
-    account: i64,
-    extensions: &ExtensionAllocator,
-    needed: usize,
-) -> Result<Vec<Extension>, WriteError> {
-    let mut free = Vec::with_capacity(needed);
-    while free.len() < needed {
-        let candidates = extensions.candidates(needed - free.len());
-        if candidates.is_empty() {
-            break;
-        }
-        let texts: Vec<String> = candidates.iter().map(Extension::to_string).collect();
-        let taken: HashSet<String> = conn
-            .look_up(account, &[], &[], &texts, &[])
-            .await?
-            .taken_extensions
-            .into_iter()
-            .collect();
-        free.extend(
-            candidates
-                .into_iter()
-                .zip(texts)
-                .filter(|(_, t)| !taken.contains(t))
-                .map(|(e, _)| e),
-        );
-    }
-    Ok(free)
 }
 
 fn line(row: &RowInput) -> u64 {

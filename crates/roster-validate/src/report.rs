@@ -1,12 +1,13 @@
 //! `Report`: everything validation found in a file, all at once.
 //!
 //! Bad rows are data, not `Err`: a report with errors is a successful
-//! validation. The report holds errors only, never the rows themselves, so
-//! its size grows with what is wrong, not with the file.
+//! validation. The report holds errors, never the rows themselves, so its
+//! size grows with what is wrong, not with the file; and the extensions the
+//! rows name, which an import reserves.
 
 use roster_template::Column;
 
-use crate::Code;
+use crate::{Code, Extension};
 
 /// The outcome of validating one file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -19,6 +20,9 @@ pub struct Report {
     pub file_errors: Vec<FileError>,
     /// Every error of every row, in file order.
     pub row_errors: Vec<RowError>,
+    /// The extensions the rows name, each once, in no order. An import
+    /// reserves them, so that none is assigned to another row first.
+    pub extensions: Vec<Extension>,
 }
 
 /// A problem with the file as a whole.

@@ -139,6 +139,26 @@ impl RowReader {
         }))
     }
 
+    /// Passes over the next data row without checking it (blank rows are
+    /// not rows); its line, or `None` at the end of the file.
+    pub fn skip_row(&mut self) -> Result<Option<u64>, Error> {
+        loop {
+            match self.records.read(&mut self.record) {
+                Ok(true) if self.record.is_blank() => continue,
+                Ok(true) => return Ok(Some(self.record.line)),
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    let report = outcome(e, Some(&self.checker.headers), Report::default())?;
+                    let message = report
+                        .file_errors
+                        .first()
+                        .map_or_else(|| "unreadable".to_string(), |e| e.message.clone());
+                    return Err(Error::Unreadable(message));
+                }
+            }
+        }
+    }
+
     /// The cells of the row last read, as written, the `Errors` column of a
     /// failed-rows file left out.
     pub fn cells(&self) -> impl Iterator<Item = &str> {

@@ -117,6 +117,9 @@ pub fn validate(
     if !report.file_errors.is_empty() {
         report.valid_rows = 0;
     }
+    if let Some(seen) = checker.seen {
+        report.extensions = seen.extensions.into_keys().collect();
+    }
     Ok(report)
 }
 

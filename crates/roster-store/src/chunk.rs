@@ -1,0 +1,307 @@
+//! Chunks: an import split into runs of consecutive data rows, so that many
+//! workers can write one large import at once; and what its chunks share:
+//! the extensions the file names (never assigned to another row), and the
+//! cursor from which extensions are assigned, a block at a time.
+//!
+//! The database keeps every chunk's state: a chunk is done once, however
+//! many times its job runs, and the import ends when its last chunk does
+//! (`Store::finish_import` waits for `chunks_done = chunks`).
+
+use std::collections::HashSet;
+
+use roster_validate::{Extension, ExtensionPolicy};
+
+use crate::bulk::Bulk;
+use crate::error::Context;
+use crate::store::{Db, with_pool};
+use crate::{Account, Error, Import, ImportKey, Store, time};
+
+/// One chunk of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub seq: u64,
+    /// Its first data row, 0-based in file order (blank rows are not rows).
+    pub first_row: u64,
+    pub rows: u64,
+    pub done: bool,
+    /// The worker that took it last.
+    pub worker: Option<String>,
+}
+
+impl Store {
+    /// Splits the import into chunks of its `chunk_rows` rows (all in one
+    /// when that is 0), unless it was split already; its chunks.
+    pub async fn plan_chunks(&self, import: &Import) -> Result<Vec<Chunk>, Error> {
+        const INSERT: &str = "INSERT INTO import_chunks (import_id, seq, first_row, rows, state) \
+            VALUES ($1, $2, $3, $4, 'queued') ON CONFLICT DO NOTHING";
+        const PLANNED: &str = "UPDATE imports SET chunks = $2 WHERE id = $1 AND chunks = 0";
+        let per_chunk = match import.chunk_rows {
+            0 => import.total.max(1),
+            n => n,
+        };
+        let count = import.total.div_ceil(per_chunk).max(1);
+        let key = import.key.0;
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            for seq in 0..count {
+                let first = seq * per_chunk;
+                let rows = per_chunk.min(import.total.saturating_sub(first));
+                sqlx::query(INSERT)
+                    .bind(key)
+                    .bind(n(seq))
+                    .bind(n(first))
+                    .bind(n(rows))
+                    .execute(&mut *tx)
+                    .await
+                    .context("planning chunks")?;
+            }
+            sqlx::query(PLANNED)
+                .bind(key)
+                .bind(n(count))
+                .execute(&mut *tx)
+                .await
+                .context("planning chunks")?;
+            tx.commit().await.context("committing the chunks")
+        })?;
+        self.chunks(import.key).await
+    }
+
+    /// The import's chunks, in file order.
+    pub async fn chunks(&self, import: ImportKey) -> Result<Vec<Chunk>, Error> {
+        const SQL: &str = "SELECT seq, first_row, rows, state, worker FROM import_chunks \
+            WHERE import_id = $1 ORDER BY seq";
+        let rows: Vec<(i64, i64, i64, String, Option<String>)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(import.0).fetch_all(pool).await
+        })
+        .context("reading chunks")?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, first_row, rows, state, worker)| Chunk {
+                seq: u(seq),
+                first_row: u(first_row),
+                rows: u(rows),
+                done: state == "done",
+                worker,
+            })
+            .collect())
+    }
+
+    /// Marks the chunk taken by `worker`. False when it is done already.
+    pub async fn start_chunk(
+        &self,
+        import: ImportKey,
+        seq: u64,
+        worker: &str,
+    ) -> Result<bool, Error> {
+        const SQL: &str = "UPDATE import_chunks SET state = 'running', worker = $3, \
+            started_at = COALESCE(started_at, $4) \
+            WHERE import_id = $1 AND seq = $2 AND state IN ('queued', 'running')";
+        let changed = with_pool!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(import.0)
+                .bind(n(seq))
+                .bind(worker)
+                .bind(time::now())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context("starting a chunk")?;
+        Ok(changed == 1)
+    }
+
+    /// Marks the chunk done (once, however often it is asked), then ends the
+    /// import if that was its last chunk.
+    pub async fn finish_chunk(&self, import: ImportKey, seq: u64) -> Result<(), Error> {
+        const DONE: &str = "UPDATE import_chunks SET state = 'done', finished_at = $3 \
+            WHERE import_id = $1 AND seq = $2 AND state <> 'done'";
+        const COUNT: &str = "UPDATE imports SET chunks_done = chunks_done + 1 WHERE id = $1";
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            let done = sqlx::query(DONE)
+                .bind(import.0)
+                .bind(n(seq))
+                .bind(time::now())
+                .execute(&mut *tx)
+                .await
+                .context("finishing a chunk")?;
+            if done.rows_affected() == 1 {
+                sqlx::query(COUNT)
+                    .bind(import.0)
+                    .execute(&mut *tx)
+                    .await
+                    .context("counting a chunk")?;
+            }
+            tx.commit().await.context("committing a chunk")
+        })?;
+        self.finish_import(import).await
+    }
+
+    /// The extensions the import's file names, or `None` when they were
+    /// never recorded (an import queued by an older roster).
+    pub async fn reserved_extensions(
+        &self,
+        import: ImportKey,
+    ) -> Result<Option<HashSet<Extension>>, Error> {
+        const SQL: &str = "SELECT reserved_extensions FROM imports WHERE id = $1";
+        let (text,): (Option<String>,) = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(import.0).fetch_one(pool).await
+        })
+        .context("reading reserved extensions")?;
+        Ok(text.map(|text| parse_extensions(&text)))
+    }
+
+    /// Records the extensions the import's file names.
+    pub async fn set_reserved_extensions(
+        &self,
+        import: ImportKey,
+        extensions: &[Extension],
+    ) -> Result<(), Error> {
+        const SQL: &str = "UPDATE imports SET reserved_extensions = $2 WHERE id = $1";
+        with_pool!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(import.0)
+                .bind(extensions_text(extensions))
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .context("recording reserved extensions")
+    }
+
+    /// Up to `needed` extensions for rows that leave theirs empty: the
+    /// free ones from the import's cursor upward, lowest first, none of
+    /// them reserved or taken. Each claim moves the cursor past what it
+    /// looked at, in a statement of its own, so chunks written at once
+    /// never get the same candidates. Fewer when the account's policy runs
+    /// out of extensions.
+    pub async fn claim_extensions(
+        &self,
+        import: &Import,
+        account: &Account,
+        needed: usize,
+        reserved: &HashSet<Extension>,
+    ) -> Result<Vec<Extension>, Error> {
+        const CLAIM: &str = "UPDATE imports SET extension_cursor = COALESCE(extension_cursor, $2) + $3 \
+            WHERE id = $1 RETURNING extension_cursor";
+        let lowest = 10u64.pow(u32::from(account.extensions.min_digits.max(1)) - 1);
+        let first = account.extension_first.max(lowest);
+        let max_digits = account
+            .extensions
+            .max_digits
+            .min(ExtensionPolicy::MAX_DIGITS);
+        let mut free = Vec::with_capacity(needed);
+        while free.len() < needed {
+            let want = (needed - free.len()) as u64;
+            let (end,): (i64,) = with_pool!(&self.db, pool => {
+                sqlx::query_as(CLAIM)
+                    .bind(import.key.0)
+                    .bind(n(first))
+                    .bind(n(want))
+                    .fetch_one(pool)
+                    .await
+            })
+            .context("claiming extensions")?;
+            let end = u(end);
+            let candidates: Vec<Extension> = (end.saturating_sub(want)..end)
+                .filter_map(Extension::from_number)
+                .filter(|e| e.digits() <= max_digits && !reserved.contains(e))
+                .collect();
+            let out_of_range = (end.saturating_sub(want)..end)
+                .any(|v| Extension::from_number(v).is_none_or(|e| e.digits() > max_digits));
+            let texts: Vec<String> = candidates.iter().map(Extension::to_string).collect();
+            let taken: HashSet<String> = self
+                .taken_extensions(account, &texts)
+                .await?
+                .into_iter()
+                .collect();
+            free.extend(
+                candidates
+                    .into_iter()
+                    .zip(&texts)
+                    .filter(|(_, t)| !taken.contains(*t))
+                    .map(|(e, _)| e),
+            );
+            if out_of_range {
+                break;
+            }
+        }
+        free.truncate(needed);
+        Ok(free)
+    }
+
+    /// Which of these extensions the account's users hold.
+    async fn taken_extensions(
+        &self,
+        account: &Account,
+        extensions: &[String],
+    ) -> Result<Vec<String>, Error> {
+        if extensions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let id = account.id.get();
+        let answers = match &self.db {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await.context("a connection")?;
+                conn.look_up(id, &[], &[], extensions, &[]).await
+            }
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await.context("a connection")?;
+                conn.look_up(id, &[], &[], extensions, &[]).await
+            }
+        }
+        .context("looking up extensions")?;
+        Ok(answers.taken_extensions)
+    }
+}
+
+/// Extensions as the imports table keeps them: comma-separated digits.
+pub(crate) fn extensions_text(extensions: &[Extension]) -> String {
+    let mut text = String::with_capacity(extensions.len() * 6);
+    for (i, e) in extensions.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&e.to_string());
+    }
+    text
+}
+
+fn parse_extensions(text: &str) -> HashSet<Extension> {
+    // Stored extensions were valid under some policy: read them back under
+    // the widest one.
+    let any_length = ExtensionPolicy {
+        min_digits: 1,
+        max_digits: ExtensionPolicy::MAX_DIGITS,
+    };
+    text.split(',')
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| Extension::parse(t, any_length).ok())
+        .collect()
+}
+
+fn n(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn u(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_extensions_survive_their_text() {
+        let policy = ExtensionPolicy::DEFAULT;
+        let list: Vec<Extension> = ["7001", "0700", "123456"]
+            .iter()
+            .map(|t| Extension::parse(t, policy).expect("valid"))
+            .collect();
+        let text = extensions_text(&list);
+        assert_eq!(text, "7001,0700,123456");
+        assert_eq!(parse_extensions(&text), list.into_iter().collect());
+        assert!(parse_extensions("").is_empty());
+    }
+}
