@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use expect_test::{Expect, expect};
-use roster_jobs::{RunConfig, for_each_result, run_import, write_failed_rows};
+use roster_jobs::{
+    RunConfig, for_each_result, plan_import, run_chunk, run_import, write_failed_rows,
+};
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
     Account, AccountSlug, AccountSpec, Error, Import, ImportState, NewImport, PasswordDelivery,
@@ -559,4 +561,176 @@ async fn validate(store: &Store, account: &Account, csv: &str) -> roster_validat
         .await
         .expect("validation task")
         .expect("validation")
+}
+
+/// Chunks run in any order, by anyone: the import ends once, when its last
+/// chunk does; every row gets its result; a chunk run again does nothing.
+/// Extensions are assigned in the order chunks run, in file order within
+/// each.
+#[tokio::test]
+async fn chunks_in_any_order_end_the_import_once() {
+    let expected = expect![[r#"
+        completed total 5 processed 5 created 5 failed 0 not_processed 0
+        row 2 created ada@acme.example ext 7006 numbers ["+16172000000"] errors []
+        row 3 created bob@acme.example ext 7004 numbers ["+16172000001", "+16172000002", "+18005550100"] errors []
+        row 5 created Cy@Acme.example ext 7002 numbers [] errors []
+        row 6 created dee@acme.example ext 7005 numbers [] errors []
+        row 7 created eve@acme.example ext 7003 numbers [] errors []
+        user ada@acme.example user Main Company Address Ada ["7006"] ["+16172000000"]
+        user bob@acme.example supervisor Boston Office Bob ["7004"] ["+16172000001", "+16172000002", "+18005550100"]
+        user Cy@Acme.example agent Boston Office Cy ["7002"] []
+        user dee@acme.example user Main Company Address Dee ["7005"] []
+        user desk@acme.example user Main Company Address Desk ["7000"] []
+        user eve@acme.example user Main Company Address Eve ["7003"] []
+        user lobby@acme.example user Main Company Address Lobby ["7001"] []
+    "#]];
+    let mut outcomes = Vec::new();
+    for db in testing::both("chunks_in_any_order").await {
+        let (store, account) = setup(&db).await;
+        let csv = format!(
+            "{HEADER}Ada,ada@acme.example,+1 617 200 0000,,,,\n\
+             Bob,bob@acme.example,16172000001,1-617-200-0002;18005550100,7004,boston office,supervisor\n\
+             \n\
+             Cy,Cy@Acme.example,,,,Boston Office,Agent\n\
+             Dee,dee@acme.example,,,,,\n\
+             Eve,eve@acme.example,,,7003,,\n"
+        );
+        let new = NewImport {
+            account: account.id,
+            file_name: "users.csv".to_string(),
+            voice: true,
+            passwords: PasswordDelivery::None,
+            total: 5,
+            chunk_rows: 2,
+            reserved_extensions: None,
+        };
+        let import = store
+            .create_import(&new, &mut csv.as_bytes())
+            .await
+            .expect("queued");
+        let chunks = plan_import(&store, &import.id)
+            .await
+            .expect("planned")
+            .expect("to run");
+        let planned: Vec<(u64, u64, u64)> = chunks
+            .iter()
+            .map(|c| (c.seq, c.first_row, c.rows))
+            .collect();
+        assert_eq!(planned, [(0, 0, 2), (1, 2, 2), (2, 4, 1)], "{}", db.kind);
+        for (n, chunk) in chunks.iter().rev().enumerate() {
+            let worker = format!("worker-{n}");
+            run_chunk(
+                &store,
+                &import.id,
+                chunk.seq,
+                &worker,
+                RunConfig { batch_rows: 1 },
+            )
+            .await
+            .expect("a chunk runs");
+            let now = store.existing_import(&import.id).await.expect("import");
+            let last = n == chunks.len() - 1;
+            assert_eq!(
+                (
+                    now.state.is_active(),
+                    now.finished_at.is_some(),
+                    now.chunks_done
+                ),
+                (!last, last, n as u64 + 1),
+                "{}: after {} chunks",
+                db.kind,
+                n + 1
+            );
+        }
+        let finished = store.existing_import(&import.id).await.expect("import");
+        run_chunk(&store, &import.id, 0, "late", RunConfig::default())
+            .await
+            .expect("a chunk runs again");
+        assert_eq!(
+            store.existing_import(&import.id).await.expect("import"),
+            finished,
+            "{}: nothing changed",
+            db.kind
+        );
+        let workers: Vec<Option<String>> = store
+            .chunks(import.key)
+            .await
+            .expect("chunks")
+            .into_iter()
+            .map(|c| c.worker)
+            .collect();
+        assert_eq!(
+            workers,
+            [
+                Some("worker-2".to_string()),
+                Some("worker-1".to_string()),
+                Some("worker-0".to_string())
+            ]
+        );
+        outcomes.push((db.kind, outcome(&store, &account, &import).await));
+        store.close().await;
+        db.remove().await;
+    }
+    check(&outcomes, &expected);
+}
+
+/// A stop ends every chunk: those not started write nothing, and the
+/// import stops when the last of them has looked.
+#[tokio::test]
+async fn a_stop_ends_every_chunk() {
+    for db in testing::both("a_stop_ends_every_chunk").await {
+        let (store, account) = setup(&db).await;
+        let csv = format!(
+            "{HEADER}Ada,ada@acme.example,,,,,\nBob,bob@acme.example,,,,,\n\
+             Cy,cy@acme.example,,,,,\nDee,dee@acme.example,,,,,\nEve,eve@acme.example,,,,,\n"
+        );
+        let new = NewImport {
+            account: account.id,
+            file_name: "users.csv".to_string(),
+            voice: true,
+            passwords: PasswordDelivery::None,
+            total: 5,
+            chunk_rows: 2,
+            reserved_extensions: Some(Vec::new()),
+        };
+        let import = store
+            .create_import(&new, &mut csv.as_bytes())
+            .await
+            .expect("queued");
+        let chunks = plan_import(&store, &import.id)
+            .await
+            .expect("planned")
+            .expect("to run");
+        run_chunk(&store, &import.id, 0, "w", RunConfig::default())
+            .await
+            .expect("the first chunk");
+        store.stop_import(&import.id).await.expect("stopping");
+        for chunk in &chunks[1..] {
+            run_chunk(&store, &import.id, chunk.seq, "w", RunConfig::default())
+                .await
+                .expect("a chunk");
+        }
+        let stopped = store.existing_import(&import.id).await.expect("import");
+        assert_eq!(
+            (stopped.state, stopped.created, stopped.not_processed),
+            (ImportState::Stopped, 2, 3),
+            "{}",
+            db.kind
+        );
+        let lines = statuses(&store, &stopped).await;
+        assert_eq!(
+            lines,
+            [
+                "created",
+                "created",
+                "not_processed",
+                "not_processed",
+                "not_processed"
+            ],
+            "{}",
+            db.kind
+        );
+        store.close().await;
+        db.remove().await;
+    }
 }
