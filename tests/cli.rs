@@ -11,3 +11,4 @@ mod serve;
 mod template;
 mod tidy;
 mod validate;
+mod workers;

@@ -50,6 +50,11 @@ impl Roster {
         Roster::on(testing::sqlite())
     }
 
+    /// PostgreSQL, or `None` (with a notice) when it is not configured.
+    pub async fn postgres(test: &str) -> Option<Roster> {
+        testing::postgres(test).await.map(Roster::on)
+    }
+
     /// SQLite, and PostgreSQL when configured.
     pub async fn both(test: &str) -> Vec<Roster> {
         testing::both(test)
