@@ -173,8 +173,9 @@ pub(crate) struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkerArgs {
-    /// Chunks of imports written at once.
-    #[arg(long, default_value_t = 2)]
+    /// Chunks of imports written at once by this process (on PostgreSQL;
+    /// SQLite has one writer). Each writes two batches at once already.
+    #[arg(long, default_value_t = 1)]
     pub(crate) concurrency: usize,
     /// Seconds before work held by a worker that stopped sending heartbeats
     /// is taken over by another.

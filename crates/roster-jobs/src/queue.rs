@@ -104,7 +104,9 @@ impl<Args> Clone for Handler<Args> {
 impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
-            concurrency: 2,
+            // A chunk already writes two batches at once on PostgreSQL; more
+            // chunks at once pay on machines with more cores (`--concurrency`).
+            concurrency: 1,
             poll: Duration::from_millis(100),
             orphan_after: Duration::from_secs(300),
             run: RunConfig::default(),
@@ -219,6 +221,11 @@ pub async fn run_worker(
         orphan_after: config.orphan_after,
         retries: MAX_ATTEMPTS,
     };
+    // SQLite has one writer: a second chunk at once would only wait for it.
+    let chunks_at_once = match store.pool() {
+        Pool::Sqlite(_) => 1,
+        Pool::Postgres(_) => config.concurrency.max(1),
+    };
     let signal = async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -235,7 +242,7 @@ pub async fn run_worker(
         serve(
             store,
             name,
-            queue(CHUNK_QUEUE, config.concurrency),
+            queue(CHUNK_QUEUE, chunks_at_once),
             writer,
             when(stopped)
         ),

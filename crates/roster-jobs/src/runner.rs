@@ -18,9 +18,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use roster_store::{Account, BatchCounts, Chunk, Import, ImportId, ImportState, RowInput, Store};
+use roster_store::{
+    Account, BatchCounts, Chunk, Import, ImportId, ImportState, RowInput, Store, chunk_rows,
+};
 use roster_template::Column;
-use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader};
+use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader, RowStart};
 use tokio::sync::mpsc;
 use tracing::{info, instrument};
 
@@ -75,7 +77,14 @@ pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chun
             .collect();
         store.set_reserved_extensions(import.key, &named).await?;
     }
-    let chunks = store.plan_chunks(&import).await?;
+    let starts = if import.chunks == 0 && import.total > chunk_rows(&import) {
+        let account = store.existing_account(&import.account_slug).await?;
+        let options = reading_options(&import, account.extensions);
+        chunk_starts(store, &import, options).await?
+    } else {
+        Vec::new()
+    };
+    let chunks = store.plan_chunks(&import, &starts).await?;
     info!(chunks = chunks.len(), "planned");
     Ok(Some(chunks.into_iter().filter(|c| !c.done).collect()))
 }
@@ -145,10 +154,21 @@ async fn write_chunk(
         let store = store.clone();
         let key = import.key;
         let runtime = tokio::runtime::Handle::current();
-        let (skip, take) = (chunk.first_row, chunk.rows);
+        let (start, skip, take) = (chunk.start, chunk.first_row, chunk.rows);
         tokio::task::spawn_blocking(move || {
-            let file = Box::new(store.stored_file(key, runtime));
-            let sent = read_batches(file, options, config.batch_rows, skip, take, &batches);
+            let sent = (|| {
+                let file = Box::new(store.stored_file(key, runtime.clone()));
+                let mut reader = open(file, &options)?;
+                let skip = match start {
+                    Some(start) => {
+                        let rest = store.stored_file_from(key, runtime, start.offset);
+                        reader.resume(Box::new(rest), start);
+                        0
+                    }
+                    None => skip,
+                };
+                read_batches(&mut reader, config.batch_rows, skip, take, &batches)
+            })();
             if let Err(e) = sent {
                 let _ = batches.blocking_send(Err(e));
             }
@@ -262,27 +282,21 @@ fn written(
 /// Passes over the file's first `skip` rows, then sends the next `take`
 /// in batches. Stops quietly when the receiver is gone (the run stopped).
 fn read_batches(
-    file: Box<dyn std::io::Read + Send>,
-    options: Options,
+    reader: &mut RowReader,
     batch_rows: usize,
     skip: u64,
     take: u64,
     batches: &mpsc::Sender<Result<Vec<RowInput>, Error>>,
 ) -> Result<(), Error> {
-    let mut reader = open(file, &options)?;
     for _ in 0..skip {
-        let skipped = reader.skip_row().map_err(|e| match e {
-            roster_validate::Error::Unreadable(why) => Error::FileRefused(why),
-            other => Error::File(other),
-        })?;
-        if skipped.is_none() {
+        if skip_row(reader)?.is_none() {
             return Ok(());
         }
     }
     let mut batch = Vec::with_capacity(batch_rows);
     let mut taken = 0;
     while taken < take
-        && let Some(row) = next_row(&mut reader)?
+        && let Some(row) = next_row(reader)?
     {
         taken += 1;
         batch.push(match row.row {
@@ -304,6 +318,35 @@ fn read_batches(
         let _ = batches.blocking_send(Ok(batch));
     }
     Ok(())
+}
+
+/// Where each chunk after the first starts in the file, found in one pass
+/// over its rows, so that a chunk's reader goes straight there. Empty for a
+/// transcoded file (UTF-16), whose chunks pass over the rows before them.
+async fn chunk_starts(
+    store: &Store,
+    import: &Import,
+    options: Options,
+) -> Result<Vec<RowStart>, Error> {
+    let per_chunk = chunk_rows(import);
+    let file = Box::new(store.stored_file(import.key, tokio::runtime::Handle::current()));
+    tokio::task::spawn_blocking(move || {
+        let mut reader = open(file, &options)?;
+        let mut starts = Vec::new();
+        let mut row = 0u64;
+        while skip_row(&mut reader)?.is_some() {
+            if row > 0 && row.is_multiple_of(per_chunk) {
+                match reader.start() {
+                    Some(start) => starts.push(start),
+                    None => return Ok(Vec::new()),
+                }
+            }
+            row += 1;
+        }
+        Ok(starts)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
 }
 
 /// The extensions the file asks for by name: roster never assigns them to
@@ -359,12 +402,21 @@ pub(crate) fn open(
     }
 }
 
+/// Passes over the next row; a file that can no longer be read is refused.
+fn skip_row(reader: &mut RowReader) -> Result<Option<u64>, Error> {
+    reader.skip_row().map_err(refused)
+}
+
 /// The next row; a file that can no longer be read is refused, not retried.
 pub(crate) fn next_row(
     reader: &mut RowReader,
 ) -> Result<Option<roster_validate::ImportRow>, Error> {
-    reader.next_row().map_err(|e| match e {
+    reader.next_row().map_err(refused)
+}
+
+fn refused(e: roster_validate::Error) -> Error {
+    match e {
         roster_validate::Error::Unreadable(why) => Error::FileRefused(why),
         other => Error::File(other),
-    })
+    }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use roster_validate::{Extension, ExtensionPolicy};
+use roster_validate::{Extension, ExtensionPolicy, RowStart};
 
 use crate::bulk::Bulk;
 use crate::error::Context;
@@ -23,6 +23,8 @@ pub struct Chunk {
     /// Its first data row, 0-based in file order (blank rows are not rows).
     pub first_row: u64,
     pub rows: u64,
+    /// Where its first row starts in the file, when that is known.
+    pub start: Option<RowStart>,
     pub done: bool,
     /// The worker that took it last.
     pub worker: Option<String>,
@@ -30,15 +32,19 @@ pub struct Chunk {
 
 impl Store {
     /// Splits the import into chunks of its `chunk_rows` rows (all in one
-    /// when that is 0), unless it was split already; its chunks.
-    pub async fn plan_chunks(&self, import: &Import) -> Result<Vec<Chunk>, Error> {
-        const INSERT: &str = "INSERT INTO import_chunks (import_id, seq, first_row, rows, state) \
-            VALUES ($1, $2, $3, $4, 'queued') ON CONFLICT DO NOTHING";
+    /// when that is 0), unless it was split already; its chunks. `starts`
+    /// are where the second, third… chunk's first rows start in the file,
+    /// when they are known.
+    pub async fn plan_chunks(
+        &self,
+        import: &Import,
+        starts: &[RowStart],
+    ) -> Result<Vec<Chunk>, Error> {
+        const INSERT: &str = "INSERT INTO import_chunks \
+            (import_id, seq, first_row, rows, state, start_offset, start_line) \
+            VALUES ($1, $2, $3, $4, 'queued', $5, $6) ON CONFLICT DO NOTHING";
         const PLANNED: &str = "UPDATE imports SET chunks = $2 WHERE id = $1 AND chunks = 0";
-        let per_chunk = match import.chunk_rows {
-            0 => import.total.max(1),
-            n => n,
-        };
+        let per_chunk = chunk_rows(import);
         let count = import.total.div_ceil(per_chunk).max(1);
         let key = import.key.0;
         with_pool!(&self.db, pool => {
@@ -46,11 +52,17 @@ impl Store {
             for seq in 0..count {
                 let first = seq * per_chunk;
                 let rows = per_chunk.min(import.total.saturating_sub(first));
+                let start = usize::try_from(seq)
+                    .ok()
+                    .and_then(|seq| seq.checked_sub(1))
+                    .and_then(|i| starts.get(i));
                 sqlx::query(INSERT)
                     .bind(key)
                     .bind(n(seq))
                     .bind(n(first))
                     .bind(n(rows))
+                    .bind(start.map(|s| n(s.offset)))
+                    .bind(start.map(|s| n(s.line)))
                     .execute(&mut *tx)
                     .await
                     .context("planning chunks")?;
@@ -68,21 +80,36 @@ impl Store {
 
     /// The import's chunks, in file order.
     pub async fn chunks(&self, import: ImportKey) -> Result<Vec<Chunk>, Error> {
-        const SQL: &str = "SELECT seq, first_row, rows, state, worker FROM import_chunks \
-            WHERE import_id = $1 ORDER BY seq";
-        let rows: Vec<(i64, i64, i64, String, Option<String>)> = with_pool!(&self.db, pool => {
+        const SQL: &str = "SELECT seq, first_row, rows, state, worker, start_offset, start_line \
+            FROM import_chunks WHERE import_id = $1 ORDER BY seq";
+        type Row = (
+            i64,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = with_pool!(&self.db, pool => {
             sqlx::query_as(SQL).bind(import.0).fetch_all(pool).await
         })
         .context("reading chunks")?;
         Ok(rows
             .into_iter()
-            .map(|(seq, first_row, rows, state, worker)| Chunk {
-                seq: u(seq),
-                first_row: u(first_row),
-                rows: u(rows),
-                done: state == "done",
-                worker,
-            })
+            .map(
+                |(seq, first_row, rows, state, worker, offset, line)| Chunk {
+                    seq: u(seq),
+                    first_row: u(first_row),
+                    rows: u(rows),
+                    start: offset.zip(line).map(|(offset, line)| RowStart {
+                        offset: u(offset),
+                        line: u(line),
+                    }),
+                    done: state == "done",
+                    worker,
+                },
+            )
             .collect())
     }
 
@@ -143,12 +170,12 @@ impl Store {
         &self,
         import: ImportKey,
     ) -> Result<Option<HashSet<Extension>>, Error> {
-        const SQL: &str = "SELECT reserved_extensions FROM imports WHERE id = $1";
-        let (text,): (Option<String>,) = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(import.0).fetch_one(pool).await
+        const SQL: &str = "SELECT extensions FROM import_reserved_extensions WHERE import_id = $1";
+        let text: Option<(String,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(import.0).fetch_optional(pool).await
         })
         .context("reading reserved extensions")?;
-        Ok(text.map(|text| parse_extensions(&text)))
+        Ok(text.map(|(text,)| parse_extensions(&text)))
     }
 
     /// Records the extensions the import's file names.
@@ -157,7 +184,8 @@ impl Store {
         import: ImportKey,
         extensions: &[Extension],
     ) -> Result<(), Error> {
-        const SQL: &str = "UPDATE imports SET reserved_extensions = $2 WHERE id = $1";
+        const SQL: &str = "INSERT INTO import_reserved_extensions (import_id, extensions) \
+            VALUES ($1, $2) ON CONFLICT (import_id) DO UPDATE SET extensions = excluded.extensions";
         with_pool!(&self.db, pool => {
             sqlx::query(SQL)
                 .bind(import.0)
@@ -182,8 +210,10 @@ impl Store {
         needed: usize,
         reserved: &HashSet<Extension>,
     ) -> Result<Vec<Extension>, Error> {
-        const CLAIM: &str = "UPDATE imports SET extension_cursor = COALESCE(extension_cursor, $2) + $3 \
-            WHERE id = $1 RETURNING extension_cursor";
+        const CLAIM: &str = "INSERT INTO import_extension_cursors (import_id, next_extension) \
+            VALUES ($1, $2 + $3) ON CONFLICT (import_id) \
+            DO UPDATE SET next_extension = import_extension_cursors.next_extension + $3 \
+            RETURNING next_extension";
         let lowest = 10u64.pow(u32::from(account.extensions.min_digits.max(1)) - 1);
         let first = account.extension_first.max(lowest);
         let max_digits = account
@@ -252,6 +282,14 @@ impl Store {
         }
         .context("looking up extensions")?;
         Ok(answers.taken_extensions)
+    }
+}
+
+/// Data rows per chunk of the import.
+pub fn chunk_rows(import: &Import) -> u64 {
+    match import.chunk_rows {
+        0 => import.total.max(1),
+        n => n,
     }
 }
 

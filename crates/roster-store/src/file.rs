@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 
+use crate::import::BLOCK_BYTES;
 use crate::store::with_pool;
 use crate::{Error, ImportKey, Store};
 
@@ -17,18 +18,33 @@ pub struct StoredFile {
     next_seq: i64,
     block: Vec<u8>,
     pos: usize,
+    /// Bytes to pass over in the first block read.
+    skip: usize,
 }
 
 impl Store {
     /// The stored file of an import.
     pub fn stored_file(&self, import: ImportKey, runtime: tokio::runtime::Handle) -> StoredFile {
+        self.stored_file_from(import, runtime, 0)
+    }
+
+    /// The stored file of an import from byte `offset` on: the blocks
+    /// before it are not read.
+    pub fn stored_file_from(
+        &self,
+        import: ImportKey,
+        runtime: tokio::runtime::Handle,
+        offset: u64,
+    ) -> StoredFile {
+        let block = BLOCK_BYTES as u64;
         StoredFile {
             store: self.clone(),
             import,
             runtime,
-            next_seq: 0,
+            next_seq: i64::try_from(offset / block).unwrap_or(i64::MAX),
             block: Vec::new(),
             pos: 0,
+            skip: (offset % block) as usize,
         }
     }
 
@@ -55,7 +71,7 @@ impl Read for StoredFile {
             match next {
                 Some(block) => {
                     self.block = block;
-                    self.pos = 0;
+                    self.pos = std::mem::take(&mut self.skip).min(self.block.len());
                     self.next_seq += 1;
                 }
                 None => return Ok(0),

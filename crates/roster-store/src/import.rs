@@ -249,8 +249,10 @@ impl Store {
     ) -> Result<Import, Error> {
         let id = ImportId::new();
         const INSERT: &str = "INSERT INTO imports (public_id, account_id, state, file_name, voice, \
-            passwords, total, created_at, chunk_rows, reserved_extensions) \
-            VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+            passwords, total, created_at, chunk_rows) \
+            VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8) RETURNING id";
+        const RESERVED: &str =
+            "INSERT INTO import_reserved_extensions (import_id, extensions) VALUES ($1, $2)";
         const BLOCK: &str =
             "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
         const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
@@ -266,7 +268,6 @@ impl Store {
                 .bind(total)
                 .bind(time::now())
                 .bind(i64::try_from(new.chunk_rows).unwrap_or(i64::MAX))
-                .bind(new.reserved_extensions.as_deref().map(crate::chunk::extensions_text))
                 .fetch_one(&mut *tx)
                 .await;
             let key = match inserted {
@@ -277,6 +278,14 @@ impl Store {
                 }
                 Err(e) => return Err(Error::Query { what: "queueing the import", source: e }),
             };
+            if let Some(reserved) = &new.reserved_extensions {
+                sqlx::query(RESERVED)
+                    .bind(key)
+                    .bind(crate::chunk::extensions_text(reserved))
+                    .execute(&mut *tx)
+                    .await
+                    .context("storing the file's extensions")?;
+            }
             let mut bytes = 0u64;
             let mut seq = 0i64;
             loop {

@@ -28,7 +28,7 @@ mod users;
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
 };
-pub use chunk::Chunk;
+pub use chunk::{Chunk, chunk_rows};
 pub use delivery::{
     DeliverPassword, Delivery, DeliveryCounts, DeliveryState, DeliveryStatus,
     PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, StoredPassword,

@@ -11,8 +11,11 @@ const SNIFF_BYTES: usize = 8 * 1024;
 
 /// What the start of a file says about it.
 pub(crate) enum Sniffed {
-    /// Text to parse as CSV, decoded to UTF-8 as it is read.
-    Text(Box<dyn Read + Send>),
+    /// Text to parse as CSV, decoded to UTF-8 as it is read. With the
+    /// number of bytes before it (a byte-order mark) when its bytes are the
+    /// file's own; `None` when they are transcoded (UTF-16), so that a place
+    /// in the text is no place in the file.
+    Text(Box<dyn Read + Send>, Option<u64>),
     /// Not one byte, or nothing but a byte-order mark.
     Empty,
     /// A workbook, an archive or other binary content; the text names it.
@@ -71,10 +74,10 @@ pub(crate) fn sniff(input: Box<dyn Read + Send>, max_bytes: u64) -> io::Result<S
     }
     let mut rest: Box<dyn Read + Send> = Box::new(Cursor::new(head).chain(input));
     io::copy(&mut (&mut rest).take(skip as u64), &mut io::sink())?;
-    Ok(Sniffed::Text(match utf16 {
-        None => rest,
-        Some(endian) => Box::new(Utf16Decoder::new(rest, endian)),
-    }))
+    Ok(match utf16 {
+        None => Sniffed::Text(rest, Some(skip as u64)),
+        Some(endian) => Sniffed::Text(Box::new(Utf16Decoder::new(rest, endian)), None),
+    })
 }
 
 /// Names the binary formats people upload instead of CSV.
@@ -245,7 +248,7 @@ impl Read for Utf16Decoder {
 impl std::fmt::Debug for Sniffed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Sniffed::Text(_) => f.write_str("Text"),
+            Sniffed::Text(..) => f.write_str("Text"),
             Sniffed::Empty => f.write_str("Empty"),
             Sniffed::NotCsv(kind) => f.debug_tuple("NotCsv").field(kind).finish(),
             Sniffed::Encoding(why) => f.debug_tuple("Encoding").field(why).finish(),
@@ -261,7 +264,7 @@ mod tests {
 
     fn text(bytes: &[u8]) -> String {
         match sniff(Box::new(Cursor::new(bytes.to_vec())), 1 << 20) {
-            Ok(Sniffed::Text(mut r)) => {
+            Ok(Sniffed::Text(mut r, _)) => {
                 let mut s = String::new();
                 match r.read_to_string(&mut s) {
                     Ok(_) => s,

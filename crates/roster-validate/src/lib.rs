@@ -46,5 +46,5 @@ pub use options::{Limits, Options};
 pub use phone::{E164, PhoneError};
 pub use report::{FileError, Report, RowError};
 pub use role::Role;
-pub use rows::{ImportRow, Opened, RowReader, ValidRow};
+pub use rows::{ImportRow, Opened, RowReader, RowStart, ValidRow};
 pub use validator::validate;

@@ -28,12 +28,19 @@ pub(crate) struct Records {
     /// A CR ended the last line: a LF right after it belongs to the same break.
     after_cr: bool,
     max_record_bytes: usize,
+    /// Bytes of the input before `buf[0]`.
+    base: u64,
+    /// Bytes of the file before the input (a byte-order mark); `None` when
+    /// the input is transcoded, and its places are not the file's.
+    prefix: Option<u64>,
 }
 
 /// One record: its fields, and the line it starts on.
 #[derive(Debug, Default)]
 pub(crate) struct Record {
     pub(crate) line: u64,
+    /// Where in the file the record starts, when that is known.
+    pub(crate) offset: Option<u64>,
     text: String,
     /// Where each field ends in `text`.
     ends: Vec<usize>,
@@ -78,7 +85,11 @@ enum State {
 impl Records {
     /// Reads records from `input`, starting at line 1. The delimiter is
     /// decided from the first line by [`Records::sniff_delimiter`].
-    pub(crate) fn new(input: Box<dyn Read + Send>, max_record_bytes: usize) -> Records {
+    pub(crate) fn new(
+        input: Box<dyn Read + Send>,
+        max_record_bytes: usize,
+        prefix: Option<u64>,
+    ) -> Records {
         Records {
             input,
             buf: vec![0; BLOCK],
@@ -89,7 +100,23 @@ impl Records {
             line: 1,
             after_cr: false,
             max_record_bytes,
+            base: 0,
+            prefix,
         }
+    }
+
+    /// Goes on reading from `input`, which starts at the first byte of a
+    /// record on `line` at `offset` in the file (a place an earlier read gave
+    /// as [`Record::offset`]), with the delimiter found before.
+    pub(crate) fn restart(&mut self, input: Box<dyn Read + Send>, offset: u64, line: u64) {
+        self.input = input;
+        self.pos = 0;
+        self.end = 0;
+        self.eof = false;
+        self.line = line;
+        self.after_cr = false;
+        self.base = 0;
+        self.prefix = Some(offset);
     }
 
     /// Consumes an Excel `sep=X` line if the file starts with one, then picks
@@ -144,6 +171,9 @@ impl Records {
             self.after_cr = false;
         }
         record.line = self.line;
+        record.offset = self
+            .prefix
+            .map(|prefix| prefix + self.base + self.pos as u64);
 
         loop {
             if self.pos == self.end && !self.fill().map_err(ReadError::Io)? {
@@ -242,6 +272,7 @@ impl Records {
         if self.eof {
             return Ok(false);
         }
+        self.base += self.end as u64;
         self.pos = 0;
         self.end = 0;
         loop {
@@ -269,6 +300,7 @@ impl Records {
             }
             // Move what is buffered to the front and read more behind it.
             self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
             self.end -= self.pos;
             self.pos = 0;
             if self.end == self.buf.len() {
@@ -356,7 +388,7 @@ mod tests {
     }
 
     fn check_bytes(input: &[u8], cap: usize, expect: Expect) {
-        let mut records = Records::new(Box::new(Cursor::new(input.to_vec())), cap);
+        let mut records = Records::new(Box::new(Cursor::new(input.to_vec())), cap, Some(0));
         let mut out = String::new();
         match records.sniff_delimiter(|h| h.starts_with('h')) {
             Ok(d) => out.push_str(&format!("delimiter {:?}\n", d as char)),
@@ -453,7 +485,7 @@ mod tests {
                 Ok(buf.len())
             }
         }
-        let mut records = Records::new(Box::new(Endless), 1 << 20);
+        let mut records = Records::new(Box::new(Endless), 1 << 20, Some(0));
         let result = records.read(&mut Record::default());
         assert!(
             matches!(

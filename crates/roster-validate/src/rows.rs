@@ -66,6 +66,13 @@ pub struct ImportRow {
     pub row: Result<ValidRow, Vec<RowError>>,
 }
 
+/// Where a row starts in its file: the byte, and the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowStart {
+    pub offset: u64,
+    pub line: u64,
+}
+
 /// What opening a file for import found.
 pub enum Opened {
     Rows(Box<RowReader>),
@@ -159,6 +166,22 @@ impl RowReader {
         }
     }
 
+    /// Where the row last read or passed over starts in the file; `None`
+    /// when the file is transcoded (UTF-16), or before the first row.
+    pub fn start(&self) -> Option<RowStart> {
+        self.record.offset.map(|offset| RowStart {
+            offset,
+            line: self.record.line,
+        })
+    }
+
+    /// Goes on reading rows from `input`, which holds the file from
+    /// `start` on (a place [`RowReader::start`] gave): the rows before it
+    /// are neither read nor passed over.
+    pub fn resume(&mut self, input: Box<dyn Read + Send>, start: RowStart) {
+        self.records.restart(input, start.offset, start.line);
+    }
+
     /// The cells of the row last read, as written, the `Errors` column of a
     /// failed-rows file left out.
     pub fn cells(&self) -> impl Iterator<Item = &str> {
@@ -229,4 +252,47 @@ fn header_cells(headers: &roster_template::Headers, errors_index: Option<usize>)
         .filter(|(i, _)| Some(*i) != errors_index)
         .map(|(_, c)| c)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(text: &'static [u8]) -> Box<RowReader> {
+        match RowReader::open(Box::new(text), &Options::default()).expect("readable") {
+            Opened::Rows(reader) => reader,
+            Opened::Refused(report) => panic!("refused: {report:?}"),
+        }
+    }
+
+    /// A reader resumed at a row's start reads on exactly as one that read
+    /// every row before it.
+    #[test]
+    fn a_row_start_resumes_reading_there() {
+        const FILE: &[u8] = b"\xEF\xBB\xBFDisplay Name (Mandatory),Email Address (Mandatory)\r\n\
+            Ada,ada@acme.example\r\n\r\n\"Bob\r\nJr\",bob@acme.example\r\nCy,cy@acme.example\r\n";
+        let mut through = reader(FILE);
+        assert_eq!(through.skip_row().expect("a row"), Some(2));
+        assert_eq!(through.skip_row().expect("a row"), Some(4));
+        let bob = through.start().expect("a UTF-8 file has places");
+        assert_eq!(
+            bob,
+            RowStart {
+                offset: 79,
+                line: 4
+            }
+        );
+        assert_eq!(&FILE[bob.offset as usize..][..4], b"\"Bob");
+        let rest: Vec<u64> =
+            std::iter::from_fn(|| through.next_row().expect("a row").map(|r| r.line)).collect();
+        assert_eq!(rest, [6]);
+
+        let mut resumed = reader(FILE);
+        resumed.resume(Box::new(&FILE[bob.offset as usize..]), bob);
+        let row = resumed.next_row().expect("a row").expect("Bob");
+        assert_eq!(row.line, 4);
+        assert_eq!(resumed.cell(Column::DisplayName), "Bob\r\nJr");
+        assert_eq!(resumed.next_row().expect("a row").map(|r| r.line), Some(6));
+        assert_eq!(resumed.next_row().expect("the end"), None);
+    }
 }

@@ -131,7 +131,7 @@ pub(crate) fn open(
     report: &mut Report,
 ) -> Result<Option<(Records, Headers)>, ReadError> {
     let mut records = match input::sniff(input, limits.max_bytes).map_err(ReadError::Io)? {
-        Sniffed::Text(text) => Records::new(text, limits.max_record_bytes),
+        Sniffed::Text(text, prefix) => Records::new(text, limits.max_record_bytes, prefix),
         Sniffed::Empty => {
             report.file_errors.push(empty_file("the file is empty"));
             return Ok(None);
