@@ -4,6 +4,7 @@
 mod util;
 
 mod account;
+mod bench;
 mod browser;
 mod import;
 mod passwords;

@@ -79,6 +79,17 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Write a file of N valid rows and the account it is valid against (for benchmarks).
     Generate(GenerateArgs),
+    /// Generate N rows and measure validation and import against bare
+    /// baselines in one run: times, ratios, rows/s and peak memory.
+    ///
+    /// Runs on SQLite in a scratch folder, and on PostgreSQL too with
+    /// --postgres (in scratch databases it creates and drops). Never
+    /// touches the database of --db.
+    Bench(BenchArgs),
+    /// One measured step of `roster bench`, in a process of its own so that
+    /// its peak memory is its own.
+    #[command(hide = true)]
+    BenchStep(BenchStepArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +252,58 @@ pub(crate) struct GenerateArgs {
     /// The slug of that account.
     #[arg(long, default_value = "bench")]
     pub(crate) slug: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// How many user rows to generate and import.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=8_000_000))]
+    pub(crate) rows: u64,
+    /// Also measure on this PostgreSQL server (a URL whose user may create
+    /// databases); scratch databases named roster_bench_* are made there
+    /// and dropped afterwards.
+    #[arg(long, env = "ROSTER_BENCH_POSTGRES_URL", hide_env_values = true)]
+    pub(crate) postgres: Option<String>,
+    /// Keep the generated files, databases and worker logs in this folder
+    /// (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Data rows per chunk of the import.
+    #[arg(long, default_value_t = roster_jobs::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) chunk_rows: u64,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchStepArgs {
+    #[arg(long, value_enum)]
+    pub(crate) step: BenchStep,
+    /// The file to read.
+    #[arg(long)]
+    pub(crate) csv: PathBuf,
+    /// The import the workers run.
+    #[arg(long)]
+    pub(crate) import: Option<String>,
+    /// Worker processes.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) workers: usize,
+    /// Where worker processes write their logs.
+    #[arg(long)]
+    pub(crate) logs: Option<PathBuf>,
+}
+
+/// The measured steps of `roster bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BenchStep {
+    /// `roster validate` on the file.
+    Validate,
+    /// The bare check of the file.
+    BareValidate,
+    /// `roster worker` processes running a queued import to its end.
+    Workers,
+    /// The bare insert loop.
+    BareImport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,7 @@ use clap::Parser;
 
 mod account_file;
 mod args;
+mod bench;
 mod generate;
 mod import;
 mod mail;
@@ -87,6 +88,8 @@ async fn run(args: Args) -> anyhow::Result<Outcome> {
         } => token::create(&args.db, &account).await,
         Command::Serve(s) => serve::run(&args.db, s).await,
         Command::Generate(g) => generate::run(g),
+        Command::Bench(b) => bench::run(b).await,
+        Command::BenchStep(step) => bench::step(&args.db, step).await,
     }
 }
 
