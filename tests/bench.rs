@@ -28,10 +28,7 @@ fn bench_measures_each_step_against_a_baseline_that_writes_the_same_users() {
     let summary = json(&out);
     assert_eq!(summary["rows"], 3000);
 
-    let mut expected = vec![
-        ("validate", "SQLite", None),
-        ("import", "SQLite", Some(1)),
-    ];
+    let mut expected = vec![("validate", "SQLite", None), ("import", "SQLite", Some(1))];
     if server.is_some() {
         expected.extend([
             ("validate", "PostgreSQL", None),
@@ -73,5 +70,8 @@ fn bench_measures_each_step_against_a_baseline_that_writes_the_same_users() {
     };
     let (by_roster, by_bare) = (users("roster.db"), users("bare.db"));
     assert_eq!(by_roster.stdout.lines().count(), 3001, "{by_roster:?}");
-    assert!(by_roster.stdout == by_bare.stdout, "the bare loop wrote other users");
+    assert!(
+        by_roster.stdout == by_bare.stdout,
+        "the bare loop wrote other users"
+    );
 }

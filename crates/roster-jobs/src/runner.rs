@@ -17,9 +17,11 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use roster_store::{
-    Account, BatchCounts, Chunk, Import, ImportId, ImportState, RowInput, Store, chunk_rows,
+    Account, BatchCounts, Chunk, Import, ImportId, ImportState, LockSharing, RowInput, Store,
+    chunk_rows,
 };
 use roster_template::Column;
 use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader, RowStart};
@@ -147,7 +149,8 @@ async fn write_chunk(
         .unwrap_or_default();
     let options = reading_options(&import, account.extensions);
     let writers = store.batch_writers();
-    let pause = store.pause_between_batches();
+    let sharing = store.lock_sharing();
+    let mut held_since = Instant::now();
 
     let (batches, mut incoming) = mpsc::channel::<Result<Vec<RowInput>, Error>>(2);
     let reader = {
@@ -196,7 +199,12 @@ async fn write_chunk(
                 outcome = Err(e);
                 break;
             }
-            tokio::time::sleep(pause).await;
+            if let Some(sharing) = sharing
+                && (store.writer_waiting() || held_since.elapsed() >= sharing.every)
+            {
+                share_lock(store, sharing).await;
+                held_since = Instant::now();
+            }
         }
         let mut extensions = if import.voice {
             extensions_for(store, &import, &account, &reserved, &batch, &mut spare).await?
@@ -227,6 +235,19 @@ async fn write_chunk(
     }
     reader.await.map_err(|e| Error::Task(e.to_string()))?;
     outcome
+}
+
+/// Lets go of SQLite's write lock: until this process's waiting writes are
+/// done, or for the whole pause when none waits (for other processes).
+async fn share_lock(store: &Store, sharing: LockSharing) {
+    let started = Instant::now();
+    if !store.writer_waiting() {
+        tokio::time::sleep(sharing.pause).await;
+        return;
+    }
+    while store.writer_waiting() && started.elapsed() < sharing.pause {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 /// Extensions for the rows of `batch` that name none: the spares of

@@ -257,6 +257,7 @@ impl Store {
             "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
         const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
         let total = i64::try_from(new.total).unwrap_or(i64::MAX);
+        let _waiting = self.waiting_writer();
         let result: Result<(), Error> = with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await.context("starting a transaction")?;
             let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(INSERT)
@@ -358,10 +359,12 @@ impl Store {
             not_processed = CASE WHEN state = 'queued' THEN total ELSE not_processed END, \
             finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END \
             WHERE public_id = $1 AND state IN ('queued', 'running')";
+        let waiting = self.waiting_writer();
         let changed = with_pool!(&self.db, pool => {
             sqlx::query(SQL).bind(id.as_str()).bind(time::now()).execute(pool).await.map(|r| r.rows_affected())
         })
         .context("stopping the import")?;
+        drop(waiting);
         let import = self.existing_import(id).await?;
         Ok(match (changed, import.state) {
             (1, ImportState::Stopped) => StopOutcome::Stopped,

@@ -40,5 +40,5 @@ pub use import::{
     Import, ImportId, ImportKey, ImportState, NewImport, PasswordDelivery, StopOutcome,
 };
 pub use results::{ResultError, RowResult};
-pub use store::{DEFAULT_URL, Pool, Store};
+pub use store::{DEFAULT_URL, LockSharing, Pool, Store};
 pub use users::{BatchCounts, RowInput, User, UserId};

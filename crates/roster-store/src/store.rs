@@ -6,7 +6,10 @@
 //! by `json_each` on SQLite, a native array unpacked by `unnest` on
 //! PostgreSQL, one bound parameter either way.
 
+use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
@@ -15,7 +18,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::Error;
+use roster_validate::Extension;
+
+use crate::{Error, ImportKey};
 
 /// Statements slower than this are logged, at info level: a bulk statement
 /// or a wait for the write lock is expected to take a while, and is no
@@ -42,6 +47,42 @@ pub(crate) use with_pool;
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// The reserved extensions of the import read last (see
+    /// `Store::reserved_extensions`), kept: every chunk of an import needs
+    /// them, and they never change once recorded.
+    pub(crate) reserved: Arc<Mutex<KeptReserved>>,
+    /// Writes of this process waiting for SQLite's write lock besides an
+    /// import's batches (see [`Store::writer_waiting`]).
+    writers_waiting: Arc<AtomicUsize>,
+}
+
+/// An import and the extensions its file names.
+pub(crate) type KeptReserved = Option<(ImportKey, Arc<HashSet<Extension>>)>;
+
+/// How an import shares SQLite's one write lock with everyone else who
+/// writes (a `stop`, the job queue, the web page): after holding it for
+/// `every`, it lets go for `pause`; and after any batch, when a write of
+/// this process waits ([`Store::writer_waiting`]), until it is done.
+///
+/// SQLite's waiters do not queue: each sleeps and tries again, at most
+/// 100 ms apart. A pause of 100 ms is one every waiter sees; one every two
+/// seconds of writing costs an import some 5% of its time, and keeps a
+/// write from another process waiting two seconds at most. A write from
+/// this process (Ctrl-C on `roster import`, a stop or an upload on the web
+/// page of `roster serve`) waits one batch at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockSharing {
+    pub every: Duration,
+    pub pause: Duration,
+}
+
+/// A write waiting for the lock, until dropped.
+pub(crate) struct WaitingWriter(Arc<AtomicUsize>);
+
+impl Drop for WaitingWriter {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The pool of one of the two databases roster runs on.
@@ -122,7 +163,11 @@ impl Store {
         } else {
             return Err(Error::UnsupportedUrl(redact(url)));
         };
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            reserved: Arc::default(),
+            writers_waiting: Arc::default(),
+        })
     }
 
     /// How many batches of one import are written at once. SQLite has one
@@ -135,14 +180,28 @@ impl Store {
         }
     }
 
-    /// How long an import waits after writing a batch before it takes the
-    /// write lock again. SQLite has one write lock and its waiters poll for
-    /// it: an import that took it back at once would starve a `stop`, or the
-    /// queue's polls, until it ended.
-    pub fn pause_between_batches(&self) -> Duration {
+    /// Whether a write of this process waits for the write lock besides
+    /// an import's batches: the import lets go of the lock after its batch.
+    pub fn writer_waiting(&self) -> bool {
+        self.writers_waiting.load(Ordering::Relaxed) > 0
+    }
+
+    /// Marks a write of this process as waiting for the write lock until
+    /// the guard is dropped.
+    pub(crate) fn waiting_writer(&self) -> WaitingWriter {
+        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
+        WaitingWriter(self.writers_waiting.clone())
+    }
+
+    /// How an import shares the write lock: on SQLite, which has one; not
+    /// at all on PostgreSQL, whose writers lock rows.
+    pub fn lock_sharing(&self) -> Option<LockSharing> {
         match &self.db {
-            Db::Sqlite(_) => Duration::from_millis(5),
-            Db::Postgres(_) => Duration::ZERO,
+            Db::Sqlite(_) => Some(LockSharing {
+                every: Duration::from_secs(2),
+                pause: Duration::from_millis(100),
+            }),
+            Db::Postgres(_) => None,
         }
     }
 

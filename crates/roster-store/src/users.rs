@@ -4,12 +4,17 @@
 //! A batch is one transaction. Each row's user, extension, numbers, row
 //! result and password delivery (with its queued job) are written in it
 //! together, so a row is there whole or not at all, and its result cannot
-//! exist without it. Before writing, the batch
-//! asks the database what is wrong with its keys now (the validation rules
-//! again, since the account may have changed) and fails those rows alone.
-//! If a write still hits a constraint — another writer got there between the
-//! check and the write — the batch is rolled back and written again row by
-//! row, each in a savepoint, so the one row fails and the rest commit.
+//! exist without it.
+//!
+//! A batch is first written as it is: its rows were validated moments ago,
+//! and the schema's constraints refuse whatever changed since (an email or
+//! extension taken, a number no longer parked, a row written by an earlier
+//! delivery). If anything is refused, the batch is rolled back and written
+//! again, this time asking the database first what is wrong with its keys
+//! now (the validation rules again) and failing those rows alone. If a write
+//! still hits a constraint — another writer got there between the check and
+//! the write — the batch is rolled back once more and written row by row,
+//! each in a savepoint, so the one row fails and the rest commit.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -79,6 +84,16 @@ struct Batch<'a> {
     import: &'a Import,
     account: &'a Account,
     locations: &'a HashMap<String, i64>,
+}
+
+/// How a batch learns what is wrong with its rows' keys now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// It does not ask: the constraints refuse what changed since the file
+    /// was validated, and any refusal rolls the batch back.
+    Trust,
+    /// It asks the database first, and fails those rows alone.
+    Ask,
 }
 
 /// A write that hit a constraint: another writer changed the account
@@ -204,16 +219,21 @@ async fn write_rows<C: Bulk + Send>(
     cx: &Batch<'_>,
     rows: &[RowInput],
     extensions: &mut VecDeque<Extension>,
+    checks: Checks,
 ) -> Result<BatchCounts, WriteError> {
     conn.prepare().await?;
     let account = cx.account.id.get();
     let import = cx.import.key.0;
-    let lines: Vec<i64> = rows.iter().map(|r| line(r) as i64).collect();
-    let done: HashSet<i64> = conn
-        .rows_with_results(import, &lines)
-        .await?
-        .into_iter()
-        .collect();
+    let done: HashSet<i64> = match checks {
+        Checks::Trust => HashSet::new(),
+        Checks::Ask => {
+            let lines: Vec<i64> = rows.iter().map(|r| line(r) as i64).collect();
+            conn.rows_with_results(import, &lines)
+                .await?
+                .into_iter()
+                .collect()
+        }
+    };
     let rows: Vec<&RowInput> = rows
         .iter()
         .filter(|r| !done.contains(&(line(r) as i64)))
@@ -231,23 +251,38 @@ async fn write_rows<C: Bulk + Send>(
             RowInput::Invalid { .. } => None,
         })
         .collect();
-    let email_keys: Vec<String> = valid.iter().map(|v| v.email.key()).collect();
-    let emails: Vec<&str> = email_keys.iter().map(String::as_str).collect();
-    let numbers: Vec<i64> = valid
-        .iter()
-        .flat_map(|v| v.primary_number.iter().chain(&v.additional_numbers))
-        .map(|n| n.digits() as i64)
-        .collect();
-    let explicit: Vec<String> = valid
-        .iter()
-        .filter_map(|v| v.extension)
-        .map(|e| e.to_string())
-        .collect();
-    let locations: Vec<&str> = valid.iter().filter_map(|v| v.location.as_deref()).collect();
-    let answers = conn
-        .look_up(account, &emails, &numbers, &explicit, &locations)
-        .await?;
-    let facts = answers.into_facts();
+    let facts = match checks {
+        Checks::Trust => {
+            // A location is not a constraint the inserts meet: the account's
+            // locations as this import loaded them decide.
+            let unknown = valid
+                .iter()
+                .filter_map(|v| v.location.as_ref())
+                .any(|key| !cx.locations.contains_key(key));
+            if unknown {
+                return Err(WriteError::Conflict(None));
+            }
+            Facts::default()
+        }
+        Checks::Ask => {
+            let email_keys: Vec<String> = valid.iter().map(|v| v.email.key()).collect();
+            let emails: Vec<&str> = email_keys.iter().map(String::as_str).collect();
+            let numbers: Vec<i64> = valid
+                .iter()
+                .flat_map(|v| v.primary_number.iter().chain(&v.additional_numbers))
+                .map(|n| n.digits() as i64)
+                .collect();
+            let explicit: Vec<String> = valid
+                .iter()
+                .filter_map(|v| v.extension)
+                .map(|e| e.to_string())
+                .collect();
+            let locations: Vec<&str> = valid.iter().filter_map(|v| v.location.as_deref()).collect();
+            conn.look_up(account, &emails, &numbers, &explicit, &locations)
+                .await?
+                .into_facts()
+        }
+    };
 
     // Decide each row; give the rows that pass and name no extension the
     // next of those claimed for them.
@@ -365,23 +400,25 @@ where
     DB: sqlx::Database,
     DB::Connection: Bulk + Send,
 {
-    let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
     // A batch rolled back gives its extensions back.
     let claimed = extensions.clone();
-    match write_rows(&mut *tx, cx, rows, extensions).await {
-        Ok(counts) => {
-            tx.commit().await.context("committing a batch")?;
-            return Ok(counts);
-        }
-        Err(WriteError::Db(e)) => {
-            return Err(Error::Query {
-                what: "writing a batch",
-                source: e,
-            });
-        }
-        Err(WriteError::Conflict(_)) => {
-            tx.rollback().await.context("rolling back a batch")?;
-            *extensions = claimed;
+    for checks in [Checks::Trust, Checks::Ask] {
+        let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
+        match write_rows(&mut *tx, cx, rows, extensions, checks).await {
+            Ok(counts) => {
+                tx.commit().await.context("committing a batch")?;
+                return Ok(counts);
+            }
+            Err(WriteError::Db(e)) => {
+                return Err(Error::Query {
+                    what: "writing a batch",
+                    source: e,
+                });
+            }
+            Err(WriteError::Conflict(_)) => {
+                tx.rollback().await.context("rolling back a batch")?;
+                extensions.clone_from(&claimed);
+            }
         }
     }
     let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
@@ -410,7 +447,14 @@ where
         for _attempt in 0..2 {
             let mut savepoint = (**tx).begin().await.context("starting a savepoint")?;
             let claimed = extensions.clone();
-            match write_rows(&mut *savepoint, cx, std::slice::from_ref(row), extensions).await {
+            let written_row = write_rows(
+                &mut *savepoint,
+                cx,
+                std::slice::from_ref(row),
+                extensions,
+                Checks::Ask,
+            );
+            match written_row.await {
                 Ok(counts) => {
                     savepoint.commit().await.context("releasing a savepoint")?;
                     written = Some(counts);
@@ -465,7 +509,14 @@ where
                     email,
                     errors: vec![error],
                 };
-                match write_rows(&mut **tx, cx, std::slice::from_ref(&failed), extensions).await {
+                let written_failure = write_rows(
+                    &mut **tx,
+                    cx,
+                    std::slice::from_ref(&failed),
+                    extensions,
+                    Checks::Ask,
+                );
+                match written_failure.await {
                     Ok(counts) => counts,
                     Err(WriteError::Conflict(_)) => BatchCounts::default(),
                     Err(WriteError::Db(e)) => {
