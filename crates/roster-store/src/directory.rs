@@ -7,7 +7,7 @@
 
 use roster_validate::{Directory, DirectoryError, Extension, Facts, Keys};
 
-use crate::bulk::Bulk;
+use crate::bulk::{Answers, Bulk};
 use crate::error::Context;
 use crate::store::Db;
 use crate::{Account, AccountId, Error, Store};
@@ -55,21 +55,48 @@ impl Store {
                     .await
             }
             Db::Postgres(pool) => {
-                // A transaction only to scope the planner settings.
-                let mut tx = pool.begin().await.context("connecting")?;
-                tx.prepare()
-                    .await
-                    .context("looking up the account's directory")?;
-                let answers = tx
-                    .look_up(id, &keys.emails, &numbers, &extensions, &keys.locations)
-                    .await;
-                tx.commit()
-                    .await
-                    .context("looking up the account's directory")?;
-                answers
+                // The lists are asked about at once, each on a connection of
+                // its own: the server probes them on as many cores while
+                // the validator reads the next batch.
+                let no_text: &[&str] = &[];
+                let (emails, numbers, rest) = tokio::try_join!(
+                    look_up_on_postgres(pool, id, &keys.emails, &[], &[], no_text),
+                    look_up_on_postgres(pool, id, no_text, &numbers, &[], no_text),
+                    look_up_on_postgres(pool, id, no_text, &[], &extensions, &keys.locations),
+                )?;
+                Ok(Answers {
+                    taken_emails: emails.taken_emails,
+                    bad_numbers: numbers.bad_numbers,
+                    taken_extensions: rest.taken_extensions,
+                    unknown_locations: rest.unknown_locations,
+                })
             }
         }
         .context("looking up the account's directory")?;
         Ok(answers.into_facts())
     }
+}
+
+/// One lookup on PostgreSQL, in a transaction of its own that scopes the
+/// planner settings.
+async fn look_up_on_postgres(
+    pool: &sqlx::PgPool,
+    account: i64,
+    emails: &[&str],
+    numbers: &[i64],
+    extensions: &[String],
+    locations: &[&str],
+) -> Result<Answers, Error> {
+    let mut tx = pool.begin().await.context("connecting")?;
+    tx.prepare()
+        .await
+        .context("looking up the account's directory")?;
+    let answers = tx
+        .look_up(account, emails, numbers, extensions, locations)
+        .await
+        .context("looking up the account's directory")?;
+    tx.commit()
+        .await
+        .context("looking up the account's directory")?;
+    Ok(answers)
 }
