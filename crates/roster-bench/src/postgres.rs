@@ -46,6 +46,16 @@ pub async fn create_database(
     database_url(url, name)
 }
 
+/// Writes every dirty page of the server of `url` to disk, so that a
+/// measurement does not pay for the writes of what came before it. Needs a
+/// superuser or the `pg_checkpoint` role.
+pub async fn checkpoint(url: &str) -> Result<(), Error> {
+    let mut conn = PgConnection::connect(url).await?;
+    sqlx::raw_sql("CHECKPOINT").execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// Drops the database `name` on the server of `url`, if it is there.
 pub async fn drop_database(url: &str, name: &str) -> Result<(), Error> {
     let mut conn = PgConnection::connect(url).await?;

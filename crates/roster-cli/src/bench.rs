@@ -221,6 +221,11 @@ impl Bench {
         let one = self
             .import_line("PostgreSQL", &one_url, &bare_url, 1, None)
             .await?;
+        // A database written to is dropped before the next measurement:
+        // the server would vacuum it meanwhile, on the same cores.
+        for name in [&names.one, &names.bare] {
+            roster_bench::postgres::drop_database(server, name).await?;
+        }
         let two = self
             .import_line("PostgreSQL", &two_url, "", 2, Some(&one))
             .await?;

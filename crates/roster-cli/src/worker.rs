@@ -1,6 +1,6 @@
 //! `roster worker`: runs queued imports and sends temporary passwords until
-//! SIGTERM or Ctrl-C, then lets the work in hand reach a safe point (the end
-//! of a batch, the end of a message) and exits 0.
+//! SIGTERM or Ctrl-C, then lets the work in hand reach its end (the chunks
+//! it holds, the message being sent) and exits 0.
 
 use std::time::Duration;
 
