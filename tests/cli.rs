@@ -6,6 +6,7 @@ mod util;
 mod account;
 mod bench;
 mod browser;
+mod crash;
 mod import;
 mod passwords;
 mod serve;

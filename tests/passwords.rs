@@ -6,10 +6,8 @@
 use std::path::Path;
 
 use roster_mail::testing::{Certificates, Security, SinkMode, SmtpSink, password_in};
-use roster_mail::verify_password;
-use roster_store::Store;
 
-use crate::util::{Roster, fixture, import_id, json, path};
+use crate::util::{Roster, fixture, import_id, json, password_works, path};
 
 /// The users of `fixtures/valid-users.csv`, as the file writes them.
 const USERS: [(&str, &str); 8] = [
@@ -52,18 +50,9 @@ fn header(message: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {message}"))
 }
 
-/// Whether `password` is the one stored for `email`, as its hash says.
+/// Whether `password` is the one stored for `email` of the demo account.
 async fn works(roster: &Roster, email: &str, password: &str) -> bool {
-    let store = Store::open(&roster.db.url).await.expect("the database");
-    let slug = roster_store::AccountSlug::parse("demo").expect("valid");
-    let account = store.existing_account(&slug).await.expect("the account");
-    let stored = store
-        .stored_password(&account, email)
-        .await
-        .expect("read")
-        .expect("the user");
-    store.close().await;
-    stored.must_change && stored.hash.is_some_and(|h| verify_password(password, &h))
+    password_works(roster, "demo", email, password).await
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use roster_store::testing::{self, ScratchDatabase};
 
@@ -166,6 +168,51 @@ impl Roster {
         }
     }
 
+    /// `roster status ID --format json`.
+    pub fn status(&self, id: &str) -> serde_json::Value {
+        json(&self.run(&["status", id, "--format", "json"]))
+    }
+
+    /// The import's status once `done` holds of it; fails the test after
+    /// `within`.
+    pub fn wait_for(
+        &self,
+        id: &str,
+        within: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let started = Instant::now();
+        loop {
+            let status = self.status(id);
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{}: not there after {within:?}: {status}",
+                self.db.kind
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Generates `rows` users into `users.csv` and their account `bench`
+    /// into `bench.toml`, and loads the account.
+    pub fn generate(&self, rows: usize) {
+        let generated = self.run(&[
+            "generate",
+            "--rows",
+            &rows.to_string(),
+            "--csv",
+            "users.csv",
+            "--account-file",
+            "bench.toml",
+        ]);
+        assert_eq!(generated.code, 0, "{generated:?}");
+        let loaded = self.run(&["account", "load", "bench.toml"]);
+        assert_eq!(loaded.code, 0, "{loaded:?}");
+    }
+
     /// Loads the demo account.
     pub fn load_demo(&self) {
         let out = self.run(&["account", "load", path(&fixture("demo-account.toml"))]);
@@ -189,6 +236,99 @@ pub fn import_id(out: &Output) -> String {
         .unwrap_or_else(|| panic!("no import id in {out:?}"))
 }
 
+/// Whether `password` is the one stored for the user `email` of `account`,
+/// as its hash says, with a change required at first sign-in.
+pub async fn password_works(roster: &Roster, account: &str, email: &str, password: &str) -> bool {
+    let store = roster_store::Store::open(&roster.db.url)
+        .await
+        .expect("the database");
+    let slug = roster_store::AccountSlug::parse(account).expect("a valid slug");
+    let account = store.existing_account(&slug).await.expect("the account");
+    let stored = store
+        .stored_password(&account, email)
+        .await
+        .expect("read")
+        .expect("the user");
+    store.close().await;
+    stored.must_change
+        && stored
+            .hash
+            .is_some_and(|h| roster_mail::verify_password(password, &h))
+}
+
 pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out:?}"))
+}
+
+/// A `roster worker` process, stopped with SIGTERM or SIGKILL when asked and
+/// killed if dropped. It logs warnings to a file of its own.
+pub struct Worker {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Worker {
+    /// Starts `roster worker FLAGS` on the database of `roster`, in its
+    /// directory.
+    pub fn start(roster: &Roster, flags: &[&str]) -> Worker {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let log = roster.dir.path().join(format!(
+            "worker-{}.log",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("worker")
+            .args(flags)
+            .current_dir(roster.dir.path())
+            .env("ROSTER_DATABASE_URL", &roster.db.url)
+            .env("RUST_LOG", "warn")
+            .env_remove("ROSTER_SMTP_URL")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log file"))
+            .spawn()
+            .expect("a worker starts");
+        Worker { child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit code, if it has exited.
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        self.child
+            .try_wait()
+            .expect("the worker's state")
+            .map(|s| s.code())
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(term.success());
+        self.child.wait().expect("the worker exits").code()
+    }
+
+    /// Kills it with SIGKILL: no handler runs, nothing is finished.
+    pub fn kill(mut self) {
+        use std::os::unix::process::ExitStatusExt;
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("the worker ends");
+        assert_eq!(status.signal(), Some(9), "killed, not exited: {status:?}");
+    }
+
+    /// What it has logged so far.
+    pub fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -2,46 +2,11 @@
 //! share one large import's chunks; every row is created exactly once, the
 //! counts are exact, and both workers took chunks.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use roster_store::{ImportId, Store};
 
-use crate::util::{Roster, json};
-
-/// A worker process, stopped with SIGTERM when asked, killed if dropped.
-struct Worker(Child);
-
-impl Worker {
-    fn start(roster: &Roster) -> Worker {
-        let child = Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args(["worker", "--concurrency", "1"])
-            .current_dir(roster.dir.path())
-            .env("ROSTER_DATABASE_URL", &roster.db.url)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("a worker starts");
-        Worker(child)
-    }
-
-    fn terminate(mut self) -> Option<i32> {
-        let term = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(term.success());
-        self.0.wait().expect("the worker exits").code()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::util::{Roster, Worker, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_a_large_import_and_create_every_row_once() {
@@ -49,17 +14,7 @@ async fn two_workers_share_a_large_import_and_create_every_row_once() {
         return;
     };
     let rows = 50_000;
-    let generated = roster.run(&[
-        "generate",
-        "--rows",
-        &rows.to_string(),
-        "--csv",
-        "users.csv",
-        "--account-file",
-        "bench.toml",
-    ]);
-    assert_eq!(generated.code, 0, "{generated:?}");
-    assert_eq!(roster.run(&["account", "load", "bench.toml"]).code, 0);
+    roster.generate(rows);
     let queued = roster.run(&[
         "import",
         "--account",
@@ -76,19 +31,13 @@ async fn two_workers_share_a_large_import_and_create_every_row_once() {
     assert_eq!(queued.code, 0, "{queued:?}");
     let id = json(&queued)["id"].as_str().expect("an id").to_string();
 
-    let workers = [Worker::start(&roster), Worker::start(&roster)];
-    let started = Instant::now();
-    let finished = loop {
-        let status = json(&roster.run(&["status", &id, "--format", "json"]));
-        if status["finished_at"].is_string() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "not finished: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let workers = [
+        Worker::start(&roster, &["--concurrency", "1"]),
+        Worker::start(&roster, &["--concurrency", "1"]),
+    ];
+    let finished = roster.wait_for(&id, Duration::from_secs(300), |s| {
+        s["finished_at"].is_string()
+    });
     for worker in workers {
         assert_eq!(worker.terminate(), Some(0), "SIGTERM ends a worker cleanly");
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use lettre::transport::smtp::Error as SmtpError;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::{Error, SendError};
 
@@ -45,14 +45,24 @@ impl Outbox {
     /// Sends one message, telling a failure worth retrying from one that is not.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Outbox::Folder(folder) => AsyncFileTransport::<Tokio1Executor>::new(folder)
-                .send(message)
+            Outbox::Folder(folder) => write_message(folder, &message)
                 .await
-                .map(|_| ())
-                .map_err(|e| SendError::Permanent(e.to_string())),
+                .map_err(|e| SendError::Permanent(format!("writing to {}: {e}", folder.display()))),
             Outbox::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(classify),
         }
     }
+}
+
+/// Writes `message` to a new `.eml` file in `folder` whole or not at all:
+/// it is written under a hidden name, then renamed, so a crash never leaves
+/// a half-written message for a reader of the folder.
+async fn write_message(folder: &Path, message: &Message) -> std::io::Result<()> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let partial = folder.join(format!(".{name}.eml.partial"));
+    tokio::fs::write(&partial, message.formatted()).await?;
+    tokio::fs::rename(&partial, folder.join(format!("{name}.eml"))).await
 }
 
 impl std::fmt::Debug for Outbox {

@@ -14,6 +14,7 @@ use roster_validate::{Extension, ExtensionPolicy, RowStart};
 
 use crate::bulk::Bulk;
 use crate::error::Context;
+use crate::import::FINISH_IMPORT;
 use crate::store::{Db, KeptReserved, with_pool};
 use crate::{Account, Error, Import, ImportKey, Store, time};
 
@@ -138,8 +139,10 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Marks the chunk done (once, however often it is asked), then ends the
-    /// import if that was its last chunk.
+    /// Marks the chunk done (once, however often it is asked) and, in the
+    /// same transaction, ends the import if that was its last chunk: a crash
+    /// or a lost connection cannot leave the chunks done and the import
+    /// running.
     pub async fn finish_chunk(&self, import: ImportKey, seq: u64) -> Result<(), Error> {
         const DONE: &str = "UPDATE import_chunks SET state = 'done', finished_at = $3 \
             WHERE import_id = $1 AND seq = $2 AND state <> 'done'";
@@ -160,9 +163,14 @@ impl Store {
                     .await
                     .context("counting a chunk")?;
             }
+            sqlx::query(FINISH_IMPORT)
+                .bind(import.0)
+                .bind(time::now())
+                .execute(&mut *tx)
+                .await
+                .context("finishing the import")?;
             tx.commit().await.context("committing a chunk")
-        })?;
-        self.finish_import(import).await
+        })
     }
 
     /// The extensions the import's file names, or `None` when they were

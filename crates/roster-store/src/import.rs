@@ -238,6 +238,15 @@ struct ImportRow {
     chunks_done: i64,
 }
 
+/// Ends the import `$1` at `$2` once all its chunks are done: stopped if a
+/// stop was asked, else completed, with errors if any row was not created.
+pub(crate) const FINISH_IMPORT: &str = "UPDATE imports SET \
+    state = CASE WHEN state = 'stopping' THEN 'stopped' \
+                 WHEN failed > 0 OR processed < total THEN 'completed_with_errors' \
+                 ELSE 'completed' END, \
+    not_processed = total - processed, finished_at = $2 \
+    WHERE id = $1 AND state IN ('running', 'stopping') AND chunks_done >= chunks";
+
 impl Store {
     /// Stores the file and queues the import, in one transaction. Fails with
     /// [`Error::ImportActive`] when the account already has an import queued
@@ -389,14 +398,8 @@ impl Store {
     /// one with a chunk still to do, is left as it is: whichever chunk ends
     /// last ends the import, once.
     pub async fn finish_import(&self, key: ImportKey) -> Result<(), Error> {
-        const SQL: &str = "UPDATE imports SET \
-            state = CASE WHEN state = 'stopping' THEN 'stopped' \
-                         WHEN failed > 0 OR processed < total THEN 'completed_with_errors' \
-                         ELSE 'completed' END, \
-            not_processed = total - processed, finished_at = $2 \
-            WHERE id = $1 AND state IN ('running', 'stopping') AND chunks_done >= chunks";
         with_pool!(&self.db, pool => {
-            sqlx::query(SQL).bind(key.0).bind(time::now()).execute(pool).await.map(|_| ())
+            sqlx::query(FINISH_IMPORT).bind(key.0).bind(time::now()).execute(pool).await.map(|_| ())
         })
         .context("finishing the import")?;
         Ok(())

@@ -101,6 +101,15 @@ pub async fn both(test: &str) -> Vec<ScratchDatabase> {
     dbs
 }
 
+/// Which of roster's connections [`ScratchDatabase::cut_connections`] cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Those in a transaction that has written: a batch mid-way.
+    Writing,
+    /// Every one, the queue's too.
+    All,
+}
+
 impl ScratchDatabase {
     /// Drops a PostgreSQL scratch database; SQLite files go with their
     /// directory when the value is dropped.
@@ -114,6 +123,33 @@ impl ScratchDatabase {
                 .await;
             let _ = admin.close().await;
         }
+    }
+
+    /// Ends the server side of the PostgreSQL connections to this database
+    /// (`pg_terminate_backend`), as a server restart or a network fault
+    /// would. The number cut; 0 on SQLite.
+    pub async fn cut_connections(&self, which: Cut) -> u64 {
+        let Some(admin_url) = &self.admin_url else {
+            return 0;
+        };
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("the PostgreSQL server");
+        let writing = match which {
+            Cut::Writing => "AND backend_xid IS NOT NULL",
+            Cut::All => "",
+        };
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid() {writing}"
+        );
+        let (cut,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&self.name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("cutting connections");
+        let _ = admin.close().await;
+        u64::try_from(cut).unwrap_or(0)
     }
 }
 
