@@ -36,8 +36,16 @@ pub enum HeaderProblem {
 }
 
 impl Headers {
-    /// Matches the cells of a header line.
+    /// Matches the cells of a header line. Empty cells at its end are not
+    /// columns: a spreadsheet writes them for a column that once held
+    /// something (`Email Address (Mandatory),,`). Rows may have cells under
+    /// them as long as those are empty too.
     pub fn match_line(cells: &[&str]) -> Headers {
+        let width = cells
+            .iter()
+            .rposition(|cell| !cell.trim().is_empty())
+            .map_or(0, |last| last + 1);
+        let cells = &cells[..width];
         let mut positions = [None; Column::ALL.len()];
         let mut errors_position = None;
         let mut problems = Vec::new();
@@ -69,7 +77,7 @@ impl Headers {
         Headers {
             positions,
             errors_position,
-            width: cells.len(),
+            width,
             problems,
         }
     }
@@ -84,7 +92,8 @@ impl Headers {
         self.errors_position
     }
 
-    /// How many cells the header line has; every record must have as many.
+    /// How many cells the header line has, empty ones at its end left out;
+    /// every record must have as many, and any more must be empty.
     pub fn width(&self) -> usize {
         self.width
     }
@@ -164,6 +173,30 @@ mod tests {
                 HeaderProblem::Missing(Column::Email),
             ]
         );
+    }
+
+    #[test]
+    fn empty_cells_at_the_end_are_not_columns() {
+        let headers = Headers::match_line(&[
+            "Display Name (Mandatory)",
+            "Email Address (Mandatory)",
+            "",
+            " ",
+        ]);
+        assert_eq!(headers.problems(), &[]);
+        assert_eq!(headers.width(), 2);
+        // Between two headers, an empty cell is still a column without a name.
+        let headers =
+            Headers::match_line(&["Display Name (Mandatory)", "", "Email Address (Mandatory)"]);
+        assert_eq!(
+            headers.problems(),
+            &[HeaderProblem::Unknown {
+                position: 1,
+                found: String::new(),
+                suggestion: None
+            }]
+        );
+        assert_eq!(headers.width(), 3);
     }
 
     #[test]

@@ -182,12 +182,17 @@ impl RowReader {
         self.records.restart(input, start.offset, start.line);
     }
 
-    /// The cells of the row last read, as written, the `Errors` column of a
-    /// failed-rows file left out.
+    /// The cells of the row last read, as written, one under each cell of
+    /// [`RowReader::header`]: the `Errors` column of a failed-rows file and
+    /// the empty cells past the header's end left out.
     pub fn cells(&self) -> impl Iterator<Item = &str> {
         let errors_index = self.checker.headers.errors_index();
+        // Cells past the header's width are empty (a row with text there
+        // is ragged); kept, they would push the `Errors` cell a failed-rows
+        // file appends out from under its header.
         self.record
             .fields()
+            .take(self.checker.headers.width())
             .enumerate()
             .filter(move |(i, _)| Some(*i) != errors_index)
             .map(|(_, c)| c)
@@ -263,6 +268,24 @@ mod tests {
             Opened::Rows(reader) => reader,
             Opened::Refused(report) => panic!("refused: {report:?}"),
         }
+    }
+
+    /// Trailing empty cells (of the rows, or of the header too) are not
+    /// handed on, so a failed-rows file keeps its cells under its header.
+    #[test]
+    fn cells_stop_at_the_header() {
+        let mut rows = reader(
+            b"Display Name (Mandatory),Email Address (Mandatory),,\nAda,ada@acme.example,,\n",
+        );
+        assert_eq!(
+            rows.header(),
+            ["Display Name (Mandatory)", "Email Address (Mandatory)"]
+        );
+        rows.next_row().expect("a row").expect("Ada");
+        assert_eq!(
+            rows.cells().collect::<Vec<_>>(),
+            ["Ada", "ada@acme.example"]
+        );
     }
 
     /// A reader resumed at a row's start reads on exactly as one that read

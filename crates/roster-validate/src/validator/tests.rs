@@ -271,6 +271,19 @@ fn header_problems_are_file_errors() {
     );
 }
 
+/// A spreadsheet writes empty header cells for columns that once held
+/// something; cells under them must stay empty.
+#[test]
+fn empty_header_cells_at_the_end_are_ignored() {
+    check(
+        "Display Name (Mandatory),Email Address (Mandatory),,\nA,a@acme.example,,\nB,b@acme.example\nC,c@acme.example,,oops\n",
+        expect![[r#"
+        rows 3 valid 2
+        4 [-] ragged_row: has 4 cells but the header has 2; check for a missing or extra cell or delimiter (a cell with a comma in it must be in double quotes)
+    "#]],
+    );
+}
+
 #[test]
 fn failed_rows_file_is_accepted_with_its_errors_column() {
     check(
