@@ -24,8 +24,10 @@ pub struct Limits {
     pub max_bytes: u64,
     /// The most data rows.
     pub max_rows: u64,
-    /// The longest single record. A real row is a few hundred bytes; the cap
-    /// is what stops a runaway quote or a 100 MB line from taking memory.
+    /// The longest single record, in bytes as written: delimiters, quotes
+    /// and line breaks count. A real row is a few hundred bytes; the cap is
+    /// what stops a runaway quote or a 100 MB line (of text, or of nothing
+    /// but delimiters) from taking memory.
     pub max_record_bytes: usize,
 }
 

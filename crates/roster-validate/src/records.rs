@@ -65,7 +65,8 @@ pub(crate) enum ReadError {
         line: u64,
     },
     /// The record starting on `line` passes the record size cap;
-    /// `quote_line` is where an unclosed quote started, if inside one.
+    /// `quote_line` is where an unclosed quote started, when the cap was
+    /// passed inside a quoted cell that holds most of the record.
     RecordTooLong {
         line: u64,
         quote_line: Option<u64>,
@@ -120,30 +121,29 @@ impl Records {
     }
 
     /// Consumes an Excel `sep=X` line if the file starts with one, then picks
-    /// the delimiter: the one given by `sep=`, else whichever of comma,
-    /// semicolon and tab splits the first line into the most cells that
-    /// `is_header` recognises (comma on a tie).
+    /// the delimiter: whichever of comma, semicolon and tab splits the header
+    /// line into the most cells that `is_header` recognises. The one a `sep=`
+    /// line declares keeps the place unless another recognises more (the
+    /// line may have been kept when the file was saved again with another
+    /// delimiter); without one, comma wins a tie.
     pub(crate) fn sniff_delimiter(&mut self, is_header: impl Fn(&str) -> bool) -> io::Result<u8> {
-        let first = self.peek_line()?;
-        let first = String::from_utf8_lossy(first);
-        let first = first.trim_end_matches(['\r', '\n']);
-        if let Some(sep) = first
-            .get(..4)
-            .filter(|p| p.eq_ignore_ascii_case("sep="))
-            .and_then(|_| first.get(4..))
-            .filter(|s| s.len() == 1)
-        {
-            self.delimiter = sep.as_bytes()[0];
+        let declared = sep_line(&String::from_utf8_lossy(self.peek_line()?));
+        if declared.is_some() {
             self.skip_line()?;
-            return Ok(self.delimiter);
         }
+        let header = String::from_utf8_lossy(self.peek_line()?);
+        let header = header.trim_end_matches(['\r', '\n']);
         let score = |d: u8| {
-            let cells = split_naive(first, d as char);
+            let cells = split_naive(header, d as char);
             (cells.iter().filter(|c| is_header(c)).count(), cells.len())
         };
-        let mut best = b',';
-        for candidate in [b';', b'\t'] {
-            if score(candidate) > score(best) {
+        let mut best = declared.unwrap_or(b',');
+        for candidate in [b',', b';', b'\t'] {
+            let better = match declared {
+                Some(_) => score(candidate).0 > score(best).0,
+                None => score(candidate) > score(best),
+            };
+            if better {
                 best = candidate;
             }
         }
@@ -158,6 +158,12 @@ impl Records {
         record.ends.clear();
         let mut state = State::FieldStart;
         let mut quote_line = 0;
+        // Where the text of the quoted cell being read starts in `bytes`.
+        let mut quote_start = 0;
+        // Bytes of the input this record took so far. The cap is on these,
+        // not on the text of the cells: a line of nothing but delimiters has
+        // no text, yet every delimiter costs a place in `ends`.
+        let mut raw = 0;
         let delimiter = self.delimiter;
 
         // Skip the LF of a CRLF whose CR ended the previous record.
@@ -210,6 +216,7 @@ impl Records {
                         } else if b == b'"' && state == State::FieldStart {
                             state = State::Quoted;
                             quote_line = self.line;
+                            quote_start = bytes.len();
                         } else if b == b'"' && state == State::QuoteInQuoted {
                             bytes.push(b'"');
                             state = State::Quoted;
@@ -233,10 +240,15 @@ impl Records {
                 }
             }
             self.pos += consumed;
-            if bytes.len() > self.max_record_bytes {
+            raw += consumed;
+            if raw > self.max_record_bytes {
                 return Err(ReadError::RecordTooLong {
                     line: record.line,
-                    quote_line: (state == State::Quoted).then_some(quote_line),
+                    // Cut inside a short quoted cell (a line of `"",`), the
+                    // quote is not what is wrong.
+                    quote_line: (state == State::Quoted
+                        && bytes.len() - quote_start > self.max_record_bytes / 2)
+                        .then_some(quote_line),
                     max: self.max_record_bytes,
                 });
             }
@@ -356,6 +368,28 @@ impl Record {
     }
 }
 
+/// The delimiter an Excel `sep=X` line declares, or `None` when `line` is
+/// not one. Saving the file again in a spreadsheet turns the line into a
+/// cell of its own: quoted when it holds the delimiter (`"sep=,"`), padded
+/// with delimiters to the width of the table (`sep=;;;;`, `"sep=,",,,`).
+fn sep_line(line: &str) -> Option<u8> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (cell, rest) = match line.strip_prefix('"') {
+        Some(quoted) => quoted.split_once('"')?,
+        None => (line.get(..5)?, line.get(5..)?),
+    };
+    let value = cell
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("sep="))
+        .and_then(|_| cell.get(4..))?;
+    let &[sep] = value.as_bytes() else {
+        return None;
+    };
+    let padding = |b: u8| b == sep || matches!(b, b',' | b';' | b'\t');
+    (sep.is_ascii() && !matches!(sep, b'"' | b'\r' | b'\n') && rest.bytes().all(padding))
+        .then_some(sep)
+}
+
 /// Splits a header line on `d`, respecting double quotes well enough to
 /// choose a delimiter.
 fn split_naive(line: &str, d: char) -> Vec<String> {
@@ -472,6 +506,80 @@ mod tests {
             UnclosedQuote { line: 2 }
         "#]],
         );
+    }
+
+    /// Excel keeps a `sep=` line when it saves the file again, as a cell of
+    /// its own: padded with delimiters, quoted when it holds the delimiter.
+    #[test]
+    fn sep_lines_as_spreadsheets_save_them_again_are_recognised() {
+        check(
+            "sep=;;;;\nh1;h2;;;\na;b;;;\n",
+            expect![[r#"
+                delimiter ';'
+                2: ["h1", "h2", "", "", ""]
+                3: ["a", "b", "", "", ""]
+            "#]],
+        );
+        check(
+            "\"sep=;\"\r\nh1;h2\r\na;b\r\n",
+            expect![[r#"
+                delimiter ';'
+                2: ["h1", "h2"]
+                3: ["a", "b"]
+            "#]],
+        );
+        check(
+            "\"sep=,\",,\nh1,h2,\n",
+            expect![[r#"
+                delimiter ','
+                2: ["h1", "h2", ""]
+            "#]],
+        );
+        check(
+            "SEP=\t\nh1\th2\n",
+            expect![[r#"
+                delimiter '\t'
+                2: ["h1", "h2"]
+            "#]],
+        );
+        // Saved again with commas: the header says more than the old line.
+        check(
+            "\"sep=;\",\nh1,h2\n",
+            expect![[r#"
+                delimiter ','
+                2: ["h1", "h2"]
+            "#]],
+        );
+        // Not a sep line: more than one character after `sep=`.
+        check(
+            "sep=;x\nh1;h2\n",
+            expect![[r#"
+                delimiter ';'
+                1: ["sep=", "x"]
+                2: ["h1", "h2"]
+            "#]],
+        );
+    }
+
+    /// Regression (#7): the cap counted the text of the cells only, so a
+    /// line of nothing but delimiters was read whole, a field end per byte.
+    #[test]
+    fn a_line_of_delimiters_stops_at_the_record_cap() {
+        for cell in [&b","[..], b"\"\","] {
+            let mut line = b"h1,h2\n".to_vec();
+            for _ in 0..100_000 {
+                line.extend_from_slice(cell);
+            }
+            check_bytes(
+                &line,
+                1000,
+                expect![[r#"
+                    delimiter ','
+                    1: ["h1", "h2"]
+                    RecordTooLong { line: 2, quote_line: None, max: 1000 }
+                "#]],
+            );
+        }
     }
 
     /// An endless single line: if the reader kept what it read, this test
