@@ -4,6 +4,7 @@
 mod util;
 
 mod account;
+mod bad_input;
 mod bench;
 mod browser;
 mod crash;
