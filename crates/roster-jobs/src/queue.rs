@@ -423,7 +423,9 @@ async fn settle(
                 && let Ok(import) = worker.store.existing_import(id).await
             {
                 let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
-                let _ = worker.store.fail_import(import.key, &why).await;
+                if let Err(e) = worker.store.fail_import(import.key, &why).await {
+                    error!(import_id = %id, error = %e, "the import could not be marked failed");
+                }
             }
             Err(Box::new(e))
         }

@@ -108,6 +108,7 @@ pub async fn run_password_worker(
 ) -> Result<(), Error> {
     // A sender the outbox cannot use fails here, not once per message.
     config.check()?;
+    let every = config.orphan_after;
     let queue = QueueConfig {
         queue: PASSWORD_QUEUE,
         concurrency: config.concurrency.max(1),
@@ -131,8 +132,25 @@ pub async fn run_password_worker(
             })
         }
     });
-    roster_jobs::serve(store, name, queue, handler, shutdown).await?;
+    let sweeper = tokio::spawn(sweep(store.clone(), every));
+    let served = roster_jobs::serve(store, name, queue, handler, shutdown).await;
+    sweeper.abort();
+    served?;
     Ok(())
+}
+
+/// Queues again, now and then every `every`, the deliveries whose job the
+/// queue dropped (see [`Store::requeue_stranded_deliveries`]), so that no
+/// user waits for good for a message.
+async fn sweep(store: Store, every: Duration) {
+    loop {
+        match store.requeue_stranded_deliveries().await {
+            Ok(0) => {}
+            Ok(queued) => warn!(queued, "password deliveries without a job queued again"),
+            Err(e) => warn!(error = %e, "looking for password deliveries without a job"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// One attempt at the user's delivery. Does nothing when the delivery is

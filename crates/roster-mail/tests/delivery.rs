@@ -315,6 +315,69 @@ async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_whose_job_the_queue_dropped_is_queued_again_and_sent() {
+    for db in testing::both("a_delivery_whose_job_was_dropped").await {
+        let (store, account) = setup(&db).await;
+        let dir = tempfile::tempdir().expect("a folder");
+        let sink = SmtpSink::start(SinkMode::Accept, dir.path());
+        let csv =
+            "Display Name (Mandatory),Email Address (Mandatory)\nJane Doe,jane@acme.example\n";
+        let import = import(&store, &account, csv, PasswordDelivery::Users).await;
+        assert_eq!(
+            store.requeue_stranded_deliveries().await.expect("a sweep"),
+            0,
+            "{}: its job is alive",
+            db.kind
+        );
+
+        // The job ran out of attempts on errors of roster's own.
+        let dropped = match store.pool() {
+            Pool::Sqlite(pool) => sqlx::query(
+                "UPDATE Jobs SET status = 'Failed', attempts = max_attempts \
+                 WHERE job_type = 'roster-passwords'",
+            )
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+            Pool::Postgres(pool) => sqlx::query(
+                "UPDATE apalis.jobs SET status = 'Failed', attempts = max_attempts \
+                 WHERE job_type = 'roster-passwords'",
+            )
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        }
+        .expect("dropping the job");
+        assert_eq!(dropped, 1, "{}", db.kind);
+
+        // A password worker finds it when it starts, and sends it.
+        let settled = deliver_all(&store, &import, config(&sink.url())).await;
+        assert_eq!(
+            (settled.deliveries.sent, settled.deliveries.failed),
+            (1, 0),
+            "{}",
+            db.kind
+        );
+        let received = sink.received();
+        assert_eq!(received.len(), 1, "{}", db.kind);
+        let password = password_in(&received[0].message).expect("a password");
+        let hash = kept(&store, &account, "jane@acme.example")
+            .await
+            .hash
+            .expect("a hash");
+        assert!(verify_password(&password, &hash), "{}", db.kind);
+        assert_eq!(
+            store.requeue_stranded_deliveries().await.expect("a sweep"),
+            0,
+            "{}: a sent delivery needs no job",
+            db.kind
+        );
+        store.close().await;
+        db.remove().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_is_reported_on_the_row_and_leaves_no_password() {
     for db in testing::both("a_5xx_is_reported").await {
         let (store, account) = setup(&db).await;

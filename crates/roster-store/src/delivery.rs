@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bulk::Bulk;
 use crate::error::Context;
-use crate::store::with_pool;
+use crate::store::{Db, with_pool};
 use crate::{Account, Error, ImportKey, PasswordDelivery, Store, UserId, time};
 
 /// The queue password jobs travel on.
@@ -229,6 +229,55 @@ impl Store {
         })
     }
 
+    /// Queues a new job for every queued delivery that has none left: its
+    /// job ran out of attempts on errors of roster's own (the database out
+    /// of reach, say) and the queue dropped it. The number queued again.
+    /// Each new job has a key of its own, so a delivery stranded twice is
+    /// queued twice.
+    pub async fn requeue_stranded_deliveries(&self) -> Result<u64, Error> {
+        // A job is alive while the queue may still run it. The user's id is
+        // read back from the job's key (`password-{user}-…`).
+        const SQLITE: &str = "WITH alive AS (SELECT CAST(substr(idempotency_key, 10) AS INTEGER) \
+            AS user_id FROM Jobs WHERE job_type = $1 AND idempotency_key LIKE 'password-%' \
+            AND (status IN ('Pending', 'Queued', 'Running') \
+                 OR (status = 'Failed' AND attempts < max_attempts))) \
+            SELECT d.user_id FROM deliveries d WHERE d.state = 'queued' \
+            AND NOT EXISTS (SELECT 1 FROM alive a WHERE a.user_id = d.user_id)";
+        const POSTGRES: &str = "WITH alive AS (SELECT split_part(idempotency_key, '-', 2)::bigint \
+            AS user_id FROM apalis.jobs WHERE job_type = $1 AND idempotency_key LIKE 'password-%' \
+            AND (status IN ('Pending', 'Queued', 'Running') \
+                 OR (status = 'Failed' AND attempts < max_attempts))) \
+            SELECT d.user_id FROM deliveries d WHERE d.state = 'queued' \
+            AND NOT EXISTS (SELECT 1 FROM alive a WHERE a.user_id = d.user_id)";
+        let sql = match &self.db {
+            Db::Sqlite(_) => SQLITE,
+            Db::Postgres(_) => POSTGRES,
+        };
+        let stranded: Vec<(i64,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(sql).bind(PASSWORD_QUEUE).fetch_all(pool).await
+        })
+        .context("finding deliveries without a job")?;
+        if stranded.is_empty() {
+            return Ok(0);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let jobs = stranded
+            .iter()
+            .map(|&(user,)| job(user, format!("password-{user}-again-{now}"), Duration::ZERO))
+            .collect();
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            tx.push_password_jobs(jobs)
+                .await
+                .context("queueing a password job")?;
+            tx.commit().await.context("committing password jobs")
+        })?;
+        Ok(stranded.len() as u64)
+    }
+
     /// The user's password as stored, by the user's email.
     pub async fn stored_password(
         &self,
@@ -297,10 +346,16 @@ impl Store {
 /// The job for one attempt at a user's delivery, to run `after` from now.
 /// Its key names the attempt, so an attempt is queued once.
 pub(crate) fn password_job(user: i64, attempt: u32, after: Duration) -> Task<Vec<u8>> {
+    job(user, format!("password-{user}-{attempt}"), after)
+}
+
+/// A job for the user's delivery with the idempotency key `key`, which
+/// starts `password-{user}-`.
+fn job(user: i64, key: String, after: Duration) -> Task<Vec<u8>> {
     let args = serde_json::to_vec(&DeliverPassword { user_id: user })
         .expect("a struct of one integer serializes");
     TaskBuilder::new(args)
-        .idempotency_key(format!("password-{user}-{attempt}"))
+        .idempotency_key(key)
         .max_attempts(PASSWORD_JOB_ATTEMPTS)
         .run_after(after)
         .build()
