@@ -10,6 +10,7 @@ mod browser;
 mod crash;
 mod import;
 mod passwords;
+mod security;
 mod serve;
 mod template;
 mod tidy;
