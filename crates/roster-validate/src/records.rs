@@ -257,23 +257,33 @@ impl Records {
             }
         }
 
-        match String::from_utf8(bytes) {
+        let (bytes, bad) = match String::from_utf8(bytes) {
             Ok(text) => {
-                record.text = text;
-                Ok(true)
+                // The cells are valid only cut where a character ends: a
+                // delimiter between the bytes of one (`\xC3,\xA9`) leaves
+                // text that is UTF-8 only once the delimiter is gone.
+                let Some(end) = record.ends.iter().find(|&&end| !text.is_char_boundary(end)) else {
+                    record.text = text;
+                    return Ok(true);
+                };
+                let start = (0..*end)
+                    .rev()
+                    .find(|&i| text.is_char_boundary(i))
+                    .unwrap_or(0);
+                (text.into_bytes(), start)
             }
             Err(e) => {
                 let bad = e.utf8_error().valid_up_to();
-                let bytes = e.into_bytes();
-                let field = record.ends.iter().take_while(|end| **end <= bad).count();
-                let newlines = bytes[..bad].iter().filter(|b| **b == b'\n').count();
-                Err(ReadError::Utf8 {
-                    line: record.line + newlines as u64,
-                    field,
-                    byte: bytes[bad],
-                })
+                (e.into_bytes(), bad)
             }
-        }
+        };
+        let field = record.ends.iter().take_while(|end| **end <= bad).count();
+        let newlines = bytes[..bad].iter().filter(|b| **b == b'\n').count();
+        Err(ReadError::Utf8 {
+            line: record.line + newlines as u64,
+            field,
+            byte: bytes[bad],
+        })
     }
 
     /// Refills the buffer; false when the input is exhausted.
@@ -617,6 +627,17 @@ mod tests {
             delimiter ','
             1: ["h1", "h2"]
             Utf8 { line: 2, field: 1, byte: 233 }
+        "#]],
+        );
+        // The bytes of one character split by a delimiter are two bad cells,
+        // not one good character once the cells are joined.
+        check_bytes(
+            b"h1,h2,h3\na,Eng\xC3,\xA9R&D\n",
+            1024,
+            expect![[r#"
+            delimiter ','
+            1: ["h1", "h2", "h3"]
+            Utf8 { line: 2, field: 1, byte: 195 }
         "#]],
         );
         check_bytes(
