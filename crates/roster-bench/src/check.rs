@@ -9,7 +9,7 @@ use roster_template::Column;
 use roster_validate::{E164, Email, Extension, MAIN_LOCATION, Role, location_key};
 
 use crate::account::Directory;
-use crate::row::Columns;
+use crate::row::UserFile;
 use crate::{Account, Error};
 
 /// What the bare check found.
@@ -26,28 +26,18 @@ pub struct Checked {
 /// parked on the account and not assigned, unique; extensions well formed,
 /// unique and free; location known; role known.
 pub fn check_file(path: &Path, account: &Account, directory: &Directory) -> Result<Checked, Error> {
-    let failed = |source| Error::Csv {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(failed)?;
-    let headers = reader.headers().map_err(failed)?;
-    let width = headers.len();
-    let columns = Columns::new(headers)?;
+    let mut file = UserFile::open(path)?;
     let mut seen_emails = HashSet::new();
     let mut seen_numbers = HashSet::new();
     let mut seen_extensions = HashSet::new();
     let mut checked = Checked::default();
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(failed)? {
-        let cell = |column| columns.cell(&record, column);
+    while file.read(&mut record)? {
+        let cell = |column| file.columns.cell(&record, column);
         let mut errors = 0;
         let mut error = |wrong: bool| errors += u64::from(wrong);
 
-        error(record.len() != width);
+        error(record.len() != file.width);
         error(cell(Column::DisplayName).is_empty());
         for (column, limit) in [
             (Column::DisplayName, 256),

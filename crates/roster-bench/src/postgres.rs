@@ -10,7 +10,7 @@ use std::path::Path;
 use sqlx::{Connection, PgConnection};
 
 use crate::account::{Directory, policy, stored_extension};
-use crate::row::{Columns, Extensions, User, user};
+use crate::row::{Extensions, User, UserFile, user};
 use crate::{Account, Error, Imported};
 
 const INSERT_USERS: &str = "INSERT INTO users (account_id, display_name, email, first_name, \
@@ -108,19 +108,14 @@ pub async fn import(
         .execute(&mut conn)
         .await?;
     let account = load_account(&mut conn, slug).await?;
-    let failed = |source| Error::Csv {
-        path: csv.display().to_string(),
-        source,
-    };
-    let mut reader = csv::Reader::from_path(csv).map_err(failed)?;
-    let columns = Columns::new(reader.headers().map_err(failed)?)?;
+    let mut file = UserFile::open(csv)?;
     let mut extensions = Extensions::new(&account);
     let mut imported = Imported::default();
     let mut records = vec![csv::StringRecord::new(); batch_rows];
     let mut line = 1;
     loop {
         let mut read = 0;
-        while read < batch_rows && reader.read_record(&mut records[read]).map_err(failed)? {
+        while read < batch_rows && file.read(&mut records[read])? {
             read += 1;
         }
         if read == 0 {
@@ -129,7 +124,13 @@ pub async fn import(
         let mut users = Vec::with_capacity(read);
         for record in &records[..read] {
             line += 1;
-            users.push(user(record, line, &columns, &account, &mut extensions)?);
+            users.push(user(
+                record,
+                line,
+                &file.columns,
+                &account,
+                &mut extensions,
+            )?);
         }
         let mut tx = conn.begin().await?;
         imported.numbers += write_batch(&mut tx, &account, &users).await?;

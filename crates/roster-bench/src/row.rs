@@ -3,6 +3,8 @@
 //! extension assigned when it names none.
 
 use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
 
 use csv::StringRecord;
 use roster_template::Column;
@@ -16,6 +18,48 @@ pub struct Imported {
     pub users: u64,
     pub extensions: u64,
     pub numbers: u64,
+}
+
+/// A user file read record by record, with where each column is.
+pub(crate) struct UserFile {
+    reader: csv::Reader<File>,
+    path: String,
+    pub(crate) columns: Columns,
+    /// How many cells its header has.
+    pub(crate) width: usize,
+}
+
+impl UserFile {
+    pub(crate) fn open(path: &Path) -> Result<UserFile, Error> {
+        let path = path.display().to_string();
+        let failed = |source| Error::Csv {
+            path: path.clone(),
+            source,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(&path)
+            .map_err(failed)?;
+        let headers = reader.headers().map_err(failed)?;
+        let width = headers.len();
+        let columns = Columns::new(headers)?;
+        Ok(UserFile {
+            reader,
+            path,
+            columns,
+            width,
+        })
+    }
+
+    /// Reads the next record into `record`; false at the end of the file.
+    pub(crate) fn read(&mut self, record: &mut StringRecord) -> Result<bool, Error> {
+        self.reader
+            .read_record(record)
+            .map_err(|source| Error::Csv {
+                path: self.path.clone(),
+                source,
+            })
+    }
 }
 
 /// Where each template column is in the file.

@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::account::{Directory, policy, stored_extension};
-use crate::row::{Columns, Extensions, user};
+use crate::row::{Extensions, UserFile, user};
 use crate::{Account, Error, Imported};
 
 /// The account `slug` of the roster database at `path`.
@@ -42,12 +42,7 @@ pub fn directory(path: &Path, account: &Account) -> Result<Directory, Error> {
 pub fn import(path: &Path, slug: &str, csv: &Path, batch_rows: usize) -> Result<Imported, Error> {
     let mut conn = open(path)?;
     let account = load_account(&conn, slug)?;
-    let failed = |source| Error::Csv {
-        path: csv.display().to_string(),
-        source,
-    };
-    let mut reader = csv::Reader::from_path(csv).map_err(failed)?;
-    let columns = Columns::new(reader.headers().map_err(failed)?)?;
+    let mut file = UserFile::open(csv)?;
     let mut extensions = Extensions::new(&account);
     let mut imported = Imported::default();
     let mut record = csv::StringRecord::new();
@@ -69,12 +64,12 @@ pub fn import(path: &Path, slug: &str, csv: &Path, batch_rows: usize) -> Result<
                  WHERE account_id = ?1 AND number = ?2 AND user_id IS NULL",
             )?;
             for _ in 0..batch_rows {
-                if !reader.read_record(&mut record).map_err(failed)? {
+                if !file.read(&mut record)? {
                     more = false;
                     break;
                 }
                 line += 1;
-                let user = user(&record, line, &columns, &account, &mut extensions)?;
+                let user = user(&record, line, &file.columns, &account, &mut extensions)?;
                 insert_user.execute(params![
                     account.id,
                     user.display_name,

@@ -117,20 +117,8 @@ impl RowReader {
     /// be unreadable past the header (it passed validation, so it changed)
     /// is an `Err`.
     pub fn next_row(&mut self) -> Result<Option<ImportRow>, Error> {
-        loop {
-            match self.records.read(&mut self.record) {
-                Ok(true) if self.record.is_blank() => continue,
-                Ok(true) => break,
-                Ok(false) => return Ok(None),
-                Err(e) => {
-                    let report = outcome(e, Some(&self.checker.headers), Report::default())?;
-                    let message = report
-                        .file_errors
-                        .first()
-                        .map_or_else(|| "unreadable".to_string(), |e| e.message.clone());
-                    return Err(Error::Unreadable(message));
-                }
-            }
+        if !self.next_record()? {
+            return Ok(None);
         }
         let record = &self.record;
         self.checker.check_row(record);
@@ -149,11 +137,16 @@ impl RowReader {
     /// Passes over the next data row without checking it (blank rows are
     /// not rows); its line, or `None` at the end of the file.
     pub fn skip_row(&mut self) -> Result<Option<u64>, Error> {
+        Ok(self.next_record()?.then_some(self.record.line))
+    }
+
+    /// Reads the next record that is not blank into `self.record`; false at
+    /// the end of the file.
+    fn next_record(&mut self) -> Result<bool, Error> {
         loop {
             match self.records.read(&mut self.record) {
                 Ok(true) if self.record.is_blank() => continue,
-                Ok(true) => return Ok(Some(self.record.line)),
-                Ok(false) => return Ok(None),
+                Ok(read) => return Ok(read),
                 Err(e) => {
                     let report = outcome(e, Some(&self.checker.headers), Report::default())?;
                     let message = report
