@@ -218,14 +218,19 @@ fn a_file_imported_twice_creates_nothing_the_second_time() {
 
 /// `roster validate --account demo --format json FILE`.
 fn validate(roster: &Roster, file: &Path) -> Output {
-    roster.run(&[
+    roster.run(&validate_args(file))
+}
+
+/// The arguments of [`validate`].
+fn validate_args(file: &Path) -> [&str; 6] {
+    [
         "validate",
         "--account",
         "demo",
         "--format",
         "json",
         path(file),
-    ])
+    ]
 }
 
 /// [`validate`] under GNU time, with the peak resident memory of `roster`
@@ -242,14 +247,7 @@ fn validate_measured(roster: &Roster, file: &Path) -> (Output, u64) {
     let out = Command::new(time)
         .args(["-f", "%M", "-o", path(&peak_file)])
         .arg(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "validate",
-            "--account",
-            "demo",
-            "--format",
-            "json",
-            path(file),
-        ])
+        .args(validate_args(file))
         .current_dir(roster.dir.path())
         .env("ROSTER_DATABASE_URL", &roster.db.url)
         .env_remove("RUST_LOG")

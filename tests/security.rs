@@ -45,19 +45,7 @@ fn every_csv_roster_writes_neutralises_formulas_and_reads_them_back() {
     let file = file.to_str().expect("a UTF-8 path");
 
     // Queued and stopped before it ran: every row comes back as failed.
-    let queued = roster.run(&[
-        "import",
-        "--account",
-        "demo",
-        "--detach",
-        "--format",
-        "json",
-        "--passwords",
-        "none",
-        file,
-    ]);
-    assert_eq!(queued.code, 0, "{queued:?}");
-    let id = json(&queued)["id"].as_str().expect("an id").to_string();
+    let id = roster.detach(&["--account", "demo", "--passwords", "none", file]);
     assert_eq!(roster.run(&["stop", &id]).code, 0);
     let failed = roster.run(&["failed-rows", &id]);
     assert_eq!(failed.code, 0, "{failed:?}");

@@ -168,6 +168,19 @@ impl Roster {
         }
     }
 
+    /// Queues an import with `roster import --detach ARGS` and returns its
+    /// id.
+    pub fn detach(&self, args: &[&str]) -> String {
+        let mut all = vec!["import", "--detach", "--format", "json"];
+        all.extend(args);
+        let queued = self.run(&all);
+        assert_eq!(queued.code, 0, "{queued:?}");
+        json(&queued)["id"]
+            .as_str()
+            .expect("an import id")
+            .to_string()
+    }
+
     /// `roster status ID --format json`.
     pub fn status(&self, id: &str) -> serde_json::Value {
         json(&self.run(&["status", id, "--format", "json"]))

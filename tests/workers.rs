@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use roster_store::{ImportId, Store};
 
-use crate::util::{Roster, Worker, json};
+use crate::util::{Roster, Worker};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_share_a_large_import_and_create_every_row_once() {
@@ -15,21 +15,15 @@ async fn two_workers_share_a_large_import_and_create_every_row_once() {
     };
     let rows = 50_000;
     roster.generate(rows);
-    let queued = roster.run(&[
-        "import",
+    let id = roster.detach(&[
         "--account",
         "bench",
-        "--detach",
-        "--format",
-        "json",
         "--passwords",
         "none",
         "--chunk-rows",
         "5000",
         "users.csv",
     ]);
-    assert_eq!(queued.code, 0, "{queued:?}");
-    let id = json(&queued)["id"].as_str().expect("an id").to_string();
 
     let workers = [
         Worker::start(&roster, &["--concurrency", "1"]),

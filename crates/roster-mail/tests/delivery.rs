@@ -22,6 +22,10 @@ John Roe,john@acme.example
 Ann Lee,ann@acme.example
 ";
 
+/// One user, for the tests of a single delivery.
+const JANE: &str =
+    "Display Name (Mandatory),Email Address (Mandatory)\nJane Doe,jane@acme.example\n";
+
 async fn setup(db: &ScratchDatabase) -> (Store, Account) {
     let store = Store::open(&db.url)
         .await
@@ -135,6 +139,14 @@ async fn kept(store: &Store, account: &Account, email: &str) -> StoredPassword {
         .await
         .expect("read")
         .unwrap_or_else(|| panic!("no user {email}"))
+}
+
+/// Whether the password in `message` is the one the store keeps for
+/// `email`.
+async fn password_works(store: &Store, account: &Account, email: &str, message: &str) -> bool {
+    let password = password_in(message).expect("a password");
+    let hash = kept(store, account, email).await.hash.expect("a hash");
+    verify_password(&password, &hash)
 }
 
 /// A number the database answers.
@@ -283,9 +295,7 @@ async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
         let (store, account) = setup(&db).await;
         let dir = tempfile::tempdir().expect("a folder");
         let sink = SmtpSink::start(SinkMode::RefuseOnceForNow, dir.path());
-        let csv =
-            "Display Name (Mandatory),Email Address (Mandatory)\nJane Doe,jane@acme.example\n";
-        let import = import(&store, &account, csv, PasswordDelivery::Users).await;
+        let import = import(&store, &account, JANE, PasswordDelivery::Users).await;
 
         let settled = deliver_all(&store, &import, config(&sink.url())).await;
         assert_eq!(
@@ -303,12 +313,11 @@ async fn a_4xx_then_250_delivers_one_message_whose_password_works() {
             db.kind
         );
         // The second attempt's password is the one that works.
-        let password = password_in(&received[0].message).expect("a password");
-        let hash = kept(&store, &account, "jane@acme.example")
-            .await
-            .hash
-            .expect("a hash");
-        assert!(verify_password(&password, &hash), "{}", db.kind);
+        assert!(
+            password_works(&store, &account, "jane@acme.example", &received[0].message).await,
+            "{}",
+            db.kind
+        );
         store.close().await;
         db.remove().await;
     }
@@ -320,9 +329,7 @@ async fn a_delivery_whose_job_the_queue_dropped_is_queued_again_and_sent() {
         let (store, account) = setup(&db).await;
         let dir = tempfile::tempdir().expect("a folder");
         let sink = SmtpSink::start(SinkMode::Accept, dir.path());
-        let csv =
-            "Display Name (Mandatory),Email Address (Mandatory)\nJane Doe,jane@acme.example\n";
-        let import = import(&store, &account, csv, PasswordDelivery::Users).await;
+        let import = import(&store, &account, JANE, PasswordDelivery::Users).await;
         assert_eq!(
             store.requeue_stranded_deliveries().await.expect("a sweep"),
             0,
@@ -360,12 +367,11 @@ async fn a_delivery_whose_job_the_queue_dropped_is_queued_again_and_sent() {
         );
         let received = sink.received();
         assert_eq!(received.len(), 1, "{}", db.kind);
-        let password = password_in(&received[0].message).expect("a password");
-        let hash = kept(&store, &account, "jane@acme.example")
-            .await
-            .hash
-            .expect("a hash");
-        assert!(verify_password(&password, &hash), "{}", db.kind);
+        assert!(
+            password_works(&store, &account, "jane@acme.example", &received[0].message).await,
+            "{}",
+            db.kind
+        );
         assert_eq!(
             store.requeue_stranded_deliveries().await.expect("a sweep"),
             0,
@@ -450,9 +456,10 @@ async fn one_address_gets_a_message_per_user_naming_the_user() {
             "{}",
             message.message
         );
-        let password = password_in(&message.message).expect("a password");
-        let hash = kept(&store, &account, email).await.hash.expect("a hash");
-        assert!(verify_password(&password, &hash), "{email}");
+        assert!(
+            password_works(&store, &account, email, &message.message).await,
+            "{email}"
+        );
     }
 }
 
@@ -492,8 +499,7 @@ async fn a_server_out_of_reach_is_retried_then_given_up() {
         .and_then(|l| l.local_addr())
         .expect("a port")
         .port();
-    let csv = "Display Name (Mandatory),Email Address (Mandatory)\nJane Doe,jane@acme.example\n";
-    let import = import(&store, &account, csv, PasswordDelivery::Users).await;
+    let import = import(&store, &account, JANE, PasswordDelivery::Users).await;
     let config = DeliveryConfig {
         attempts: 2,
         ..config(&format!("smtp://127.0.0.1:{port}"))
