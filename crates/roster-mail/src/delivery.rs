@@ -1,30 +1,40 @@
-//! The password job: one attempt at a user's delivery, and the worker that
-//! runs such jobs from the queue.
+//! The password job: one attempt at a group of deliveries (the users one
+//! batch of an import created), and the worker that runs such jobs from
+//! the queue.
 //!
-//! An attempt claims the delivery in the store, generates a fresh temporary
-//! password, keeps only its argon2id hash (on a blocking thread: hashing
-//! takes tens of milliseconds), and hands the welcome message to the
-//! outbox. Then it settles the delivery: sent; failed for good on a
-//! permanent refusal (the user is left without a usable password, and the
-//! row result says so); or, on a temporary one, queued again with a wait
-//! that doubles each time, until the attempts run out. A retry is a new
-//! password: the clear text of one never outlives its attempt.
+//! An attempt reads the group's deliveries that wait for it, then works a
+//! slice at a time: a fresh temporary password for each user and its hash
+//! (fast: see `password.rs`), the hashes kept in the store in one
+//! transaction, the welcome messages handed to the outbox, and the slice
+//! settled in one more: sent; failed for good on a permanent refusal (the
+//! user is left without a usable password, and the row result says so); or,
+//! on a temporary one, waiting for the group's next attempt, queued with a
+//! wait that doubles each time, until the attempts run out. A retry is a
+//! new password: the clear text of one never outlives its attempt.
+//!
+//! A worker told to stop finishes the message in hand, settles what was
+//! sent, and queues what is left of its group for later: nothing is lost
+//! and nothing half-written, and it stops within a slice.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use roster_jobs::{Handler, QueueConfig};
 use roster_store::{
-    DeliverPassword, Delivery, PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, PasswordDelivery, Store,
-    UserId,
+    DeliverPasswords, Delivery, PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, PasswordDelivery,
+    Settlement, Store, UserId,
 };
+use tokio::sync::{Semaphore, watch};
 use tracing::{info, instrument, warn};
 
-use crate::hasher::Hasher;
+use crate::outbox::write_to_folder;
 use crate::pace::Pace;
-use crate::{Error, Outbox, Recipient, SendError, TemporaryPassword, Welcome, welcome_message};
+use crate::{
+    Error, Outbox, Recipient, SendError, TemporaryPassword, Welcome, hash_password, welcome_message,
+};
 
 /// How temporary passwords are delivered.
 #[derive(Debug, Clone)]
@@ -112,142 +122,284 @@ pub async fn run_password_worker(
     let queue = QueueConfig {
         queue: PASSWORD_QUEUE,
         concurrency: config.concurrency.max(1),
-        // A million queued passwords make each take from the queue cost a
-        // tenth of a second on SQLite: take many at a time.
-        batch: 32,
+        // A job carries a group of up to thousands of messages: take one at
+        // a time, so that the queue's order (every import's first groups
+        // first) decides what is sent next.
+        batch: 1,
         poll: config.poll,
         orphan_after: config.orphan_after,
         // The first run and these retries make the job's attempts.
         retries: PASSWORD_JOB_ATTEMPTS - 1,
     };
-    let sender = Arc::new(Sender::new(config)?);
+    let (stop, stopping) = watch::channel(false);
+    let sender = Arc::new(Sender::new(config, stopping));
     let handler = Handler::new({
         let store = store.clone();
-        move |job: DeliverPassword, _| {
+        move |job: DeliverPasswords, _| {
             let (store, sender) = (store.clone(), sender.clone());
             Box::pin(async move {
-                attempt(&store, &sender, job.user())
+                attempt(&store, &sender, &job)
                     .await
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             })
         }
     });
     let sweeper = tokio::spawn(sweep(store.clone(), every));
+    // The jobs in hand see the stop at once, not only once the queue does.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
     let served = roster_jobs::serve(store, name, queue, handler, shutdown).await;
     sweeper.abort();
     served?;
     Ok(())
 }
 
-/// Queues again, now and then every `every`, the deliveries whose job the
-/// queue dropped (see [`Store::requeue_stranded_deliveries`]), so that no
-/// user waits for good for a message.
+/// Queues again, now and then every `every`, the groups of deliveries whose
+/// job the queue dropped (see [`Store::requeue_stranded_deliveries`]), so
+/// that no user waits for good for a message.
 async fn sweep(store: Store, every: Duration) {
     loop {
         match store.requeue_stranded_deliveries().await {
             Ok(0) => {}
-            Ok(queued) => warn!(queued, "password deliveries without a job queued again"),
+            Ok(groups) => warn!(groups, "password deliveries without a job queued again"),
             Err(e) => warn!(error = %e, "looking for password deliveries without a job"),
         }
         tokio::time::sleep(every).await;
     }
 }
 
-/// One attempt at the user's delivery. Does nothing when the delivery is
-/// settled already (a job delivered twice). `Err` only when the store or
-/// the runtime failed; a message that could not be sent is settled.
-pub async fn deliver(store: &Store, config: &DeliveryConfig, user: UserId) -> Result<(), Error> {
-    attempt(store, &Sender::new(config.clone())?, user).await
+/// One attempt at the job's group of deliveries. Does nothing when they
+/// are settled already (a job delivered twice). `Err` only when the store
+/// or the runtime failed; a message that could not be sent is settled.
+pub async fn deliver(
+    store: &Store,
+    config: &DeliveryConfig,
+    job: &DeliverPasswords,
+) -> Result<(), Error> {
+    let (_stop, stopping) = watch::channel(false);
+    attempt(store, &Sender::new(config.clone(), stopping), job).await
 }
 
 /// What the jobs of one password worker share.
 struct Sender {
     config: DeliveryConfig,
     pace: Pace,
-    hasher: Hasher,
+    /// Messages being sent at once, over all the worker's jobs.
+    in_flight: Semaphore,
+    /// Turns true when the worker is to stop.
+    stopping: watch::Receiver<bool>,
 }
 
 impl Sender {
-    fn new(config: DeliveryConfig) -> Result<Sender, Error> {
-        Ok(Sender {
+    fn new(config: DeliveryConfig, stopping: watch::Receiver<bool>) -> Sender {
+        Sender {
             pace: Pace::new(config.rate),
-            hasher: Hasher::new(config.concurrency)?,
+            in_flight: Semaphore::new(config.concurrency.max(1)),
             config,
-        })
+            stopping,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Messages per slice: what is settled at once. Into a folder, a few
+    /// hundred (a transaction each costs more than a message); through a
+    /// paced relay, about a second's worth, so that progress shows.
+    fn slice(&self) -> usize {
+        match self.config.rate {
+            Some(rate) => usize::try_from(rate.get()).unwrap_or(SLICE).clamp(8, SLICE),
+            None => SLICE,
+        }
     }
 }
 
-#[instrument(skip_all, fields(user_id = user.get()))]
-async fn attempt(store: &Store, sender: &Sender, user: UserId) -> Result<(), Error> {
-    let config = &sender.config;
-    let Some(delivery) = store.claim_delivery(user).await? else {
-        return Ok(());
-    };
-    let recipient = match &delivery.passwords {
+/// The most messages of a group settled at once.
+const SLICE: usize = 256;
+
+#[instrument(skip_all, fields(import = job.import, batch = job.batch, attempt = job.attempt))]
+async fn attempt(store: &Store, sender: &Sender, job: &DeliverPasswords) -> Result<(), Error> {
+    let pending = store.pending_deliveries(job).await?;
+    let recipient = match &pending.passwords {
         PasswordDelivery::Users => Recipient::User,
         PasswordDelivery::To(address) => Recipient::Address(address.to_string()),
         PasswordDelivery::None => {
-            return store
-                .delivery_failed(&delivery, "the import sends no passwords")
-                .await
-                .map_err(Error::from);
+            let none = Settlement::Failed("the import sends no passwords".to_string());
+            let outcomes: Vec<(UserId, Settlement)> = pending
+                .deliveries
+                .iter()
+                .map(|d| (d.user, none.clone()))
+                .collect();
+            store
+                .settle_deliveries(job, &outcomes, Duration::ZERO)
+                .await?;
+            return Ok(());
         }
     };
-    let (password, hash) = sender.hasher.hash(TemporaryPassword::generate()?).await?;
-    store.set_password_hash(user, &hash).await?;
+    for slice in pending.deliveries.chunks(sender.slice()) {
+        if sender.stopping() {
+            store.hand_back_deliveries(job).await?;
+            info!("stopping: the rest of the group is queued again");
+            return Ok(());
+        }
+        let passwords = new_passwords(slice.len()).await?;
+        let hashes: Vec<(UserId, String)> = slice
+            .iter()
+            .zip(&passwords)
+            .map(|(d, (_, hash))| (d.user, hash.clone()))
+            .collect();
+        store.keep_password_hashes(job, &hashes).await?;
+        let passwords = passwords
+            .into_iter()
+            .map(|(password, _)| password)
+            .collect();
+        let sent = send(sender, slice, passwords, &recipient).await?;
+        let outcomes: Vec<(UserId, Settlement)> = sent
+            .into_iter()
+            .map(|(user, sent)| (user, settlement(&sender.config, job.attempt, sent)))
+            .collect();
+        let settled = store
+            .settle_deliveries(job, &outcomes, sender.config.wait_after(job.attempt))
+            .await?;
+        info!(
+            sent = settled.sent,
+            failed = settled.failed,
+            retried = settled.retried,
+            "passwords settled"
+        );
+        if let Some((_, why)) = outcomes.iter().find(|(_, o)| *o != Settlement::Sent) {
+            warn!(failed = settled.failed, retried = settled.retried, reason = ?why, "passwords not delivered");
+        }
+        if outcomes.len() < slice.len() {
+            // Stopped in the middle of the slice.
+            store.hand_back_deliveries(job).await?;
+            info!("stopping: the rest of the group is queued again");
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `count` new temporary passwords with their hashes, on a blocking thread.
+async fn new_passwords(count: usize) -> Result<Vec<(TemporaryPassword, String)>, Error> {
+    tokio::task::spawn_blocking(move || {
+        (0..count)
+            .map(|_| {
+                let password = TemporaryPassword::generate()?;
+                let hash = hash_password(&password)?;
+                Ok((password, hash))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+}
+
+/// Sends each delivery of `slice` its message with its password; how each
+/// went, in order. Fewer than the slice when the worker is stopping: the
+/// ones not started are left for later.
+async fn send(
+    sender: &Sender,
+    slice: &[Delivery],
+    passwords: Vec<TemporaryPassword>,
+    recipient: &Recipient,
+) -> Result<Vec<(UserId, Result<(), SendError>)>, Error> {
+    let config = &sender.config;
+    match &config.outbox {
+        Outbox::Folder(folder) => {
+            // Writing files is blocking work, and quick: the slice at once.
+            let (config, folder) = (config.clone(), folder.clone());
+            let (slice, recipient) = (slice.to_vec(), recipient.clone());
+            tokio::task::spawn_blocking(move || {
+                slice
+                    .iter()
+                    .zip(passwords)
+                    .map(|(delivery, password)| {
+                        let sent = message(&config, delivery, &password, &recipient)
+                            .and_then(|m| write_to_folder(&folder, &m));
+                        (delivery.user, sent)
+                    })
+                    .collect()
+            })
+            .await
+            .map_err(|e| Error::Task(e.to_string()))
+        }
+        Outbox::Smtp(_) => {
+            let sends: Vec<_> = slice
+                .iter()
+                .zip(passwords)
+                .map(|(delivery, password)| {
+                    let built = message(config, delivery, &password, recipient);
+                    send_one(sender, delivery.user, built)
+                })
+                .collect();
+            Ok(futures_util::stream::iter(sends)
+                .buffered(config.concurrency.max(1))
+                .filter_map(std::future::ready)
+                .collect()
+                .await)
+        }
+    }
+}
+
+/// Sends one built message through the relay at the worker's pace, unless
+/// the worker is stopping.
+async fn send_one(
+    sender: &Sender,
+    user: UserId,
+    built: Result<lettre::Message, SendError>,
+) -> Option<(UserId, Result<(), SendError>)> {
+    let _permit = sender.in_flight.acquire().await.ok()?;
+    sender.pace.wait().await;
+    if sender.stopping() {
+        return None;
+    }
+    let sent = match built {
+        Ok(message) => sender.config.outbox.send(message).await,
+        Err(e) => Err(e),
+    };
+    Some((user, sent))
+}
+
+/// The welcome message of `delivery`; one that cannot be built will never
+/// be sent.
+fn message(
+    config: &DeliveryConfig,
+    delivery: &Delivery,
+    password: &TemporaryPassword,
+    recipient: &Recipient,
+) -> Result<lettre::Message, SendError> {
     let welcome = Welcome {
         display_name: &delivery.display_name,
         email: &delivery.email,
         sign_in_url: &config.sign_in_url,
         from: &config.from,
     };
-    let message = welcome_message(&welcome, &password, &recipient);
-    drop(password);
-    sender.pace.wait().await;
-    let sent = match message {
-        Ok(message) => config.outbox.send(message).await,
-        Err(e) => Err(SendError::Permanent(e.to_string())),
-    };
-    settle(store, config, &delivery, sent).await
+    welcome_message(&welcome, password, recipient).map_err(|e| SendError::Permanent(e.to_string()))
 }
 
-/// Records how the attempt went.
-async fn settle(
-    store: &Store,
-    config: &DeliveryConfig,
-    delivery: &Delivery,
-    sent: Result<(), SendError>,
-) -> Result<(), Error> {
-    let attempt = delivery.attempt;
+/// How an attempt's send settles its delivery.
+fn settlement(config: &DeliveryConfig, attempt: u32, sent: Result<(), SendError>) -> Settlement {
     match sent {
-        Ok(()) => {
-            info!(attempt, "password sent");
-            store.delivery_sent(delivery).await?;
-        }
-        Err(SendError::Permanent(why)) => {
-            warn!(attempt, error = %why, "password not delivered");
-            store.delivery_failed(delivery, &why).await?;
-        }
+        Ok(()) => Settlement::Sent,
+        Err(SendError::Permanent(why)) => Settlement::Failed(why),
         Err(SendError::Temporary(why)) if attempt >= config.attempts => {
-            warn!(attempt, error = %why, "password not delivered; no attempts left");
-            let why = format!("gave up after {attempt} attempts: {why}");
-            store.delivery_failed(delivery, &why).await?;
+            Settlement::Failed(format!("gave up after {attempt} attempts: {why}"))
         }
-        Err(SendError::Temporary(why)) => {
-            let wait = config.wait_after(attempt);
-            warn!(attempt, error = %why, wait_secs = wait.as_secs(), "password delivery will be retried");
-            store.retry_delivery(delivery, &why, wait).await?;
-        }
+        Err(SendError::Temporary(why)) => Settlement::Retry(why),
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_is_paced_by_default_and_the_folder_is_not() {
+    // The relay's connection pool needs a runtime.
+    #[tokio::test]
+    async fn smtp_is_paced_by_default_and_the_folder_is_not() {
         let smtp = Outbox::smtp("smtp://127.0.0.1:2525", None).expect("an outbox");
         assert_eq!(DeliveryConfig::new(smtp).rate, NonZeroU32::new(20));
         assert_eq!(DeliveryConfig::new(Outbox::Folder(".".into())).rate, None);

@@ -10,7 +10,6 @@
 
 mod delivery;
 mod error;
-mod hasher;
 mod message;
 mod outbox;
 mod pace;

@@ -45,9 +45,12 @@ impl Outbox {
     /// Sends one message, telling a failure worth retrying from one that is not.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         match self {
-            Outbox::Folder(folder) => write_message(folder, &message)
-                .await
-                .map_err(|e| SendError::Permanent(format!("writing to {}: {e}", folder.display()))),
+            Outbox::Folder(folder) => {
+                let folder = folder.clone();
+                tokio::task::spawn_blocking(move || write_to_folder(&folder, &message))
+                    .await
+                    .map_err(|e| SendError::Temporary(e.to_string()))?
+            }
             Outbox::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(classify),
         }
     }
@@ -55,14 +58,17 @@ impl Outbox {
 
 /// Writes `message` to a new `.eml` file in `folder` whole or not at all:
 /// it is written under a hidden name, then renamed, so a crash never leaves
-/// a half-written message for a reader of the folder.
-async fn write_message(folder: &Path, message: &Message) -> std::io::Result<()> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    let partial = folder.join(format!(".{name}.eml.partial"));
-    tokio::fs::write(&partial, message.formatted()).await?;
-    tokio::fs::rename(&partial, folder.join(format!("{name}.eml"))).await
+/// a half-written message for a reader of the folder. Blocking.
+pub(crate) fn write_to_folder(folder: &Path, message: &Message) -> Result<(), SendError> {
+    let written = (|| {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let name: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let partial = folder.join(format!(".{name}.eml.partial"));
+        std::fs::write(&partial, message.formatted())?;
+        std::fs::rename(&partial, folder.join(format!("{name}.eml")))
+    })();
+    written.map_err(|e| SendError::Permanent(format!("writing to {}: {e}", folder.display())))
 }
 
 impl std::fmt::Debug for Outbox {
@@ -152,8 +158,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_bad_smtp_url_is_an_error_and_credentials_never_print() {
+    // The relay's connection pool needs a runtime.
+    #[tokio::test]
+    async fn a_bad_smtp_url_is_an_error_and_credentials_never_print() {
         assert!(matches!(
             Outbox::smtp("ftp://nowhere", None),
             Err(Error::SmtpUrl(_))
@@ -162,8 +169,9 @@ mod tests {
         assert_eq!(format!("{outbox:?}"), "Smtp(***)");
     }
 
-    #[test]
-    fn an_authority_needs_a_tls_url_and_a_certificate() {
+    // The relay's connection pool needs a runtime.
+    #[tokio::test]
+    async fn an_authority_needs_a_tls_url_and_a_certificate() {
         let error = |url: &str, pem: &[u8]| match Outbox::smtp(url, Some(pem)) {
             Err(e) => e.to_string(),
             Ok(_) => "an outbox".to_string(),

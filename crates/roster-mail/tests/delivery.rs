@@ -11,7 +11,7 @@ use roster_mail::testing::{SinkMode, SmtpSink, password_in};
 use roster_mail::{DeliveryConfig, Outbox, deliver, run_password_worker, verify_password};
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
-    Account, AccountSlug, AccountSpec, DeliverPassword, DeliveryState, DeliveryStatus, Import,
+    Account, AccountSlug, AccountSpec, DeliverPasswords, DeliveryState, DeliveryStatus, Import,
     NewImport, PasswordDelivery, Pool, Store, StoredPassword,
 };
 use roster_validate::{Email, ExtensionPolicy, Role};
@@ -211,14 +211,14 @@ async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
             "{}",
             db.kind
         );
-        // One job per user, queued with the user.
+        // One job for the users one batch created, queued with them.
         let jobs = match store.pool() {
             Pool::Sqlite(_) => "SELECT count(*) FROM Jobs WHERE job_type = 'roster-passwords'",
             Pool::Postgres(_) => {
                 "SELECT count(*) FROM apalis.jobs WHERE job_type = 'roster-passwords'"
             }
         };
-        assert_eq!(scalar(&store, jobs).await, 3, "{}", db.kind);
+        assert_eq!(scalar(&store, jobs).await, 1, "{}", db.kind);
         assert_eq!(
             kept(&store, &account, "jane@acme.example").await,
             StoredPassword {
@@ -274,13 +274,12 @@ async fn each_user_gets_a_password_that_works_and_is_kept_nowhere_in_clear() {
         assert!(results.contains("state: Sent"), "{results}");
 
         // A job delivered again finds its delivery settled: nothing more is sent.
-        let jane: i64 = scalar(
-            &store,
-            "SELECT id FROM users WHERE email = 'jane@acme.example'",
-        )
-        .await;
-        let job = DeliverPassword { user_id: jane };
-        deliver(&store, &config(&sink.url()), job.user())
+        let job = DeliverPasswords {
+            import: scalar(&store, "SELECT id FROM imports").await,
+            batch: scalar(&store, "SELECT max(batch) FROM deliveries").await,
+            attempt: 1,
+        };
+        deliver(&store, &config(&sink.url()), &job)
             .await
             .expect("a second run");
         assert_eq!(sink.received().len(), 3, "{}", db.kind);

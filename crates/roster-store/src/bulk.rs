@@ -11,6 +11,7 @@ use std::future::Future;
 use apalis_core::task::Task;
 
 use crate::BatchCounts;
+use crate::delivery::{Change, DeliverPasswords};
 
 mod postgres;
 mod sqlite;
@@ -106,10 +107,37 @@ pub(crate) trait Bulk {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
     /// Records a queued password delivery for each of these new users of
-    /// the import, and queues the job of each.
+    /// the import, as the group of the batch that starts on line `batch`,
+    /// and queues the group's first job, linked to it.
     fn queue_deliveries(
         &mut self,
         import: i64,
+        batch: i64,
+        users: &[i64],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Keeps these `(user, hash)` as the users' passwords, to be changed at
+    /// the next sign-in, for the users whose delivery waits for the job's
+    /// attempt; counts that attempt on their deliveries.
+    fn keep_hashes(
+        &mut self,
+        job: &DeliverPasswords,
+        hashes: &[(i64, &str)],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Makes `change` to the deliveries of these users that wait for the
+    /// job's attempt; the users whose delivery it changed.
+    fn settle_deliveries(
+        &mut self,
+        job: &DeliverPasswords,
+        users: &[i64],
+        change: Change<'_>,
+        now: &str,
+    ) -> impl Future<Output = Result<Vec<i64>, sqlx::Error>> + Send;
+
+    /// Takes these users' passwords away.
+    fn clear_passwords(
+        &mut self,
         users: &[i64],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
@@ -121,18 +149,95 @@ pub(crate) trait Bulk {
         jobs: Vec<Task<Vec<u8>>>,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// Adds a batch's rows and queued deliveries to the import's counts
-    /// (the same SQL on both; here so that a batch writer needs only this
-    /// trait).
+    /// Adds a batch's rows and queued deliveries to the import's counts.
     fn add_counts(
         &mut self,
         import: i64,
         counts: BatchCounts,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Links the job's group to the job with this key, unless it is linked
+    /// already; whether it was not (the caller then queues the job).
+    fn link_job(
+        &mut self,
+        job: &DeliverPasswords,
+        key: &str,
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
+
+    /// Links the job's group to the job with this key, whatever it was
+    /// linked to before.
+    fn relink_job(
+        &mut self,
+        job: &DeliverPasswords,
+        key: &str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Forgets the link of the job's group once none of its deliveries
+    /// waits for the job's attempt.
+    fn unlink_settled(
+        &mut self,
+        job: &DeliverPasswords,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Counts deliveries sent and failed on the import, and how fast they
+    /// go, at `now_ms`.
+    fn count_deliveries(
+        &mut self,
+        import: i64,
+        sent: u64,
+        failed: u64,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
+
+// The statements below read the same on both databases; each connection
+// runs them with `shared!`, so that a writer generic over `Bulk` needs no
+// other bound.
 
 const ADD_COUNTS: &str = "UPDATE imports SET processed = processed + $2, created = created + $3, \
     failed = failed + $4, deliveries_queued = deliveries_queued + $5 WHERE id = $1";
+
+const LINK_JOB: &str = "INSERT INTO delivery_jobs (import_id, batch, attempt, job_key) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, batch, attempt) DO NOTHING";
+
+const RELINK_JOB: &str = "INSERT INTO delivery_jobs (import_id, batch, attempt, job_key) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, batch, attempt) \
+    DO UPDATE SET job_key = excluded.job_key";
+
+const UNLINK_SETTLED: &str = "DELETE FROM delivery_jobs \
+    WHERE import_id = $1 AND batch = $2 AND attempt = $3 AND NOT EXISTS \
+    (SELECT 1 FROM deliveries d WHERE d.import_id = $1 AND d.batch = $2 \
+     AND d.next_attempt = $3 AND d.state = 'queued')";
+
+/// How fast deliveries go: the messages settled in a window of at least
+/// [`RATE_WINDOW_MS`] give the rate when the window closes, and a new one
+/// opens. (`$2` sent, `$3` failed, `$4` now, `$5` the window; every
+/// right-hand side reads the row as it was.)
+const COUNT_DELIVERIES: &str = "UPDATE imports SET \
+    deliveries_queued = deliveries_queued - $2 - $3, \
+    deliveries_sent = deliveries_sent + $2, deliveries_failed = deliveries_failed + $3, \
+    deliveries_rate_milli = CASE \
+        WHEN deliveries_window_ms > 0 AND $4 - deliveries_window_ms >= $5 \
+        THEN (deliveries_window_count + $2 + $3) * 1000000 / ($4 - deliveries_window_ms) \
+        ELSE deliveries_rate_milli END, \
+    deliveries_window_count = CASE WHEN $4 - deliveries_window_ms >= $5 THEN 0 \
+        ELSE deliveries_window_count + $2 + $3 END, \
+    deliveries_window_ms = CASE WHEN $4 - deliveries_window_ms >= $5 THEN $4 \
+        ELSE deliveries_window_ms END, \
+    deliveries_settled_ms = $4 \
+    WHERE id = $1";
+
+/// The shortest window a delivery rate is measured over.
+pub(crate) const RATE_WINDOW_MS: i64 = 5000;
+
+/// Runs one of the statements above on `$conn` with these bindings; the
+/// rows it changed.
+macro_rules! shared {
+    ($conn:expr, $sql:expr $(, $bind:expr)*) => {
+        sqlx::query($sql)$(.bind($bind))*.execute($conn).await.map(|done| done.rows_affected())
+    };
+}
+use shared;
 
 /// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
@@ -148,7 +253,11 @@ fn count_binds(counts: BatchCounts) -> [i64; 4] {
     ]
 }
 
-/// The job of a new user's first delivery attempt, to run at once.
-fn first_job(user: i64) -> Task<Vec<u8>> {
-    crate::delivery::password_job(user, 1, std::time::Duration::ZERO)
+/// The first job of the group of deliveries of `import` from the batch
+/// that starts on line `batch`: its key and the task.
+fn first_job(import: i64, batch: i64) -> (String, Task<Vec<u8>>) {
+    crate::delivery::password_job(
+        &DeliverPasswords::first(import, batch),
+        std::time::Duration::ZERO,
+    )
 }

@@ -1,19 +1,34 @@
 //! Password deliveries: one for each user an import creates while it sends
-//! passwords, and the job on the queue that carries it out.
+//! passwords, and the jobs on the queue that carry them out.
 //!
-//! A delivery is written in the transaction that creates its user, and its
-//! job is queued in that same transaction (the queue's tables live in this
-//! database; see `Bulk::push_password_jobs`): a user never exists without
-//! its delivery queued, and a delivery never exists without its user. The
-//! job then claims the delivery for an attempt, keeps the hash of a fresh
-//! temporary password here, sends the message, and settles the delivery:
-//! sent, failed, or queued again for later.
+//! A delivery is written in the transaction that creates its user. The
+//! users one batch creates form a *group*, which one job per attempt
+//! carries (a thousand users, one job): the group's first job is queued in
+//! that same transaction (the queue's tables live in this database; see
+//! `Bulk::queue_deliveries`), so a user never exists without its delivery
+//! queued, and a delivery never exists without its user. The job reads its
+//! group's deliveries that wait for its attempt, keeps the hashes of fresh
+//! temporary passwords here, a slice at a time, sends the messages, and
+//! settles the slice: sent, failed, or waiting for the next attempt, whose
+//! job the same transaction queues.
+//!
+//! `delivery_jobs` links each group to the job that carries it now. A job
+//! the queue dropped (it failed on roster's own errors until it ran out of
+//! attempts) leaves its group linked to a dead job, and the sweep
+//! ([`Store::requeue_stranded_deliveries`]) finds such groups with one index
+//! search each: its cost follows the groups, never the queue.
+//!
+//! Jobs are fair between imports: a group's job has the priority of its
+//! place in its import (the first batch's group the highest), and the queue
+//! runs the highest first. So the first messages of a small import go out
+//! before the rest of a million queued by another (see [`turn`]).
 //!
 //! The store sees hashes only, never a clear password. Delivery is at least
 //! once: a job that runs twice (its worker presumed dead while it was still
 //! sending) sends twice, each message with a fresh password, and only the
 //! password of the last one stored works.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -34,11 +49,53 @@ pub const PASSWORD_QUEUE: &str = "roster-passwords";
 /// such an error: it is settled on the delivery.
 pub const PASSWORD_JOB_ATTEMPTS: usize = 3;
 
-/// The payload of a password job: ids only, so a job survives any change
-/// to roster's types (fields are only ever added).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliverPassword {
-    pub user_id: i64,
+/// The payload of a password job: one attempt at one group of an import's
+/// deliveries. Ids only, so a job survives any change to roster's types
+/// (fields are only ever added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverPasswords {
+    /// The import's row id.
+    pub import: i64,
+    /// The line of the file the batch that created the group starts on.
+    pub batch: i64,
+    /// The attempt, from 1.
+    pub attempt: u32,
+}
+
+/// A group's deliveries that wait for its job's attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// Where the import's messages go.
+    pub passwords: PasswordDelivery,
+    /// In the order of the users' ids.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One user's delivery: what the message needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub user: UserId,
+    pub display_name: String,
+    /// The user's email, which is also the username.
+    pub email: String,
+}
+
+/// How one attempt at a delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    Sent,
+    /// Will never be sent: the user is left with no usable password.
+    Failed(String),
+    /// Failed for now: the next attempt is queued.
+    Retry(String),
+}
+
+/// What settling a slice did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    pub sent: u64,
+    pub failed: u64,
+    pub retried: u64,
 }
 
 /// Where a user's temporary password is.
@@ -69,18 +126,18 @@ pub struct DeliveryCounts {
     pub failed: u64,
 }
 
-/// A delivery claimed by its job for one attempt: what the message needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    pub user: UserId,
-    pub import: ImportKey,
-    pub display_name: String,
-    /// The user's email, which is also the username.
-    pub email: String,
-    /// Where the message goes: to the user, or to one address for all.
-    pub passwords: PasswordDelivery,
-    /// This attempt's number, from 1.
-    pub attempt: u32,
+/// How fast an import's messages go out, as its deliveries measured it
+/// when they were settled: over windows of some seconds each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryPace {
+    /// Messages a second over the last window, times 1000.
+    pub(crate) rate_milli: Option<u64>,
+    /// The current window: its start (Unix milliseconds), and the messages
+    /// settled in it so far.
+    pub(crate) window_ms: u64,
+    pub(crate) window_count: u64,
+    /// When a message was last settled (Unix milliseconds).
+    pub(crate) settled_ms: Option<u64>,
 }
 
 /// A user's password as stored.
@@ -90,12 +147,6 @@ pub struct StoredPassword {
     pub hash: Option<String>,
     /// The user must choose a new password at the next sign-in.
     pub must_change: bool,
-}
-
-impl DeliverPassword {
-    pub fn user(&self) -> UserId {
-        UserId(self.user_id)
-    }
 }
 
 impl DeliveryState {
@@ -147,135 +198,234 @@ impl DeliveryStatus {
     }
 }
 
+impl DeliveryPace {
+    /// How long without a settled message before the pace reads as none:
+    /// then nothing is sending (no worker runs, or the outbox is down).
+    const STALE_MS: u64 = 15_000;
+
+    /// Messages a second now; `None` when none was settled lately, or too
+    /// few to tell.
+    pub fn per_second(&self) -> Option<f64> {
+        let now = u64::try_from(time::now_millis()).unwrap_or(0);
+        let settled = self.settled_ms?;
+        if now.saturating_sub(settled) > DeliveryPace::STALE_MS {
+            return None;
+        }
+        if let Some(milli) = self.rate_milli {
+            return Some(milli as f64 / 1000.0);
+        }
+        // The first window, not closed yet: what it has so far.
+        let elapsed = settled.saturating_sub(self.window_ms);
+        (self.window_count > 0 && elapsed >= 1000)
+            .then(|| self.window_count as f64 * 1000.0 / elapsed as f64)
+    }
+
+    /// The time `queued` more messages take at the pace now.
+    pub fn eta(&self, queued: u64) -> Option<Duration> {
+        let rate = self.per_second().filter(|r| *r > 0.0)?;
+        Some(Duration::from_secs_f64(queued as f64 / rate))
+    }
+}
+
+impl DeliverPasswords {
+    /// The job of the group's first attempt.
+    pub(crate) fn first(import: i64, batch: i64) -> DeliverPasswords {
+        DeliverPasswords {
+            import,
+            batch,
+            attempt: 1,
+        }
+    }
+
+    /// The job of the group's next attempt.
+    fn next(&self) -> DeliverPasswords {
+        DeliverPasswords {
+            attempt: self.attempt + 1,
+            ..*self
+        }
+    }
+
+    pub fn import(&self) -> ImportKey {
+        ImportKey(self.import)
+    }
+}
+
+/// A change to the deliveries of a slice, as `Bulk::settle_deliveries`
+/// writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    Sent,
+    Failed(&'a str),
+    Retry(&'a str),
+}
+
 impl Store {
-    /// Claims the user's delivery for one more attempt. `None` when there
-    /// is nothing to do: it was sent or failed already, or there is none.
-    pub async fn claim_delivery(&self, user: UserId) -> Result<Option<Delivery>, Error> {
-        const CLAIM: &str = "UPDATE deliveries SET attempts = attempts + 1 \
-            WHERE user_id = $1 AND state = 'queued' RETURNING attempts, import_id";
-        const READ: &str = "SELECT u.display_name, u.email, i.passwords FROM users u \
-            JOIN imports i ON i.id = $2 WHERE u.id = $1";
-        let claimed: Option<(i64, i64)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(CLAIM).bind(user.0).fetch_optional(pool).await
+    /// The deliveries of the job's group that wait for its attempt: none
+    /// when they were sent or failed already (a job delivered twice).
+    pub async fn pending_deliveries(&self, job: &DeliverPasswords) -> Result<Pending, Error> {
+        const PASSWORDS: &str = "SELECT passwords FROM imports WHERE id = $1";
+        const PENDING: &str = "SELECT d.user_id, u.display_name, u.email FROM deliveries d \
+            JOIN users u ON u.id = d.user_id WHERE d.import_id = $1 AND d.batch = $2 \
+            AND d.next_attempt = $3 AND d.state = 'queued' ORDER BY d.user_id";
+        let passwords: Option<(String,)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(PASSWORDS).bind(job.import).fetch_optional(pool).await
         })
-        .context("claiming a password delivery")?;
-        let Some((attempt, import)) = claimed else {
-            return Ok(None);
+        .context("reading the import of password deliveries")?;
+        let Some((passwords,)) = passwords else {
+            return Ok(Pending {
+                passwords: PasswordDelivery::None,
+                deliveries: Vec::new(),
+            });
         };
-        let (display_name, email, passwords): (String, String, String) =
-            with_pool!(&self.db, pool => {
-                sqlx::query_as(READ).bind(user.0).bind(import).fetch_one(pool).await
-            })
-            .context("reading the user of a password delivery")?;
-        Ok(Some(Delivery {
-            user,
-            import: ImportKey(import),
-            display_name,
-            email,
+        let rows: Vec<(i64, String, String)> = with_pool!(&self.db, pool => {
+            sqlx::query_as(PENDING)
+                .bind(job.import)
+                .bind(job.batch)
+                .bind(i64::from(job.attempt))
+                .fetch_all(pool)
+                .await
+        })
+        .context("reading password deliveries")?;
+        Ok(Pending {
             passwords: PasswordDelivery::parse(&passwords)
                 .ok_or(Error::Corrupt("a password delivery"))?,
-            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-        }))
-    }
-
-    /// Keeps the hash of the user's new temporary password, to be changed
-    /// at the first sign-in.
-    pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<(), Error> {
-        const SQL: &str =
-            "UPDATE users SET password_hash = $2, must_change_password = true WHERE id = $1";
-        with_pool!(&self.db, pool => {
-            sqlx::query(SQL).bind(user.0).bind(hash).execute(pool).await.map(|_| ())
+            deliveries: rows
+                .into_iter()
+                .map(|(user, display_name, email)| Delivery {
+                    user: UserId(user),
+                    display_name,
+                    email,
+                })
+                .collect(),
         })
-        .context("storing a password hash")
     }
 
-    /// The delivery's message went out.
-    pub async fn delivery_sent(&self, delivery: &Delivery) -> Result<(), Error> {
-        self.settle(delivery, DeliveryState::Sent, None).await
-    }
-
-    /// The delivery will never go out: the user is left with no usable
-    /// password, for the admin to reset.
-    pub async fn delivery_failed(&self, delivery: &Delivery, error: &str) -> Result<(), Error> {
-        self.settle(delivery, DeliveryState::Failed, Some(error))
-            .await
-    }
-
-    /// The attempt failed for now: keeps why, and queues the next attempt
-    /// to run `after` from now.
-    pub async fn retry_delivery(
+    /// Keeps the hashes of these users' new temporary passwords, to be
+    /// changed at the first sign-in, and counts the job's attempt on their
+    /// deliveries, in one transaction. A user whose delivery no longer
+    /// waits for this attempt (another run of the job settled it) keeps
+    /// the password it has.
+    pub async fn keep_password_hashes(
         &self,
-        delivery: &Delivery,
-        error: &str,
-        after: Duration,
+        job: &DeliverPasswords,
+        hashes: &[(UserId, String)],
     ) -> Result<(), Error> {
-        const NOTE: &str =
-            "UPDATE deliveries SET error = $2 WHERE user_id = $1 AND state = 'queued'";
-        let job = password_job(delivery.user.0, delivery.attempt + 1, after);
+        let hashes: Vec<(i64, &str)> = hashes.iter().map(|(u, h)| (u.0, h.as_str())).collect();
         with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await.context("starting a transaction")?;
-            let noted = sqlx::query(NOTE)
-                .bind(delivery.user.0)
-                .bind(error)
-                .execute(&mut *tx)
-                .await
-                .context("noting a failed delivery")?;
-            if noted.rows_affected() == 1 {
-                tx.push_password_jobs(vec![job])
-                    .await
-                    .context("queueing a password job")?;
-            }
-            tx.commit().await.context("committing a delivery")
+            tx.keep_hashes(job, &hashes).await.context("storing password hashes")?;
+            tx.commit().await.context("committing password hashes")
         })
     }
 
-    /// Queues a new job for every queued delivery that has none left: its
-    /// job ran out of attempts on errors of roster's own (the database out
-    /// of reach, say) and the queue dropped it. The number queued again.
-    /// Each new job has a key of its own, so a delivery stranded twice is
-    /// queued twice.
+    /// Records how each of these deliveries of the job's group went, with
+    /// the import's counts, in one transaction: sent; failed, which takes
+    /// the user's password away; or failed for now, which queues the
+    /// group's next attempt to run `retry_after` from now. A delivery that
+    /// no longer waits for this attempt is left alone.
+    pub async fn settle_deliveries(
+        &self,
+        job: &DeliverPasswords,
+        outcomes: &[(UserId, Settlement)],
+        retry_after: Duration,
+    ) -> Result<Settled, Error> {
+        // One statement per kind of outcome and reason, a list of users each.
+        let mut by_change: BTreeMap<(u8, &str), Vec<i64>> = BTreeMap::new();
+        for (user, outcome) in outcomes {
+            let key = match outcome {
+                Settlement::Sent => (0, ""),
+                Settlement::Failed(why) => (1, why.as_str()),
+                Settlement::Retry(why) => (2, why.as_str()),
+            };
+            by_change.entry(key).or_default().push(user.0);
+        }
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            let settled = settle(&mut *tx, job, &by_change, retry_after).await?;
+            tx.commit().await.context("committing deliveries")?;
+            Ok(settled)
+        })
+    }
+
+    /// Queues a new job for what is left of the job's group (the worker is
+    /// stopping): another worker, or this one when it starts again, sends
+    /// the rest.
+    pub async fn hand_back_deliveries(&self, job: &DeliverPasswords) -> Result<(), Error> {
+        let (key, task) = password_job(job, Duration::ZERO);
+        with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            tx.relink_job(job, &key).await.context("linking deliveries to their job")?;
+            tx.push_password_jobs(vec![task]).await.context("queueing a password job")?;
+            tx.commit().await.context("committing a password job")
+        })
+    }
+
+    /// Queues a new job for every group of queued deliveries whose job the
+    /// queue will not run any more: it ran out of attempts on errors of
+    /// roster's own (the database out of reach, say), or it ended with
+    /// deliveries left. The number of groups queued again. One index
+    /// search per group in `delivery_jobs` and one per such group in the
+    /// queue: the cost follows the groups, never the queue's length.
     pub async fn requeue_stranded_deliveries(&self) -> Result<u64, Error> {
-        // A job is alive while the queue may still run it. The user's id is
-        // read back from the job's key (`password-{user}-…`).
-        const SQLITE: &str = "WITH alive AS (SELECT CAST(substr(idempotency_key, 10) AS INTEGER) \
-            AS user_id FROM Jobs WHERE job_type = $1 AND idempotency_key LIKE 'password-%' \
-            AND (status IN ('Pending', 'Queued', 'Running') \
-                 OR (status = 'Failed' AND attempts < max_attempts))) \
-            SELECT d.user_id FROM deliveries d WHERE d.state = 'queued' \
-            AND NOT EXISTS (SELECT 1 FROM alive a WHERE a.user_id = d.user_id)";
-        const POSTGRES: &str = "WITH alive AS (SELECT split_part(idempotency_key, '-', 2)::bigint \
-            AS user_id FROM apalis.jobs WHERE job_type = $1 AND idempotency_key LIKE 'password-%' \
-            AND (status IN ('Pending', 'Queued', 'Running') \
-                 OR (status = 'Failed' AND attempts < max_attempts))) \
-            SELECT d.user_id FROM deliveries d WHERE d.state = 'queued' \
-            AND NOT EXISTS (SELECT 1 FROM alive a WHERE a.user_id = d.user_id)";
+        // A job is alive while the queue may still run it.
+        const SQLITE: &str = "SELECT g.import_id, g.batch, g.attempt, g.job_key \
+            FROM delivery_jobs g WHERE EXISTS (SELECT 1 FROM deliveries d \
+                WHERE d.import_id = g.import_id AND d.batch = g.batch \
+                AND d.next_attempt = g.attempt AND d.state = 'queued') \
+            AND NOT EXISTS (SELECT 1 FROM Jobs j WHERE j.job_type = $1 \
+                AND j.idempotency_key = g.job_key \
+                AND (j.status IN ('Pending', 'Queued', 'Running') \
+                     OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))";
+        const POSTGRES: &str = "SELECT g.import_id, g.batch, g.attempt, g.job_key \
+            FROM delivery_jobs g WHERE EXISTS (SELECT 1 FROM deliveries d \
+                WHERE d.import_id = g.import_id AND d.batch = g.batch \
+                AND d.next_attempt = g.attempt AND d.state = 'queued') \
+            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.job_type = $1 \
+                AND j.idempotency_key = g.job_key \
+                AND (j.status IN ('Pending', 'Queued', 'Running') \
+                     OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))";
+        // Only the sweep that moves the link from the dead job queues a new
+        // one: two workers sweeping at once queue one job between them.
+        const MOVE: &str = "UPDATE delivery_jobs SET job_key = $5 \
+            WHERE import_id = $1 AND batch = $2 AND attempt = $3 AND job_key = $4";
         let sql = match &self.db {
             Db::Sqlite(_) => SQLITE,
             Db::Postgres(_) => POSTGRES,
         };
-        let stranded: Vec<(i64,)> = with_pool!(&self.db, pool => {
+        let stranded: Vec<(i64, i64, i64, String)> = with_pool!(&self.db, pool => {
             sqlx::query_as(sql).bind(PASSWORD_QUEUE).fetch_all(pool).await
         })
         .context("finding deliveries without a job")?;
         if stranded.is_empty() {
             return Ok(0);
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        let jobs = stranded
-            .iter()
-            .map(|&(user,)| job(user, format!("password-{user}-again-{now}"), Duration::ZERO))
-            .collect();
         with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await.context("starting a transaction")?;
-            tx.push_password_jobs(jobs)
-                .await
-                .context("queueing a password job")?;
-            tx.commit().await.context("committing password jobs")
-        })?;
-        Ok(stranded.len() as u64)
+            let mut queued = 0;
+            for (import, batch, attempt, dead) in stranded {
+                let job = DeliverPasswords {
+                    import,
+                    batch,
+                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                };
+                let (key, task) = password_job(&job, Duration::ZERO);
+                let moved = sqlx::query(MOVE)
+                    .bind(import)
+                    .bind(batch)
+                    .bind(attempt)
+                    .bind(dead)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .context("linking deliveries to their job")?;
+                if moved.rows_affected() == 1 {
+                    tx.push_password_jobs(vec![task]).await.context("queueing a password job")?;
+                    queued += 1;
+                }
+            }
+            tx.commit().await.context("committing password jobs")?;
+            Ok(queued)
+        })
     }
 
     /// The user's password as stored, by the user's email.
@@ -292,71 +442,97 @@ impl Store {
         .context("reading a password")?;
         Ok(row.map(|(hash, must_change)| StoredPassword { hash, must_change }))
     }
+}
 
-    /// Marks a queued delivery sent or failed, with the import's counts, in
-    /// one transaction; a failed one also takes the user's password away.
-    /// A delivery already settled is left alone.
-    async fn settle(
-        &self,
-        delivery: &Delivery,
-        state: DeliveryState,
-        error: Option<&str>,
-    ) -> Result<(), Error> {
-        const SETTLE: &str = "UPDATE deliveries SET state = $2, error = $3, settled_at = $4 \
-            WHERE user_id = $1 AND state = 'queued'";
-        const SENT: &str = "UPDATE imports SET deliveries_queued = deliveries_queued - 1, \
-            deliveries_sent = deliveries_sent + 1 WHERE id = $1";
-        const FAILED: &str = "UPDATE imports SET deliveries_queued = deliveries_queued - 1, \
-            deliveries_failed = deliveries_failed + 1 WHERE id = $1";
-        const NO_PASSWORD: &str = "UPDATE users SET password_hash = NULL WHERE id = $1";
-        let count = if state == DeliveryState::Sent {
-            SENT
-        } else {
-            FAILED
+/// The queue's turn for the `ordinal`-th piece of work of an import (its
+/// chunks, its groups of deliveries), from 0, as a job priority: the queue
+/// runs the highest first, so every import's first pieces come before any
+/// import's later ones, and a small import never waits behind a large one.
+pub fn turn(ordinal: u64) -> usize {
+    const FIRST: u64 = 1_000_000;
+    // A priority is a 32-bit integer on PostgreSQL.
+    usize::try_from(FIRST - ordinal.min(FIRST)).unwrap_or(0)
+}
+
+/// The lines of a file a group of deliveries stands for when its turn is
+/// reckoned: an import's batches of rows (2,000 by default).
+const LINES_PER_TURN: u64 = 2000;
+
+/// Settles a slice on `conn`, in the caller's transaction.
+async fn settle<C: Bulk + Send>(
+    conn: &mut C,
+    job: &DeliverPasswords,
+    by_change: &BTreeMap<(u8, &str), Vec<i64>>,
+    retry_after: Duration,
+) -> Result<Settled, Error> {
+    let now = time::now();
+    let mut settled = Settled::default();
+    let mut failed_users = Vec::new();
+    for (&(kind, why), users) in by_change {
+        let change = match kind {
+            0 => Change::Sent,
+            1 => Change::Failed(why),
+            _ => Change::Retry(why),
         };
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let settled = sqlx::query(SETTLE)
-                .bind(delivery.user.0)
-                .bind(state.as_str())
-                .bind(error)
-                .bind(time::now())
-                .execute(&mut *tx)
-                .await
-                .context("settling a delivery")?;
-            if settled.rows_affected() == 1 {
-                sqlx::query(count)
-                    .bind(delivery.import.0)
-                    .execute(&mut *tx)
-                    .await
-                    .context("counting a delivery")?;
-                if state == DeliveryState::Failed {
-                    sqlx::query(NO_PASSWORD)
-                        .bind(delivery.user.0)
-                        .execute(&mut *tx)
-                        .await
-                        .context("removing a password")?;
-                }
+        let changed = conn
+            .settle_deliveries(job, users, change, &now)
+            .await
+            .context("settling deliveries")?;
+        let count = changed.len() as u64;
+        match change {
+            Change::Sent => settled.sent += count,
+            Change::Failed(_) => {
+                settled.failed += count;
+                failed_users.extend(changed);
             }
-            tx.commit().await.context("committing a delivery")
-        })
+            Change::Retry(_) => settled.retried += count,
+        }
     }
+    conn.clear_passwords(&failed_users)
+        .await
+        .context("removing passwords")?;
+    if settled.retried > 0 {
+        let next = job.next();
+        let (key, task) = password_job(&next, retry_after);
+        // Another run of this attempt may have queued the next one already.
+        if conn
+            .link_job(&next, &key)
+            .await
+            .context("linking deliveries to their job")?
+        {
+            conn.push_password_jobs(vec![task])
+                .await
+                .context("queueing a password job")?;
+        }
+    }
+    if settled.sent + settled.failed > 0 {
+        conn.count_deliveries(job.import, settled.sent, settled.failed, time::now_millis())
+            .await
+            .context("counting deliveries")?;
+    }
+    conn.unlink_settled(job)
+        .await
+        .context("unlinking settled deliveries")?;
+    Ok(settled)
 }
 
-/// The job for one attempt at a user's delivery, to run `after` from now.
-/// Its key names the attempt, so an attempt is queued once.
-pub(crate) fn password_job(user: i64, attempt: u32, after: Duration) -> Task<Vec<u8>> {
-    job(user, format!("password-{user}-{attempt}"), after)
-}
-
-/// A job for the user's delivery with the idempotency key `key`, which
-/// starts `password-{user}-`.
-fn job(user: i64, key: String, after: Duration) -> Task<Vec<u8>> {
-    let args = serde_json::to_vec(&DeliverPassword { user_id: user })
-        .expect("a struct of one integer serializes");
-    TaskBuilder::new(args)
-        .idempotency_key(key)
+/// The job for `job`, to run `after` from now, with an idempotency key of
+/// its own: `passwords-{import}-{batch}-{attempt}-{unique}`.
+pub(crate) fn password_job(job: &DeliverPasswords, after: Duration) -> (String, Task<Vec<u8>>) {
+    let key = format!(
+        "passwords-{}-{}-{}-{}",
+        job.import,
+        job.batch,
+        job.attempt,
+        ulid::Ulid::generate()
+    );
+    let args = serde_json::to_vec(job).expect("a struct of integers serializes");
+    let ordinal = u64::try_from(job.batch).unwrap_or(0) / LINES_PER_TURN;
+    let task = TaskBuilder::new(args)
+        .idempotency_key(&key)
         .max_attempts(PASSWORD_JOB_ATTEMPTS)
+        .priority(turn(ordinal))
         .run_after(after)
-        .build()
+        .build();
+    (key, task)
 }

@@ -14,7 +14,7 @@ use crate::error::Context;
 use crate::store::with_pool;
 use roster_validate::Extension;
 
-use crate::{Account, AccountId, AccountSlug, DeliveryCounts, Error, Store, time};
+use crate::{Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, Store, time};
 
 /// How big a block of a stored file is.
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
@@ -91,6 +91,8 @@ pub struct Import {
     pub finished_at: Option<String>,
     /// Its users' password deliveries (none when it sends no passwords).
     pub deliveries: DeliveryCounts,
+    /// How fast they go out.
+    pub deliveries_pace: DeliveryPace,
     /// Data rows per chunk; 0: the whole file in one.
     pub chunk_rows: u64,
     /// Chunks planned (0: not yet), and chunks done.
@@ -208,7 +210,9 @@ impl fmt::Display for PasswordDelivery {
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
     i.file_bytes, i.voice, i.passwords, i.total, i.processed, i.created, i.failed, i.not_processed, \
     i.error, i.created_at, i.started_at, i.finished_at, i.deliveries_queued, i.deliveries_sent, \
-    i.deliveries_failed, i.chunk_rows, i.chunks, i.chunks_done FROM imports i JOIN accounts a ON a.id = i.account_id";
+    i.deliveries_failed, i.deliveries_window_ms, i.deliveries_window_count, i.deliveries_rate_milli, \
+    i.deliveries_settled_ms, i.chunk_rows, i.chunks, i.chunks_done \
+    FROM imports i JOIN accounts a ON a.id = i.account_id";
 
 #[derive(sqlx::FromRow)]
 struct ImportRow {
@@ -233,6 +237,10 @@ struct ImportRow {
     deliveries_queued: i64,
     deliveries_sent: i64,
     deliveries_failed: i64,
+    deliveries_window_ms: i64,
+    deliveries_window_count: i64,
+    deliveries_rate_milli: Option<i64>,
+    deliveries_settled_ms: Option<i64>,
     chunk_rows: i64,
     chunks: i64,
     chunks_done: i64,
@@ -508,6 +516,12 @@ impl TryFrom<ImportRow> for Import {
                 queued: n(row.deliveries_queued),
                 sent: n(row.deliveries_sent),
                 failed: n(row.deliveries_failed),
+            },
+            deliveries_pace: DeliveryPace {
+                rate_milli: row.deliveries_rate_milli.map(n),
+                window_ms: n(row.deliveries_window_ms),
+                window_count: n(row.deliveries_window_count),
+                settled_ms: row.deliveries_settled_ms.map(n),
             },
             chunk_rows: n(row.chunk_rows),
             chunks: n(row.chunks),

@@ -30,8 +30,8 @@ pub use account::{
 };
 pub use chunk::{Chunk, chunk_rows};
 pub use delivery::{
-    DeliverPassword, Delivery, DeliveryCounts, DeliveryState, DeliveryStatus,
-    PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, StoredPassword,
+    DeliverPasswords, Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus,
+    PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, Pending, Settled, Settlement, StoredPassword, turn,
 };
 pub use directory::StoreDirectory;
 pub use error::Error;

@@ -12,6 +12,14 @@ pub(crate) fn now() -> String {
     format_millis(since.as_millis() as u64)
 }
 
+/// The current time in milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Milliseconds since the Unix epoch as RFC 3339 text.
 fn format_millis(millis: u64) -> String {
     let secs = millis / 1000;

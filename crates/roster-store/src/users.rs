@@ -224,6 +224,8 @@ async fn write_rows<C: Bulk + Send>(
     conn.prepare().await?;
     let account = cx.account.id.get();
     let import = cx.import.key.0;
+    // The group the batch's deliveries travel in: the line it starts on.
+    let group = rows.first().map_or(0, |r| line(r) as i64);
     let done: HashSet<i64> = match checks {
         Checks::Trust => HashSet::new(),
         Checks::Ask => {
@@ -377,7 +379,7 @@ async fn write_rows<C: Bulk + Send>(
     results.sort_by_key(|r| r.row);
     conn.insert_results(import, &results).await?;
     if cx.import.passwords.sends() && !users.is_empty() {
-        conn.queue_deliveries(import, &users).await?;
+        conn.queue_deliveries(import, group, &users).await?;
         counts.deliveries = users.len() as u64;
     }
 

@@ -5,7 +5,11 @@ use sqlx::PgConnection;
 
 use apalis_core::task::Task;
 
-use super::{Answers, Bulk, NewResult, NewUser, first_job};
+use super::{
+    ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
+    RELINK_JOB, UNLINK_SETTLED, count_binds, first_job, shared,
+};
+use crate::delivery::{Change, DeliverPasswords};
 use crate::{BatchCounts, PASSWORD_QUEUE};
 
 // Each lookup probes the index once per key through a LATERAL subquery with
@@ -38,8 +42,23 @@ const INSERT_EXTENSIONS: &str = "INSERT INTO extensions (account_id, extension, 
 const CLAIM_NUMBERS: &str = "UPDATE numbers n SET user_id = v.user_id, is_primary = v.is_primary \
     FROM unnest($2::bigint[], $3::bigint[], $4::bool[]) AS v(number, user_id, is_primary) \
     WHERE n.account_id = $1 AND n.number = v.number AND n.user_id IS NULL";
-const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (user_id, import_id, state) \
-    SELECT unnest($2::bigint[]), $1, 'queued'";
+const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (user_id, import_id, batch, state) \
+    SELECT unnest($2::bigint[]), $1, $3, 'queued'";
+// Deliveries by a list of users, `$1`: those that wait for attempt `$2` of
+// their group.
+const KEEP_HASHES: &str = "UPDATE users u SET password_hash = k.hash, must_change_password = true \
+    FROM unnest($1::bigint[], $3::text[]) AS k(id, hash) WHERE u.id = k.id \
+    AND EXISTS (SELECT 1 FROM deliveries d WHERE d.user_id = u.id AND d.state = 'queued' \
+    AND d.next_attempt = $2)";
+const COUNT_ATTEMPT: &str = "UPDATE deliveries SET attempts = $2 \
+    WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2";
+const SENT: &str = "UPDATE deliveries SET state = 'sent', error = NULL, settled_at = $3 \
+    WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2 RETURNING user_id";
+const FAILED: &str = "UPDATE deliveries SET state = 'failed', error = $4, settled_at = $3 \
+    WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2 RETURNING user_id";
+const RETRY: &str = "UPDATE deliveries SET next_attempt = next_attempt + 1, error = $3 \
+    WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2 RETURNING user_id";
+const CLEAR_PASSWORDS: &str = "UPDATE users SET password_hash = NULL WHERE id = ANY($1::bigint[])";
 const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, user_id, email, extension, \
     numbers, errors) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], \
     $6::text[], $7::text[], $8::text[])";
@@ -226,14 +245,72 @@ impl Bulk for PgConnection {
         Ok(())
     }
 
-    async fn queue_deliveries(&mut self, import: i64, users: &[i64]) -> Result<(), sqlx::Error> {
+    async fn queue_deliveries(
+        &mut self,
+        import: i64,
+        batch: i64,
+        users: &[i64],
+    ) -> Result<(), sqlx::Error> {
         for chunk in users.chunks(KEYS_PER_STATEMENT) {
             sqlx::query(INSERT_DELIVERIES)
                 .bind(import)
                 .bind(chunk.to_vec())
+                .bind(batch)
                 .execute(&mut *self)
                 .await?;
-            self.push_password_jobs(chunk.iter().map(|&u| first_job(u)).collect())
+        }
+        let (key, job) = first_job(import, batch);
+        self.relink_job(&DeliverPasswords::first(import, batch), &key)
+            .await?;
+        self.push_password_jobs(vec![job]).await
+    }
+
+    async fn keep_hashes(
+        &mut self,
+        job: &DeliverPasswords,
+        hashes: &[(i64, &str)],
+    ) -> Result<(), sqlx::Error> {
+        let users = column(hashes, |(u, _)| *u);
+        sqlx::query(KEEP_HASHES)
+            .bind(&users)
+            .bind(i64::from(job.attempt))
+            .bind(column(hashes, |(_, h)| h.to_string()))
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(COUNT_ATTEMPT)
+            .bind(&users)
+            .bind(i64::from(job.attempt))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn settle_deliveries(
+        &mut self,
+        job: &DeliverPasswords,
+        users: &[i64],
+        change: Change<'_>,
+        now: &str,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let (attempt, users) = (i64::from(job.attempt), users.to_vec());
+        let query = match change {
+            Change::Sent => sqlx::query_as(SENT).bind(users).bind(attempt).bind(now),
+            Change::Failed(why) => sqlx::query_as(FAILED)
+                .bind(users)
+                .bind(attempt)
+                .bind(now)
+                .bind(why),
+            Change::Retry(why) => sqlx::query_as(RETRY).bind(users).bind(attempt).bind(why),
+        };
+        let rows: Vec<(i64,)> = query.fetch_all(&mut *self).await?;
+        Ok(rows.into_iter().map(|(u,)| u).collect())
+    }
+
+    async fn clear_passwords(&mut self, users: &[i64]) -> Result<(), sqlx::Error> {
+        if !users.is_empty() {
+            sqlx::query(CLEAR_PASSWORDS)
+                .bind(users.to_vec())
+                .execute(&mut *self)
                 .await?;
         }
         Ok(())
@@ -249,15 +326,46 @@ impl Bulk for PgConnection {
     }
 
     async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
-        let [processed, created, failed, deliveries] = super::count_binds(counts);
-        sqlx::query(super::ADD_COUNTS)
-            .bind(import)
-            .bind(processed)
-            .bind(created)
-            .bind(failed)
-            .bind(deliveries)
-            .execute(&mut *self)
-            .await?;
-        Ok(())
+        let [processed, created, failed, deliveries] = count_binds(counts);
+        shared!(
+            &mut *self, ADD_COUNTS, import, processed, created, failed, deliveries
+        )
+        .map(|_| ())
+    }
+
+    async fn link_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<bool, sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, LINK_JOB, job.import, job.batch, attempt, key).map(|n| n == 1)
+    }
+
+    async fn relink_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<(), sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, RELINK_JOB, job.import, job.batch, attempt, key).map(|_| ())
+    }
+
+    async fn unlink_settled(&mut self, job: &DeliverPasswords) -> Result<(), sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, UNLINK_SETTLED, job.import, job.batch, attempt).map(|_| ())
+    }
+
+    async fn count_deliveries(
+        &mut self,
+        import: i64,
+        sent: u64,
+        failed: u64,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let [sent, failed] = [sent, failed].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let window = RATE_WINDOW_MS;
+        shared!(
+            &mut *self,
+            COUNT_DELIVERIES,
+            import,
+            sent,
+            failed,
+            now_ms,
+            window
+        )
+        .map(|_| ())
     }
 }

@@ -10,7 +10,11 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use apalis_core::task::Task;
 
-use super::{Answers, Bulk, NewResult, NewUser, ROWS_PER_STATEMENT, first_job};
+use super::{
+    ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
+    RELINK_JOB, ROWS_PER_STATEMENT, UNLINK_SETTLED, count_binds, first_job, shared,
+};
+use crate::delivery::{Change, DeliverPasswords};
 use crate::{BatchCounts, PASSWORD_QUEUE};
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
@@ -34,6 +38,25 @@ const INSERT_JOBS: &str = "INSERT INTO Jobs (job, id, job_type, status, attempts
     SELECT CAST(k.value ->> 0 AS BLOB), k.value ->> 1, $1, 'Pending', 0, k.value ->> 2, \
     k.value ->> 3, k.value ->> 4, k.value ->> 5, k.value ->> 6 FROM json_each($2) k \
     WHERE true ON CONFLICT (job_type, idempotency_key) DO NOTHING";
+
+// Deliveries by a list of users, `$1`, a JSON array: those that wait for
+// attempt `$2` of their group. The hashes come as `[user, hash]` pairs.
+const KEEP_HASHES: &str = "UPDATE users SET password_hash = k.value ->> 1, must_change_password = 1 \
+    FROM json_each($1) k WHERE users.id = k.value ->> 0 AND EXISTS (SELECT 1 FROM deliveries d \
+    WHERE d.user_id = users.id AND d.state = 'queued' AND d.next_attempt = $2)";
+const COUNT_ATTEMPT: &str = "UPDATE deliveries SET attempts = $2 \
+    WHERE user_id IN (SELECT value FROM json_each($1)) AND state = 'queued' AND next_attempt = $2";
+const SENT: &str = "UPDATE deliveries SET state = 'sent', error = NULL, settled_at = $3 \
+    WHERE user_id IN (SELECT value FROM json_each($1)) AND state = 'queued' AND next_attempt = $2 \
+    RETURNING user_id";
+const FAILED: &str = "UPDATE deliveries SET state = 'failed', error = $4, settled_at = $3 \
+    WHERE user_id IN (SELECT value FROM json_each($1)) AND state = 'queued' AND next_attempt = $2 \
+    RETURNING user_id";
+const RETRY: &str = "UPDATE deliveries SET next_attempt = next_attempt + 1, error = $3 \
+    WHERE user_id IN (SELECT value FROM json_each($1)) AND state = 'queued' AND next_attempt = $2 \
+    RETURNING user_id";
+const CLEAR_PASSWORDS: &str =
+    "UPDATE users SET password_hash = NULL WHERE id IN (SELECT value FROM json_each($1))";
 
 /// Jobs per statement: one JSON parameter each, so no bind limit applies.
 const JOBS_PER_STATEMENT: usize = 2000;
@@ -221,17 +244,84 @@ impl Bulk for SqliteConnection {
         Ok(())
     }
 
-    async fn queue_deliveries(&mut self, import: i64, users: &[i64]) -> Result<(), sqlx::Error> {
+    async fn queue_deliveries(
+        &mut self,
+        import: i64,
+        batch: i64,
+        users: &[i64],
+    ) -> Result<(), sqlx::Error> {
         for chunk in users.chunks(ROWS_PER_STATEMENT) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("INSERT INTO deliveries (user_id, import_id, state) ");
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO deliveries (user_id, import_id, batch, state) ",
+            );
             qb.push_values(chunk, |mut b, user| {
-                b.push_bind(*user).push_bind(import).push("'queued'");
+                b.push_bind(*user)
+                    .push_bind(import)
+                    .push_bind(batch)
+                    .push("'queued'");
             });
             qb.build().execute(&mut *self).await?;
         }
-        self.push_password_jobs(users.iter().map(|&u| first_job(u)).collect())
-            .await
+        let (key, job) = first_job(import, batch);
+        self.relink_job(&DeliverPasswords::first(import, batch), &key)
+            .await?;
+        self.push_password_jobs(vec![job]).await
+    }
+
+    async fn keep_hashes(
+        &mut self,
+        job: &DeliverPasswords,
+        hashes: &[(i64, &str)],
+    ) -> Result<(), sqlx::Error> {
+        let users: Vec<i64> = hashes.iter().map(|(u, _)| *u).collect();
+        sqlx::query(KEEP_HASHES)
+            .bind(json(hashes))
+            .bind(i64::from(job.attempt))
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(COUNT_ATTEMPT)
+            .bind(json(&users))
+            .bind(i64::from(job.attempt))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn settle_deliveries(
+        &mut self,
+        job: &DeliverPasswords,
+        users: &[i64],
+        change: Change<'_>,
+        now: &str,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        let query = match change {
+            Change::Sent => sqlx::query_as(SENT)
+                .bind(json(users))
+                .bind(attempt)
+                .bind(now),
+            Change::Failed(why) => sqlx::query_as(FAILED)
+                .bind(json(users))
+                .bind(attempt)
+                .bind(now)
+                .bind(why),
+            Change::Retry(why) => sqlx::query_as(RETRY)
+                .bind(json(users))
+                .bind(attempt)
+                .bind(why),
+        };
+        let rows: Vec<(i64,)> = query.fetch_all(&mut *self).await?;
+        Ok(rows.into_iter().map(|(u,)| u).collect())
+    }
+
+    async fn clear_passwords(&mut self, users: &[i64]) -> Result<(), sqlx::Error> {
+        if !users.is_empty() {
+            sqlx::query(CLEAR_PASSWORDS)
+                .bind(json(users))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn push_password_jobs(&mut self, jobs: Vec<Task<Vec<u8>>>) -> Result<(), sqlx::Error> {
@@ -247,16 +337,47 @@ impl Bulk for SqliteConnection {
     }
 
     async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
-        let [processed, created, failed, deliveries] = super::count_binds(counts);
-        sqlx::query(super::ADD_COUNTS)
-            .bind(import)
-            .bind(processed)
-            .bind(created)
-            .bind(failed)
-            .bind(deliveries)
-            .execute(&mut *self)
-            .await?;
-        Ok(())
+        let [processed, created, failed, deliveries] = count_binds(counts);
+        shared!(
+            &mut *self, ADD_COUNTS, import, processed, created, failed, deliveries
+        )
+        .map(|_| ())
+    }
+
+    async fn link_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<bool, sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, LINK_JOB, job.import, job.batch, attempt, key).map(|n| n == 1)
+    }
+
+    async fn relink_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<(), sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, RELINK_JOB, job.import, job.batch, attempt, key).map(|_| ())
+    }
+
+    async fn unlink_settled(&mut self, job: &DeliverPasswords) -> Result<(), sqlx::Error> {
+        let attempt = i64::from(job.attempt);
+        shared!(&mut *self, UNLINK_SETTLED, job.import, job.batch, attempt).map(|_| ())
+    }
+
+    async fn count_deliveries(
+        &mut self,
+        import: i64,
+        sent: u64,
+        failed: u64,
+        now_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        let [sent, failed] = [sent, failed].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let window = RATE_WINDOW_MS;
+        shared!(
+            &mut *self,
+            COUNT_DELIVERIES,
+            import,
+            sent,
+            failed,
+            now_ms,
+            window
+        )
+        .map(|_| ())
     }
 }
 
@@ -265,7 +386,7 @@ mod tests {
     use std::time::Duration;
 
     use super::Bulk;
-    use crate::delivery::password_job;
+    use crate::delivery::{DeliverPasswords, password_job, turn};
     use crate::{PASSWORD_QUEUE, Pool, Store, testing};
 
     /// The queue's rows written in bulk are the rows apalis's own push
@@ -278,8 +399,15 @@ mod tests {
         let Pool::Sqlite(pool) = store.pool() else {
             panic!("a SQLite store")
         };
-        let theirs = password_job(7, 1, Duration::from_secs(30));
-        let ours = password_job(7, 2, Duration::from_secs(30));
+        // The group of import 7 whose batch starts on line 4002: its turn
+        // is the third.
+        let job = DeliverPasswords {
+            import: 7,
+            batch: 4002,
+            attempt: 2,
+        };
+        let (their_key, theirs) = password_job(&job, Duration::from_secs(30));
+        let (our_key, ours) = password_job(&job, Duration::from_secs(30));
         let mut conn = pool.acquire().await.expect("a connection");
         apalis_sqlite::queries::push_tasks(&mut *conn, PASSWORD_QUEUE, &[theirs])
             .await
@@ -308,13 +436,18 @@ mod tests {
         .expect("the rows");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0], rows[1]);
-        assert_eq!(rows[0].0, br#"{"user_id":7}"#);
+        assert_eq!(rows[0].0, br#"{"import":7,"batch":4002,"attempt":2}"#);
+        assert_eq!(rows[0].10, turn(2) as i64);
         let ids: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT id, idempotency_key FROM Jobs ORDER BY idempotency_key")
                 .fetch_all(&mut *conn)
                 .await
                 .expect("the ids");
-        assert_eq!(ids[1].1.as_deref(), Some("password-7-2"));
+        let mut keys = [their_key, our_key];
+        keys.sort();
+        assert_eq!([ids[0].1.clone(), ids[1].1.clone()], keys.clone().map(Some));
+        assert!(keys[0].starts_with("passwords-7-4002-2-"), "{keys:?}");
+        assert_ne!(keys[0], keys[1]);
         assert!(
             ids.iter()
                 .all(|(id, _)| ulid::Ulid::from_string(id).is_ok()),
