@@ -193,16 +193,23 @@ async fn a_worker_killed_mid_import_leaves_whole_rows_and_the_next_worker_finish
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_killed_while_sending_leaves_every_user_one_working_password() {
     for roster in Roster::both("a_worker_killed_while_sending").await {
-        let rows = 200;
+        let rows = 2000;
         roster.generate(rows);
         let id = queue(&roster, "users", 100);
         // At most this many messages are in flight when the worker dies: the
-        // only ones that may go twice (delivery is at least once).
-        let in_flight = 2;
-        let flags = [&ORPHAN_AFTER[..], &["--mail-concurrency", "2"]].concat();
+        // only ones that may go twice (delivery is at least once). Each
+        // chunk's 100 users are a group, sent and settled as one slice, and
+        // the worker sends two groups at once.
+        let in_flight = 2 * 100;
+        // Slow enough (200 a second, 10 s in all) to be killed half-way.
+        let flags = [
+            &ORPHAN_AFTER[..],
+            &["--mail-concurrency", "2", "--mail-rate", "200"],
+        ]
+        .concat();
 
         let first = Worker::start(&roster, &flags);
-        roster.wait_for(&id, PATIENCE, |s| count(&s["deliveries"], "sent") >= 40);
+        roster.wait_for(&id, PATIENCE, |s| count(&s["deliveries"], "sent") >= 400);
         first.kill();
         let left = roster.status(&id);
         assert!(

@@ -224,8 +224,9 @@ pub(crate) struct MailArgs {
     /// Default: 20 through SMTP, no limit into the outbox folder.
     #[arg(long, env = "ROSTER_MAIL_RATE")]
     pub(crate) mail_rate: Option<u32>,
-    /// Messages worked on at once by this process, each hashing its
-    /// password on a thread of its own.
+    /// Messages sent at once by this process through SMTP, over as many
+    /// reused connections; into the outbox folder, groups of messages
+    /// written at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub(crate) mail_concurrency: u32,
     /// Attempts at a message the server refuses for now (4xx, no

@@ -23,6 +23,7 @@ use tokio::sync::watch;
 
 use crate::Outcome;
 use crate::args::{Format, ImportArgs, MailArgs};
+use crate::worker::exit_on_second_signal;
 use crate::{mail, status, validate, worker};
 
 pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
@@ -140,11 +141,7 @@ async fn send_passwords(
             counts.queued
         );
     }
-    let bar = progress_bar(
-        total,
-        terminal,
-        "{bar:40} {pos}/{len} messages  {per_sec}  {msg}",
-    )?;
+    let bar = progress_bar(total, terminal, "{bar:40} {pos}/{len} messages  {msg}")?;
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut last_line = Instant::now();
     loop {
@@ -160,19 +157,37 @@ async fn send_passwords(
         let now = store.existing_import(&import.id).await?;
         let d = now.deliveries;
         bar.set_position(d.sent + d.failed);
-        bar.set_message(format!("{} sent, {} failed", d.sent, d.failed));
+        bar.set_message(format!(
+            "{} sent, {} failed{}",
+            d.sent,
+            d.failed,
+            status::pace(&now)
+        ));
         let done = d.queued == 0;
         if !terminal
             && format == Format::Text
             && (done || last_line.elapsed() >= Duration::from_secs(1))
         {
             println!(
-                "progress: {}/{} passwords sent, {} failed",
-                d.sent, total, d.failed
+                "progress: {}/{} passwords sent, {} failed{}",
+                d.sent,
+                total,
+                d.failed,
+                status::pace(&now)
             );
             last_line = Instant::now();
         }
-        if done || interrupted {
+        if interrupted {
+            exit_on_second_signal();
+            bar.suspend(|| {
+                eprintln!(
+                    "leaving the rest of the passwords queued for `roster worker` \
+                     (Ctrl-C again: at once)…"
+                )
+            });
+            break;
+        }
+        if done {
             break;
         }
     }
@@ -208,8 +223,12 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
         tokio::select! {
             _ = &mut interrupt, if !stop_asked => {
                 stop_asked = true;
+                exit_on_second_signal();
                 store.stop_import(&import.id).await?;
-                bar.suspend(|| eprintln!("stopping import {} after the batch in progress…", import.id));
+                bar.suspend(|| eprintln!(
+                    "stopping import {} after the batch in progress (Ctrl-C again: at once)…",
+                    import.id
+                ));
             }
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }

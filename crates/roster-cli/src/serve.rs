@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::Outcome;
 use crate::args::ServeArgs;
-use crate::worker::{terminated, when, workers};
+use crate::worker::{exit_when_stuck, terminated, when, workers};
 
 pub(crate) async fn run(db: &str, args: ServeArgs) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
@@ -38,6 +38,8 @@ pub(crate) async fn run(db: &str, args: ServeArgs) -> anyhow::Result<Outcome> {
         async { server.await.context("serving HTTP") },
         async {
             terminated().await;
+            eprintln!("stopping: work in hand ends at its next safe point (Ctrl-C again: at once)");
+            exit_when_stuck();
             let _ = stop.send(true);
             anyhow::Ok(())
         },

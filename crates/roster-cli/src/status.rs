@@ -1,7 +1,7 @@
 //! `roster status`: an import's state and counts, as text or as the
 //! contract's JSON shape (which `import --format json` prints too).
 
-use roster_server::contract::StatusJson;
+use roster_server::contract::{StatusJson, eta};
 use roster_store::{Import, ImportId, Store};
 
 use crate::Outcome;
@@ -49,8 +49,11 @@ pub(crate) fn text(import: &Import) -> String {
     if import.passwords.sends() {
         let d = import.deliveries;
         out.push_str(&format!(
-            "passwords {} sent, {} queued, {} failed\n",
-            d.sent, d.queued, d.failed
+            "passwords {} sent, {} queued, {} failed{}\n",
+            d.sent,
+            d.queued,
+            d.failed,
+            pace(import)
         ));
     }
     out.push_str(&format!("queued    {}\n", import.created_at));
@@ -64,6 +67,32 @@ pub(crate) fn text(import: &Import) -> String {
         out.push_str(&format!("error     {error}\n"));
     }
     out
+}
+
+/// How fast the import's passwords go out, and when the queued ones will
+/// be, as `, 8123/s, about 2 min left`; empty when nothing is sending.
+pub(crate) fn pace(import: &Import) -> String {
+    let Some(rate) = import.deliveries_pace.per_second() else {
+        return if import.deliveries.queued > 0 {
+            ", none going out now (is a `roster worker` or `roster serve` running?)".to_string()
+        } else {
+            String::new()
+        };
+    };
+    match eta(import) {
+        Some(left) => format!(", {rate:.0}/s, about {} left", duration(left)),
+        None => format!(", {rate:.0}/s"),
+    }
+}
+
+/// A duration as a person reads it: `45 s`, `3 min`, `2 h 5 min`.
+fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{} s", s.max(1)),
+        60..3600 => format!("{} min", s.div_ceil(60)),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// An import id from the command line.

@@ -1,6 +1,8 @@
 //! `roster worker`: runs queued imports and sends temporary passwords until
-//! SIGTERM or Ctrl-C, then lets the work in hand reach its end (the chunks
-//! it holds, the message being sent) and exits 0.
+//! SIGTERM or Ctrl-C, then lets the work in hand reach a safe point (a
+//! chunk the end of its batch, a group of passwords the message being
+//! sent), hands the rest back to the queue, and exits 0: within ten
+//! seconds whatever it was doing, and at once on a second Ctrl-C.
 
 use std::time::Duration;
 
@@ -20,6 +22,8 @@ pub(crate) async fn run(db: &str, args: WorkerArgs) -> anyhow::Result<Outcome> {
     eprintln!("worker started; stop it with Ctrl-C or SIGTERM");
     tokio::try_join!(workers, async {
         terminated().await;
+        eprintln!("stopping: work in hand ends at its next safe point (Ctrl-C again: at once)");
+        exit_when_stuck();
         let _ = stop.send(true);
         anyhow::Ok(())
     })?;
@@ -59,15 +63,46 @@ pub(crate) fn workers(
     })
 }
 
-/// Asks the workers that watch `stop` to stop, gives `task` ten seconds to
+/// How long work in hand has to reach a safe point once a stop is asked:
+/// a chunk's batch or a slice of messages takes far less.
+pub(crate) const GRACE: Duration = Duration::from_secs(8);
+
+/// Once a stop was asked: exits the process at once on a second SIGTERM or
+/// Ctrl-C (status 130), or when it is still running after [`GRACE`]
+/// (status 0). Either is as safe as a crash, which roster is built for:
+/// every write is a transaction, a message file appears whole or not at
+/// all, and work held by the process goes back to the queue.
+pub(crate) fn exit_when_stuck() {
+    tokio::spawn(async {
+        tokio::select! {
+            _ = terminated() => {
+                eprintln!("stopped at once; work in hand is left to the queue");
+                std::process::exit(130);
+            }
+            _ = tokio::time::sleep(GRACE) => {
+                eprintln!("work in hand did not stop within {} s; left to the queue", GRACE.as_secs());
+                std::process::exit(0);
+            }
+        }
+    });
+}
+
+/// Once a stop was asked: exits the process at once on a second SIGTERM or
+/// Ctrl-C (status 130), as safely as [`exit_when_stuck`] does.
+pub(crate) fn exit_on_second_signal() {
+    tokio::spawn(async {
+        terminated().await;
+        eprintln!("stopped at once; work in hand is left to the queue");
+        std::process::exit(130);
+    });
+}
+
+/// Asks the workers that watch `stop` to stop, gives `task` [`GRACE`] to
 /// reach a safe point, then aborts it: a worker beside a command must not
 /// keep the command, or its database connections, alive.
 pub(crate) async fn stop_within_grace<T>(stop: watch::Sender<bool>, mut task: JoinHandle<T>) {
     let _ = stop.send(true);
-    if tokio::time::timeout(Duration::from_secs(10), &mut task)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(GRACE, &mut task).await.is_err() {
         task.abort();
         let _ = task.await;
     }

@@ -19,5 +19,5 @@ pub use queue::{
     Handler, Handling, QueueConfig, RunImport, WorkerConfig, enqueue, run_worker, serve,
 };
 pub use results::{ResultLine, RowStatus, for_each_result};
-pub use runner::{RunConfig, plan_import, run_chunk, run_import};
+pub use runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk, run_import};
 pub use submit::{DEFAULT_CHUNK_ROWS, Submission, Submitted, check, submit};

@@ -18,18 +18,17 @@ use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use roster_store::{Chunk, ImportId, Pool, Store};
+use roster_store::{
+    CHUNK_QUEUE, Chunk, IMPORT_QUEUE, ImportId, Pool, Store, chunk_job_key, chunk_job_key_again,
+    import_job_key, turn,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
 
 use crate::Error;
-use crate::runner::{RunConfig, plan_import, run_chunk};
+use crate::runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk};
 
-/// The queue imports are planned on.
-const QUEUE: &str = "roster-imports";
-/// The queue their chunks travel on.
-const CHUNK_QUEUE: &str = "roster-chunks";
 /// Attempts before an import that keeps failing is marked failed.
 const MAX_ATTEMPTS: usize = 5;
 
@@ -52,8 +51,6 @@ pub struct RunChunk {
 pub struct WorkerConfig {
     /// Chunks written at once by this worker.
     pub concurrency: usize,
-    /// How often an idle worker looks for work.
-    pub poll: Duration,
     /// How long work held by a worker that stopped sending heartbeats waits
     /// before another worker takes it over.
     pub orphan_after: Duration,
@@ -71,8 +68,6 @@ pub struct QueueConfig {
     /// jobs fairly among workers; more make many short ones cheaper to
     /// take (each take sorts the queue's pending jobs on SQLite).
     pub batch: usize,
-    /// How often an idle worker looks for work.
-    pub poll: Duration,
     /// How long a job held by a worker that stopped sending heartbeats
     /// waits before another worker takes it over.
     pub orphan_after: Duration,
@@ -107,7 +102,6 @@ impl Default for WorkerConfig {
             // A chunk already writes two batches at once on PostgreSQL; more
             // chunks at once pay on machines with more cores (`--concurrency`).
             concurrency: 1,
-            poll: Duration::from_millis(100),
             orphan_after: Duration::from_secs(300),
             run: RunConfig::default(),
         }
@@ -120,28 +114,29 @@ pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
     let job = RunImport {
         import_id: id.to_string(),
     };
-    push(store, QUEUE, job, format!("import-{id}"))
+    push(store, IMPORT_QUEUE, job, import_job_key(id), turn(0))
         .await
         .map_err(|e| Error::Queue(format!("queueing import {id}: {e}")))
 }
 
-/// Queues the jobs of these chunks of the import, once each.
+/// Queues the jobs of these chunks of the import, once each, each at its
+/// chunk's turn.
 pub async fn enqueue_chunks(store: &Store, id: &ImportId, chunks: &[Chunk]) -> Result<(), Error> {
     for chunk in chunks {
-        let job = RunChunk {
-            import_id: id.to_string(),
-            seq: chunk.seq,
-        };
-        push(
-            store,
-            CHUNK_QUEUE,
-            job,
-            format!("import-{id}-chunk-{}", chunk.seq),
-        )
-        .await
-        .map_err(|e| Error::Queue(format!("queueing chunk {} of import {id}: {e}", chunk.seq)))?;
+        enqueue_chunk(store, id, chunk.seq, chunk_job_key(id, chunk.seq)).await?;
     }
     Ok(())
+}
+
+/// Queues a job of the import's chunk `seq` under `key`.
+async fn enqueue_chunk(store: &Store, id: &ImportId, seq: u64, key: String) -> Result<(), Error> {
+    let job = RunChunk {
+        import_id: id.to_string(),
+        seq,
+    };
+    push(store, CHUNK_QUEUE, job, key, turn(seq))
+        .await
+        .map_err(|e| Error::Queue(format!("queueing chunk {seq} of import {id}: {e}")))
 }
 
 /// Pushes a job unless one with its key was pushed before.
@@ -150,6 +145,7 @@ async fn push<Args>(
     queue: &'static str,
     args: Args,
     key: String,
+    priority: usize,
 ) -> Result<(), String>
 where
     Args: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
@@ -157,6 +153,7 @@ where
     let task = TaskBuilder::new(args)
         .idempotency_key(key)
         .max_attempts(MAX_ATTEMPTS)
+        .priority(priority)
         .build();
     match store.pool() {
         Pool::Sqlite(pool) => {
@@ -201,6 +198,7 @@ pub async fn run_worker(
     let worker = Worker {
         store: store.clone(),
         run: config.run,
+        stop: Stop::when(stopped.clone()),
         // Which worker took a chunk, as the chunk records it.
         label: format!(
             "{name}-{}-{}",
@@ -217,7 +215,6 @@ pub async fn run_worker(
         queue,
         concurrency,
         batch: 1,
-        poll: config.poll,
         orphan_after: config.orphan_after,
         retries: MAX_ATTEMPTS,
     };
@@ -235,7 +232,7 @@ pub async fn run_worker(
         serve(
             store.clone(),
             name,
-            queue(QUEUE, 1),
+            queue(IMPORT_QUEUE, 1),
             planner,
             when(stopped.clone())
         ),
@@ -292,16 +289,14 @@ where
             // result; apalis's extra lock statement on SQLite walks every
             // pending job of the queue (a million queued passwords: 150 ms
             // and 24 MB for each job), so it is left out.
-            let backend = SqliteStorage::<Args>::new(pool)
-                .with_config(
-                    apalis_sqlite::Config::default()
-                        .queue(config.queue)
-                        .batch_size(config.batch.max(1))
-                        .heartbeat_interval(beat)
-                        .missed_heartbeats(missed)
-                        .lock_tasks(false),
-                )
-                .poll_with_stream(Ticks::every(config.poll));
+            let backend = SqliteStorage::<Args>::new(pool).with_config(
+                apalis_sqlite::Config::default()
+                    .queue(config.queue)
+                    .batch_size(config.batch.max(1))
+                    .heartbeat_interval(beat)
+                    .missed_heartbeats(missed)
+                    .lock_tasks(false),
+            );
             let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(handler)
@@ -311,15 +306,13 @@ where
             worker.run_until(shutdown).await.map_err(failed)?
         }
         Pool::Postgres(pool) => {
-            let backend = PostgresStorage::<Args>::new(pool)
-                .with_config(
-                    apalis_postgres::Config::default()
-                        .queue(config.queue)
-                        .batch_size(config.batch.max(1))
-                        .heartbeat_interval(beat)
-                        .missed_heartbeats(missed),
-                )
-                .poll_with_stream(Ticks::every(config.poll));
+            let backend = PostgresStorage::<Args>::new(pool).with_config(
+                apalis_postgres::Config::default()
+                    .queue(config.queue)
+                    .batch_size(config.batch.max(1))
+                    .heartbeat_interval(beat)
+                    .missed_heartbeats(missed),
+            );
             let worker = WorkerBuilder::new(name.as_str())
                 .backend(backend)
                 .data(handler)
@@ -330,39 +323,6 @@ where
         }
     }
     Ok(())
-}
-
-/// A tick every so often: when an idle worker looks for work again.
-///
-/// apalis polls its poll strategy once per wake-up of the worker, and
-/// after a ready tick not again until something else wakes the worker: its
-/// own interval strategy (1.0.0) replaces a fired timer with one it never
-/// arms, and an idle worker sometimes stopped looking for work until its
-/// next heartbeat, minutes later (a retry queued for a second later sat
-/// there). So each tick here also asks for the worker to be polled again
-/// at once, which arms the timer of the next tick.
-struct Ticks(tokio::time::Interval);
-
-impl Ticks {
-    fn every(period: Duration) -> Ticks {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        Ticks(interval)
-    }
-}
-
-impl futures_core::Stream for Ticks {
-    type Item = ();
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<()>> {
-        self.0.poll_tick(cx).map(|_| {
-            cx.waker().wake_by_ref();
-            Some(())
-        })
-    }
 }
 
 /// The service apalis runs: hands the job to the queue's handler.
@@ -380,6 +340,8 @@ async fn call<Args>(
 struct Worker {
     store: Store,
     run: RunConfig,
+    /// Asked when the worker is to stop: chunks end at their next batch.
+    stop: Stop,
     label: String,
 }
 
@@ -403,7 +365,30 @@ async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxD
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
     };
-    let written = run_chunk(&worker.store, &id, job.seq, &worker.label, worker.run).await;
+    let run = &worker.run;
+    let written = match run_chunk(
+        &worker.store,
+        &id,
+        job.seq,
+        &worker.label,
+        *run,
+        &worker.stop,
+    )
+    .await
+    {
+        Ok(ChunkRun::Done) => Ok(()),
+        // The worker is stopping: the rest of the chunk is another job's.
+        Ok(ChunkRun::Left) => {
+            enqueue_chunk(
+                &worker.store,
+                &id,
+                job.seq,
+                chunk_job_key_again(&id, job.seq),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     settle(&worker, &id, attempt, written).await
 }
 
@@ -436,52 +421,4 @@ async fn settle(
 fn heartbeat(orphan_after: Duration) -> (Duration, usize) {
     let beat = (orphan_after / 3).max(Duration::from_secs(1));
     (beat, 3)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::pin::Pin;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll, Wake, Waker};
-    use std::time::Duration;
-
-    use futures_core::Stream;
-
-    use super::Ticks;
-
-    struct CountWakes(AtomicUsize);
-
-    impl Wake for CountWakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Regression: with apalis's own interval strategy an idle worker
-    /// sometimes stopped looking for work, because the timer of the next
-    /// tick was never armed. A tick asks to be polled again at once, and
-    /// that poll arms the next tick's timer.
-    #[tokio::test(start_paused = true)]
-    async fn a_tick_asks_for_the_poll_that_arms_the_next() {
-        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        let mut ticks = Ticks::every(Duration::from_millis(200));
-        // The first tick is at once, and asks for another poll.
-        assert_eq!(
-            Pin::new(&mut ticks).poll_next(&mut cx),
-            Poll::Ready(Some(()))
-        );
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
-        // That poll finds the next tick pending, with its timer armed...
-        assert_eq!(Pin::new(&mut ticks).poll_next(&mut cx), Poll::Pending);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        // ...so the worker is woken when it is due.
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 2);
-        assert_eq!(
-            Pin::new(&mut ticks).poll_next(&mut cx),
-            Poll::Ready(Some(()))
-        );
-    }
 }

@@ -25,10 +25,25 @@ use roster_store::{
 };
 use roster_template::Column;
 use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader, RowStart};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, instrument};
 
 use crate::Error;
+
+/// Whether the worker running a chunk is to stop: the chunk then ends at
+/// its next batch, and is left for another worker.
+#[derive(Debug, Clone)]
+pub struct Stop(Option<watch::Receiver<bool>>);
+
+/// How a chunk's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkRun {
+    /// Its rows are written, or there was nothing to do.
+    Done,
+    /// Its worker is stopping: the rows after the last batch written wait
+    /// for another run.
+    Left,
+}
 
 /// How an import is run.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +58,22 @@ impl Default for RunConfig {
     }
 }
 
+impl Stop {
+    /// A run nothing stops but the import's own stop.
+    pub fn never() -> Stop {
+        Stop(None)
+    }
+
+    /// Stops once `stopping` turns true.
+    pub fn when(stopping: watch::Receiver<bool>) -> Stop {
+        Stop(Some(stopping))
+    }
+
+    fn asked(&self) -> bool {
+        self.0.as_ref().is_some_and(|s| *s.borrow())
+    }
+}
+
 /// Runs the import to its end in this process: plans it, then runs its
 /// chunks one after another. Does nothing to an import that has already
 /// finished.
@@ -51,7 +82,7 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
         return Ok(());
     };
     for chunk in chunks {
-        run_chunk(store, id, chunk.seq, "this process", config).await?;
+        run_chunk(store, id, chunk.seq, "this process", config, &Stop::never()).await?;
     }
     Ok(())
 }
@@ -93,7 +124,8 @@ pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chun
 
 /// Creates the users of the import's chunk `seq`, then marks the chunk
 /// done, and the import too when that was its last chunk. `worker` names
-/// who runs it. Does nothing to a chunk or an import that is done.
+/// who runs it. Does nothing to a chunk or an import that is done. When
+/// `stop` is asked, the chunk ends at its next batch and is not done.
 #[instrument(skip_all, fields(import_id = %id, chunk = seq))]
 pub async fn run_chunk(
     store: &Store,
@@ -101,10 +133,11 @@ pub async fn run_chunk(
     seq: u64,
     worker: &str,
     config: RunConfig,
-) -> Result<(), Error> {
+    stop: &Stop,
+) -> Result<ChunkRun, Error> {
     let import = store.existing_import(id).await?;
     if !import.state.is_active() || !store.start_chunk(import.key, seq, worker).await? {
-        return Ok(());
+        return Ok(ChunkRun::Done);
     }
     let Some(chunk) = store
         .chunks(import.key)
@@ -112,18 +145,22 @@ pub async fn run_chunk(
         .into_iter()
         .find(|c| c.seq == seq)
     else {
-        return Ok(());
+        return Ok(ChunkRun::Done);
     };
     if store.import_state(import.key).await? == ImportState::Stopping {
         store.finish_chunk(import.key, seq).await?;
-        return Ok(());
+        return Ok(ChunkRun::Done);
     }
-    let outcome = write_chunk(store, Arc::new(import.clone()), &chunk, config).await;
+    let outcome = write_chunk(store, Arc::new(import.clone()), &chunk, config, stop).await;
     match outcome {
-        Ok(()) => {
+        Ok(ChunkRun::Done) => {
             store.finish_chunk(import.key, seq).await?;
             info!("chunk done");
-            Ok(())
+            Ok(ChunkRun::Done)
+        }
+        Ok(ChunkRun::Left) => {
+            info!("chunk left for another run: the worker is stopping");
+            Ok(ChunkRun::Left)
         }
         Err(e @ Error::FileRefused(_)) => {
             store.fail_import(import.key, &e.to_string()).await?;
@@ -133,14 +170,16 @@ pub async fn run_chunk(
     }
 }
 
-/// Reads the chunk's rows and writes them, batch by batch, until they end
-/// or a stop is asked.
+/// Reads the chunk's rows and writes them, batch by batch, until they end,
+/// the import's stop is asked (the chunk is done), or the worker's is
+/// (the chunk is left).
 async fn write_chunk(
     store: &Store,
     import: Arc<Import>,
     chunk: &Chunk,
     config: RunConfig,
-) -> Result<(), Error> {
+    stop: &Stop,
+) -> Result<ChunkRun, Error> {
     let account = Arc::new(store.existing_account(&import.account_slug).await?);
     let locations = Arc::new(store.location_ids(&account).await?);
     let reserved = store
@@ -177,7 +216,7 @@ async fn write_chunk(
             }
         })
     };
-    let mut outcome = Ok(());
+    let mut outcome = Ok(ChunkRun::Done);
     let mut in_flight: VecDeque<tokio::task::JoinHandle<Written>> = VecDeque::new();
     let mut spare = Vec::new();
     while let Some(batch) = incoming.recv().await {
@@ -188,6 +227,10 @@ async fn write_chunk(
                 break;
             }
         };
+        if stop.asked() {
+            outcome = Ok(ChunkRun::Left);
+            break;
+        }
         if store.import_state(import.key).await? == ImportState::Stopping {
             info!("stop noticed");
             break;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use expect_test::{Expect, expect};
 use roster_jobs::{
-    RunConfig, for_each_result, plan_import, run_chunk, run_import, write_failed_rows,
+    RunConfig, Stop, for_each_result, plan_import, run_chunk, run_import, write_failed_rows,
 };
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
@@ -625,6 +625,7 @@ async fn chunks_in_any_order_end_the_import_once() {
                 chunk.seq,
                 &worker,
                 RunConfig { batch_rows: 1 },
+                &Stop::never(),
             )
             .await
             .expect("a chunk runs");
@@ -643,9 +644,16 @@ async fn chunks_in_any_order_end_the_import_once() {
             );
         }
         let finished = store.existing_import(&import.id).await.expect("import");
-        run_chunk(&store, &import.id, 0, "late", RunConfig::default())
-            .await
-            .expect("a chunk runs again");
+        run_chunk(
+            &store,
+            &import.id,
+            0,
+            "late",
+            RunConfig::default(),
+            &Stop::never(),
+        )
+        .await
+        .expect("a chunk runs again");
         assert_eq!(
             store.existing_import(&import.id).await.expect("import"),
             finished,
@@ -701,14 +709,28 @@ async fn a_stop_ends_every_chunk() {
             .await
             .expect("planned")
             .expect("to run");
-        run_chunk(&store, &import.id, 0, "w", RunConfig::default())
-            .await
-            .expect("the first chunk");
+        run_chunk(
+            &store,
+            &import.id,
+            0,
+            "w",
+            RunConfig::default(),
+            &Stop::never(),
+        )
+        .await
+        .expect("the first chunk");
         store.stop_import(&import.id).await.expect("stopping");
         for chunk in &chunks[1..] {
-            run_chunk(&store, &import.id, chunk.seq, "w", RunConfig::default())
-                .await
-                .expect("a chunk");
+            run_chunk(
+                &store,
+                &import.id,
+                chunk.seq,
+                "w",
+                RunConfig::default(),
+                &Stop::never(),
+            )
+            .await
+            .expect("a chunk");
         }
         let stopped = store.existing_import(&import.id).await.expect("import");
         assert_eq!(

@@ -28,7 +28,7 @@ use roster_store::{
     Settlement, Store, UserId,
 };
 use tokio::sync::{Semaphore, watch};
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::outbox::write_to_folder;
 use crate::pace::Pace;
@@ -53,8 +53,6 @@ pub struct DeliveryConfig {
     pub rate: Option<NonZeroU32>,
     /// Deliveries worked on at once by one worker.
     pub concurrency: usize,
-    /// How often an idle worker looks for work.
-    pub poll: Duration,
     /// How long a job held by a worker that stopped sending heartbeats
     /// waits before another worker takes it over.
     pub orphan_after: Duration,
@@ -87,7 +85,6 @@ impl DeliveryConfig {
             attempts: DeliveryConfig::DEFAULT_ATTEMPTS,
             retry_after: DeliveryConfig::DEFAULT_RETRY_AFTER,
             concurrency: 2,
-            poll: Duration::from_millis(200),
             orphan_after: Duration::from_secs(300),
         }
     }
@@ -126,7 +123,6 @@ pub async fn run_password_worker(
         // a time, so that the queue's order (every import's first groups
         // first) decides what is sent next.
         batch: 1,
-        poll: config.poll,
         orphan_after: config.orphan_after,
         // The first run and these retries make the job's attempts.
         retries: PASSWORD_JOB_ATTEMPTS - 1,
@@ -259,7 +255,14 @@ async fn attempt(store: &Store, sender: &Sender, job: &DeliverPasswords) -> Resu
         let sent = send(sender, slice, passwords, &recipient).await?;
         let outcomes: Vec<(UserId, Settlement)> = sent
             .into_iter()
-            .map(|(user, sent)| (user, settlement(&sender.config, job.attempt, sent)))
+            .map(|(user, sent)| {
+                let settled = settlement(&sender.config, job.attempt, sent);
+                match &settled {
+                    Settlement::Sent => debug!(user_id = user.get(), "password sent"),
+                    other => debug!(user_id = user.get(), outcome = ?other, "password not sent"),
+                }
+                (user, settled)
+            })
             .collect();
         let settled = store
             .settle_deliveries(job, &outcomes, sender.config.wait_after(job.attempt))

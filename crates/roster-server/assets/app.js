@@ -76,6 +76,7 @@ async function follow(id) {
     if (!["queued", "running", "stopping"].includes(s.state)) {
       $("stop").disabled = true;
       await showResults(s);
+      await followPasswords(id, s);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -85,7 +86,31 @@ async function follow(id) {
 function passwords(s) {
   if (s.passwords === "none") return " Passwords: none sent.";
   const d = s.deliveries;
-  return ` Passwords: ${d.sent} sent, ${d.queued} queued, ${d.failed} failed.`;
+  let pace = "";
+  if (d.per_second != null) {
+    pace = `, ${Math.round(d.per_second)} a second`;
+    if (d.eta_seconds != null) pace += `, about ${duration(d.eta_seconds)} left`;
+  } else if (d.queued > 0) {
+    pace = ", none going out now";
+  }
+  return ` Passwords: ${d.sent} sent, ${d.queued} queued, ${d.failed} failed${pace}.`;
+}
+
+function duration(seconds) {
+  if (seconds < 60) return `${Math.max(seconds, 1)} s`;
+  if (seconds < 3600) return `${Math.ceil(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+// After the import's rows: follows its passwords while any is queued.
+async function followPasswords(id, s) {
+  while (following === id && s.passwords !== "none" && s.deliveries.queued > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const response = await fetch(`/api/imports/${id}`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    s = await response.json();
+    if (following === id) say(`Import ${s.id} is ${s.state.replaceAll("_", " ")}.` + passwords(s));
+  }
 }
 
 async function showResults(s) {

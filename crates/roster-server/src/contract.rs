@@ -60,12 +60,20 @@ pub struct StatusJson<'a> {
     pub deliveries: DeliveriesJson,
 }
 
-/// An import's password deliveries by state.
+/// An import's password deliveries by state, and how fast they go.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveriesJson {
     pub queued: u64,
     pub sent: u64,
     pub failed: u64,
+    /// Messages a second over the last few seconds; absent when none went
+    /// out lately (nothing is sending) or too few to tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_second: Option<f64>,
+    /// Seconds until the queued ones are out at that pace; absent without a
+    /// pace or with none queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eta_seconds: Option<u64>,
 }
 
 /// What happened to one data row.
@@ -144,9 +152,22 @@ impl<'a> StatusJson<'a> {
                 queued: import.deliveries.queued,
                 sent: import.deliveries.sent,
                 failed: import.deliveries.failed,
+                per_second: import
+                    .deliveries_pace
+                    .per_second()
+                    .map(|r| (r * 10.0).round() / 10.0),
+                eta_seconds: eta(import).map(|d| d.as_secs()),
             },
         }
     }
+}
+
+/// When the import's queued messages are out at the pace now.
+pub fn eta(import: &Import) -> Option<std::time::Duration> {
+    let queued = import.deliveries.queued;
+    (queued > 0)
+        .then(|| import.deliveries_pace.eta(queued))
+        .flatten()
 }
 
 impl<'a> ResultJson<'a> {

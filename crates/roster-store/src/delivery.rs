@@ -38,11 +38,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bulk::Bulk;
 use crate::error::Context;
+use crate::queue::{PASSWORD_QUEUE, turn};
 use crate::store::{Db, with_pool};
 use crate::{Account, Error, ImportKey, PasswordDelivery, Store, UserId, time};
-
-/// The queue password jobs travel on.
-pub const PASSWORD_QUEUE: &str = "roster-passwords";
 
 /// Runs of one job that ends in an error of roster's own (the database out
 /// of reach, say) before the queue gives up on it. A failure to send is not
@@ -442,16 +440,6 @@ impl Store {
         .context("reading a password")?;
         Ok(row.map(|(hash, must_change)| StoredPassword { hash, must_change }))
     }
-}
-
-/// The queue's turn for the `ordinal`-th piece of work of an import (its
-/// chunks, its groups of deliveries), from 0, as a job priority: the queue
-/// runs the highest first, so every import's first pieces come before any
-/// import's later ones, and a small import never waits behind a large one.
-pub fn turn(ordinal: u64) -> usize {
-    const FIRST: u64 = 1_000_000;
-    // A priority is a 32-bit integer on PostgreSQL.
-    usize::try_from(FIRST - ordinal.min(FIRST)).unwrap_or(0)
 }
 
 /// The lines of a file a group of deliveries stands for when its turn is

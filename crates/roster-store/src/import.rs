@@ -11,7 +11,8 @@ use std::fmt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::Context;
-use crate::store::with_pool;
+use crate::queue::{CHUNK_QUEUE, chunk_key_prefix};
+use crate::store::{Db, with_pool};
 use roster_validate::Extension;
 
 use crate::{Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, Store, time};
@@ -368,25 +369,80 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Asks the import to stop. A queued import stops at once; a running one
-    /// is marked stopping and its worker stops between batches.
+    /// Asks the import to stop. A queued import stops at once. A running
+    /// one is marked stopping, and in the same transaction its chunks not
+    /// yet taken are marked done and their jobs dropped from the queue: it
+    /// is stopped once the chunks being written reach the end of their
+    /// batch (at once when none is), however many chunks it had.
     pub async fn stop_import(&self, id: &ImportId) -> Result<StopOutcome, Error> {
-        const SQL: &str = "UPDATE imports SET \
+        const STOP: &str = "UPDATE imports SET \
             state = CASE WHEN state = 'queued' THEN 'stopped' ELSE 'stopping' END, \
             not_processed = CASE WHEN state = 'queued' THEN total ELSE not_processed END, \
             finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END \
-            WHERE public_id = $1 AND state IN ('queued', 'running')";
+            WHERE public_id = $1 AND state IN ('queued', 'running') RETURNING id, state, chunks";
+        const DROP_CHUNKS: &str = "UPDATE import_chunks SET state = 'done', finished_at = $2 \
+            WHERE import_id = $1 AND state = 'queued'";
+        const COUNT: &str = "UPDATE imports SET chunks_done = chunks_done + $2 WHERE id = $1";
+        const DROP_JOBS_SQLITE: &str = "UPDATE Jobs SET status = 'Killed', \
+            done_at = strftime('%s', 'now') WHERE job_type = $1 \
+            AND status IN ('Pending', 'Failed') AND idempotency_key LIKE $2";
+        const DROP_JOBS_POSTGRES: &str = "UPDATE apalis.jobs SET status = 'Killed', done_at = now() \
+            WHERE job_type = $1 AND status IN ('Pending', 'Failed') AND idempotency_key LIKE $2";
+        let drop_jobs = match &self.db {
+            Db::Sqlite(_) => DROP_JOBS_SQLITE,
+            Db::Postgres(_) => DROP_JOBS_POSTGRES,
+        };
+        let jobs = format!("{}%", chunk_key_prefix(id));
         let waiting = self.waiting_writer();
-        let changed = with_pool!(&self.db, pool => {
-            sqlx::query(SQL).bind(id.as_str()).bind(time::now()).execute(pool).await.map(|r| r.rows_affected())
-        })
-        .context("stopping the import")?;
+        let changed: Option<(i64, String, i64)> = with_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await.context("starting a transaction")?;
+            let changed: Option<(i64, String, i64)> = sqlx::query_as(STOP)
+                .bind(id.as_str())
+                .bind(time::now())
+                .fetch_optional(&mut *tx)
+                .await
+                .context("stopping the import")?;
+            // Chunks not planned yet are being planned right now: their
+            // planner sees the stop.
+            if let Some((key, state, chunks)) = &changed
+                && state == ImportState::Stopping.as_str()
+                && *chunks > 0
+            {
+                let dropped = sqlx::query(DROP_CHUNKS)
+                    .bind(key)
+                    .bind(time::now())
+                    .execute(&mut *tx)
+                    .await
+                    .context("dropping the import's chunks")?;
+                sqlx::query(COUNT)
+                    .bind(key)
+                    .bind(i64::try_from(dropped.rows_affected()).unwrap_or(i64::MAX))
+                    .execute(&mut *tx)
+                    .await
+                    .context("counting the import's chunks")?;
+                sqlx::query(drop_jobs)
+                    .bind(CHUNK_QUEUE)
+                    .bind(&jobs)
+                    .execute(&mut *tx)
+                    .await
+                    .context("dropping the import's chunk jobs")?;
+                // No chunk being written: stopped now.
+                sqlx::query(FINISH_IMPORT)
+                    .bind(key)
+                    .bind(time::now())
+                    .execute(&mut *tx)
+                    .await
+                    .context("finishing the import")?;
+            }
+            tx.commit().await.context("committing the stop")?;
+            Ok::<_, Error>(changed)
+        })?;
         drop(waiting);
         let import = self.existing_import(id).await?;
         Ok(match (changed, import.state) {
-            (1, ImportState::Stopped) => StopOutcome::Stopped,
-            (1, _) => StopOutcome::Stopping,
-            (_, state) => StopOutcome::AlreadyFinished(state),
+            (Some(_), ImportState::Stopped) => StopOutcome::Stopped,
+            (Some(_), _) => StopOutcome::Stopping,
+            (None, state) => StopOutcome::AlreadyFinished(state),
         })
     }
 

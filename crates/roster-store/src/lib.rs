@@ -18,6 +18,7 @@ mod directory;
 mod error;
 mod file;
 mod import;
+mod queue;
 mod results;
 mod store;
 pub mod testing;
@@ -31,13 +32,17 @@ pub use account::{
 pub use chunk::{Chunk, chunk_rows};
 pub use delivery::{
     DeliverPasswords, Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus,
-    PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, Pending, Settled, Settlement, StoredPassword, turn,
+    PASSWORD_JOB_ATTEMPTS, Pending, Settled, Settlement, StoredPassword,
 };
 pub use directory::StoreDirectory;
 pub use error::Error;
 pub use file::StoredFile;
 pub use import::{
     Import, ImportId, ImportKey, ImportState, NewImport, PasswordDelivery, StopOutcome,
+};
+pub use queue::{
+    CHUNK_QUEUE, IMPORT_QUEUE, PASSWORD_QUEUE, chunk_job_key, chunk_job_key_again, import_job_key,
+    turn,
 };
 pub use results::{ResultError, RowResult};
 pub use store::{DEFAULT_URL, LockSharing, Pool, Store};

@@ -9,8 +9,9 @@ use super::{
     ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
     RELINK_JOB, UNLINK_SETTLED, count_binds, first_job, shared,
 };
+use crate::BatchCounts;
 use crate::delivery::{Change, DeliverPasswords};
-use crate::{BatchCounts, PASSWORD_QUEUE};
+use crate::queue::PASSWORD_QUEUE;
 
 // Each lookup probes the index once per key through a LATERAL subquery with
 // LIMIT, which PostgreSQL cannot turn into a join: the plan is the same

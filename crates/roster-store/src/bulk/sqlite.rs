@@ -14,8 +14,9 @@ use super::{
     ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
     RELINK_JOB, ROWS_PER_STATEMENT, UNLINK_SETTLED, count_binds, first_job, shared,
 };
+use crate::BatchCounts;
 use crate::delivery::{Change, DeliverPasswords};
-use crate::{BatchCounts, PASSWORD_QUEUE};
+use crate::queue::PASSWORD_QUEUE;
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
     CROSS JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
@@ -386,8 +387,9 @@ mod tests {
     use std::time::Duration;
 
     use super::Bulk;
-    use crate::delivery::{DeliverPasswords, password_job, turn};
-    use crate::{PASSWORD_QUEUE, Pool, Store, testing};
+    use crate::delivery::{DeliverPasswords, password_job};
+    use crate::queue::{PASSWORD_QUEUE, turn};
+    use crate::{Pool, Store, testing};
 
     /// The queue's rows written in bulk are the rows apalis's own push
     /// writes for the same job, but for the id (a fresh ULID each) and the
