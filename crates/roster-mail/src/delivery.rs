@@ -311,45 +311,43 @@ async fn send(
     recipient: &Recipient,
 ) -> Result<Vec<(UserId, Result<(), SendError>)>, Error> {
     let config = &sender.config;
-    match &config.outbox {
-        Outbox::Folder(folder) => {
-            // Writing files is blocking work, and quick: the slice at once.
-            let (config, folder) = (config.clone(), folder.clone());
-            let (slice, recipient) = (slice.to_vec(), recipient.clone());
-            tokio::task::spawn_blocking(move || {
-                slice
-                    .iter()
-                    .zip(passwords)
-                    .map(|(delivery, password)| {
-                        let sent = message(&config, delivery, &password, &recipient)
-                            .and_then(|m| write_to_folder(&folder, &m));
-                        (delivery.user, sent)
-                    })
-                    .collect()
-            })
-            .await
-            .map_err(|e| Error::Task(e.to_string()))
-        }
-        Outbox::Smtp(_) => {
-            let sends: Vec<_> = slice
+    if let (Outbox::Folder(folder), None) = (&config.outbox, config.rate) {
+        // Files as fast as they can be written: blocking work, and quick,
+        // so the slice at once.
+        let (config, folder) = (config.clone(), folder.clone());
+        let (slice, recipient) = (slice.to_vec(), recipient.clone());
+        return tokio::task::spawn_blocking(move || {
+            slice
                 .iter()
                 .zip(passwords)
                 .map(|(delivery, password)| {
-                    let built = message(config, delivery, &password, recipient);
-                    send_one(sender, delivery.user, built)
+                    let sent = message(&config, delivery, &password, &recipient)
+                        .and_then(|m| write_to_folder(&folder, &m));
+                    (delivery.user, sent)
                 })
-                .collect();
-            Ok(futures_util::stream::iter(sends)
-                .buffered(config.concurrency.max(1))
-                .filter_map(std::future::ready)
                 .collect()
-                .await)
-        }
+        })
+        .await
+        .map_err(|e| Error::Task(e.to_string()));
     }
+    // One at a time at the worker's pace, a few at once.
+    let sends: Vec<_> = slice
+        .iter()
+        .zip(passwords)
+        .map(|(delivery, password)| {
+            let built = message(config, delivery, &password, recipient);
+            send_one(sender, delivery.user, built)
+        })
+        .collect();
+    Ok(futures_util::stream::iter(sends)
+        .buffered(config.concurrency.max(1))
+        .filter_map(std::future::ready)
+        .collect()
+        .await)
 }
 
-/// Sends one built message through the relay at the worker's pace, unless
-/// the worker is stopping.
+/// Sends one built message at the worker's pace, unless the worker is
+/// stopping.
 async fn send_one(
     sender: &Sender,
     user: UserId,

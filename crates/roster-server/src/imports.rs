@@ -25,6 +25,11 @@ use crate::error::ErrorJson;
 use crate::upload::{Upload, receive};
 use crate::{ApiError, AppState};
 
+/// The chunk sizes a client may ask for: a chunk is worth a job of its
+/// own (a thousand rows take a few tenths of a second), and none holds a
+/// worker for long.
+const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 1_000..=1_000_000;
+
 /// An import's options, in the query string or as form fields.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub(crate) struct ImportOptions {
@@ -33,7 +38,8 @@ pub(crate) struct ImportOptions {
     voice: Option<String>,
     /// Temporary passwords: `users` (default), `none`, or `to:ADDRESS`.
     passwords: Option<String>,
-    /// Data rows per chunk, for workers to share (default 100000).
+    /// Data rows per chunk, for workers to share: 1000 to 1000000
+    /// (default 100000).
     chunk_rows: Option<String>,
 }
 
@@ -64,7 +70,7 @@ pub(crate) struct ImportForm {
     voice: Option<String>,
     /// `users`, `none` or `to:ADDRESS`.
     passwords: Option<String>,
-    /// Data rows per chunk.
+    /// Data rows per chunk: 1000 to 1000000.
     chunk_rows: Option<String>,
 }
 
@@ -95,46 +101,44 @@ pub(crate) async fn create_import(
     Query(query): Query<ImportOptions>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    // Options in the query are checked, and an account with an import
+    // active is answered, before a byte of the upload is read.
+    let ImportOptions {
+        voice,
+        passwords,
+        chunk_rows,
+    } = query;
+    Chosen::read(
+        voice.as_deref(),
+        passwords.as_deref(),
+        chunk_rows.as_deref(),
+    )?;
+    state
+        .store
+        .check_no_active_import(caller.account.id)
+        .await?;
     let upload: Upload = receive(request, &state, state.limits.max_bytes).await?;
-    let field = |name: &str, from_query: &Option<String>| {
-        upload.fields.get(name).cloned().or(from_query.clone())
-    };
-    let voice = match field("voice", &query.voice).as_deref() {
-        None | Some("true" | "on" | "1" | "yes") => true,
-        Some("false" | "off" | "0" | "no") => false,
-        Some(other) => {
-            return Err(invalid_option(format!(
-                "voice '{other}': use true or false"
-            )));
-        }
-    };
-    let passwords = match field("passwords", &query.passwords) {
-        None => PasswordDelivery::Users,
-        Some(text) => PasswordDelivery::parse(text.trim()).ok_or_else(|| {
-            invalid_option(format!(
-                "passwords '{text}': use users, none, or to:ADDRESS with a valid email address"
-            ))
-        })?,
-    };
-    let chunk_rows = match field("chunk_rows", &query.chunk_rows) {
-        None => DEFAULT_CHUNK_ROWS,
-        Some(text) => text
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                invalid_option(format!("chunk_rows '{text}': use a whole number above 0"))
-            })?,
-    };
+    // A form field says what the query does not.
+    let field =
+        |name: &str, from_query: Option<String>| upload.fields.get(name).cloned().or(from_query);
+    let (voice, passwords, chunk_rows) = (
+        field("voice", voice),
+        field("passwords", passwords),
+        field("chunk_rows", chunk_rows),
+    );
+    let chosen = Chosen::read(
+        voice.as_deref(),
+        passwords.as_deref(),
+        chunk_rows.as_deref(),
+    )?;
     let submission = Submission {
         account: &caller.account,
         path: &upload.path,
         file_name: upload.name.clone(),
-        voice,
-        passwords,
+        voice: chosen.voice,
+        passwords: chosen.passwords,
         limits: state.limits,
-        chunk_rows,
+        chunk_rows: chosen.chunk_rows,
     };
     match submit(&state.store, submission).await? {
         Submitted::Invalid(report) => Ok((
@@ -422,6 +426,60 @@ fn failed_rows_file_name(import: &Import) -> String {
     }
 }
 
+/// An import's options, read.
+struct Chosen {
+    voice: bool,
+    passwords: PasswordDelivery,
+    chunk_rows: u64,
+}
+
+impl Chosen {
+    /// The options as sent; `None`: the default.
+    fn read(
+        voice: Option<&str>,
+        passwords: Option<&str>,
+        chunk_rows: Option<&str>,
+    ) -> Result<Chosen, ApiError> {
+        let voice = match voice {
+            None | Some("true" | "on" | "1" | "yes") => true,
+            Some("false" | "off" | "0" | "no") => false,
+            Some(other) => {
+                return Err(invalid_option(format!(
+                    "voice '{other}': use true or false"
+                )));
+            }
+        };
+        let passwords = match passwords {
+            None => PasswordDelivery::Users,
+            Some(text) => PasswordDelivery::parse(text.trim()).ok_or_else(|| {
+                invalid_option(format!(
+                    "passwords '{text}': use users, none, or to:ADDRESS with a valid email address"
+                ))
+            })?,
+        };
+        let chunk_rows = match chunk_rows {
+            None => DEFAULT_CHUNK_ROWS,
+            Some(text) => text
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| CHUNK_ROWS.contains(n))
+                .ok_or_else(|| {
+                    invalid_option(format!(
+                        "chunk_rows '{text}': use a whole number from {} to {}",
+                        CHUNK_ROWS.start(),
+                        CHUNK_ROWS.end()
+                    ))
+                })?,
+        };
+        Ok(Chosen {
+            voice,
+            passwords,
+            chunk_rows,
+        })
+    }
+}
+
 fn invalid_option(message: String) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_option",
@@ -486,7 +544,7 @@ impl Write for Chunks {
 /// The receiving end of [`Chunks`], as a stream of a body.
 struct Receiver(mpsc::Receiver<Result<Bytes, std::io::Error>>);
 
-impl futures_core::Stream for Receiver {
+impl futures_util::Stream for Receiver {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(

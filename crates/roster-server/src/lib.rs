@@ -21,6 +21,7 @@
 mod auth;
 pub mod contract;
 mod error;
+mod form;
 mod imports;
 mod openapi;
 mod page;

@@ -5,15 +5,21 @@
 //!
 //! Two ways in: a `multipart/form-data` form (a `file` field, option
 //! fields), or the CSV itself as the body (`text/csv`), options in the
-//! query string.
+//! query string. A form counts toward the limit whole, is watched by a
+//! [`FormGuard`] as it arrives (parts, header sizes), and its option
+//! fields are read a chunk at a time and refused at their small limit:
+//! nothing a client sends is held in memory beyond a few KiB.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
+use futures_util::StreamExt;
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
+use crate::form::{self, FormGuard, Refusal};
 use crate::{ApiError, AppState};
 
 /// A received upload.
@@ -46,7 +52,7 @@ pub(crate) async fn receive(
     };
     if !multipart {
         let mut body = request.into_body().into_data_stream();
-        while let Some(chunk) = next(&mut body).await {
+        while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| bad_upload(e.to_string()))?;
             sink.write(&chunk).await?;
         }
@@ -57,31 +63,53 @@ pub(crate) async fn receive(
             fields: HashMap::new(),
         });
     }
+    let (request, refused) = guarded(request, max_bytes);
+    let failed = |e: axum::extract::multipart::MultipartError| match *refused
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(refusal) => refusal_error(refusal, max_bytes),
+        None => bad_upload(e.body_text()),
+    };
     let mut form = Multipart::from_request(request, state)
         .await
         .map_err(|e| bad_upload(e.body_text()))?;
     let mut name = None;
     let mut fields = HashMap::new();
-    while let Some(mut field) = form
-        .next_field()
-        .await
-        .map_err(|e| bad_upload(e.body_text()))?
-    {
+    while let Some(mut field) = form.next_field().await.map_err(failed)? {
         let field_name = field.name().unwrap_or_default().to_string();
+        if field_name.len() > MAX_FIELD_NAME {
+            return Err(bad_upload(format!(
+                "a field name is longer than {MAX_FIELD_NAME} bytes"
+            )));
+        }
         if field_name == "file" {
             if name.is_some() {
                 return Err(bad_upload("send one file per import".to_string()));
             }
             name = Some(shown_name(field.file_name().unwrap_or("upload.csv")));
-            while let Some(chunk) = field.chunk().await.map_err(|e| bad_upload(e.body_text()))? {
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
                 sink.write(&chunk).await?;
             }
         } else {
-            // Option fields are a few bytes; a large one is not an option.
-            let value = field.text().await.map_err(|e| bad_upload(e.body_text()))?;
-            if value.len() > 1024 {
-                return Err(bad_upload(format!("the field '{field_name}' is too long")));
+            if fields.contains_key(&field_name) {
+                return Err(bad_upload(format!(
+                    "the field '{field_name}' is sent twice"
+                )));
             }
+            // Option fields are a few bytes; a large one is not an option,
+            // and is refused before the rest of it is read.
+            let mut value = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
+                if value.len() + chunk.len() > MAX_OPTION_BYTES {
+                    return Err(bad_upload(format!(
+                        "the field '{field_name}' is longer than {MAX_OPTION_BYTES} bytes"
+                    )));
+                }
+                value.extend_from_slice(&chunk);
+            }
+            let value = String::from_utf8(value)
+                .map_err(|_| bad_upload(format!("the field '{field_name}' is not UTF-8 text")))?;
             fields.insert(field_name, value);
         }
     }
@@ -92,6 +120,58 @@ pub(crate) async fn receive(
         ));
     };
     Ok(Upload { path, name, fields })
+}
+
+/// Bytes of an option field's value.
+const MAX_OPTION_BYTES: usize = 1024;
+/// Bytes of a form field's name.
+const MAX_FIELD_NAME: usize = 64;
+
+/// The request with its body watched by a [`FormGuard`], and where the
+/// guard says why it refused the body, if it does.
+fn guarded(request: Request, max_bytes: u64) -> (Request, Arc<Mutex<Option<Refusal>>>) {
+    let refused = Arc::new(Mutex::new(None));
+    let boundary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(form::boundary)
+        .map(str::to_string);
+    // Without a boundary the form parser refuses the request itself.
+    let Some(boundary) = boundary else {
+        return (request, refused);
+    };
+    let (parts, body) = request.into_parts();
+    let mut guard = FormGuard::new(&boundary, max_bytes);
+    let seen = refused.clone();
+    let watched = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        guard.feed(&chunk).map_err(|refusal| {
+            *seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(refusal);
+            std::io::Error::other("the form is refused")
+        })?;
+        Ok::<_, std::io::Error>(chunk)
+    });
+    (
+        Request::from_parts(parts, axum::body::Body::from_stream(watched)),
+        refused,
+    )
+}
+
+fn refusal_error(refusal: Refusal, max_bytes: u64) -> ApiError {
+    match refusal {
+        Refusal::TooLarge => ApiError::TooLarge { max_bytes },
+        Refusal::TooManyParts => bad_upload(format!(
+            "the form has more than {} fields: send the file and the import's options only",
+            form::MAX_PARTS
+        )),
+        Refusal::HeadersTooLong => bad_upload(format!(
+            "a form field's headers are longer than {} bytes",
+            form::MAX_HEADER_BYTES
+        )),
+    }
 }
 
 /// Where an upload goes, counting as it writes.
@@ -122,13 +202,6 @@ fn spool_file() -> Result<(std::fs::File, TempPath), ApiError> {
     let temp = tempfile::NamedTempFile::new().map_err(ApiError::internal)?;
     let (file, path) = temp.into_parts();
     Ok((file, path))
-}
-
-async fn next(
-    body: &mut axum::body::BodyDataStream,
-) -> Option<Result<axum::body::Bytes, axum::Error>> {
-    std::future::poll_fn(|cx| futures_core::Stream::poll_next(std::pin::Pin::new(&mut *body), cx))
-        .await
 }
 
 /// An uploaded file's name as roster shows it: the last path component,

@@ -671,3 +671,126 @@ async fn the_template_and_the_openapi_document_are_served() {
     }
     app.end().await;
 }
+
+/// A form body written by hand, for shapes a form library would not make.
+fn raw_form(parts: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in parts {
+        body.push_str(&format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str("--XyZ--\r\n");
+    body
+}
+
+/// Regression (#13): one tenant could swell the server or take the
+/// others' turn with the shape of its upload: a chunk of one row each, an
+/// option field of a gigabyte read whole, a hundred thousand fields, an
+/// upload read in full only to be told another import is active.
+#[tokio::test]
+async fn an_upload_is_refused_for_its_shape_before_it_is_read_whole() {
+    let config = ServerConfig {
+        limits: Limits {
+            max_bytes: 100_000,
+            ..Limits::DEFAULT
+        },
+        ..ServerConfig::default()
+    };
+    let app = TestApp::start(testing::sqlite(), config, false).await;
+    let form = |body: String| {
+        app.post("/api/imports", &app.acme)
+            .header(CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(body)
+    };
+    let refused = |out: &Response, status: StatusCode, code: &str, message: &str| {
+        assert_eq!(out.status, status, "{}", out.body);
+        assert_eq!(out.json()["code"], json!(code), "{}", out.body);
+        let said = out.json()["message"].as_str().unwrap_or("").to_string();
+        assert!(said.contains(message), "{said}");
+    };
+
+    // A chunk must be worth a job.
+    for chunk_rows in ["1", "999", "1000001"] {
+        let out = app
+            .upload(&app.acme, "a.csv", &clean(), &[("chunk_rows", chunk_rows)])
+            .await;
+        refused(
+            &out,
+            StatusCode::BAD_REQUEST,
+            "invalid_option",
+            "from 1000 to 1000000",
+        );
+    }
+    // An option field is refused at its limit, not read whole.
+    let long = raw_form(&[("voice", &"x".repeat(5_000)), ("file", "")]);
+    refused(
+        &Response::of(form(long)).await,
+        StatusCode::BAD_REQUEST,
+        "bad_upload",
+        "longer than 1024 bytes",
+    );
+    // More fields than a form has.
+    let fields: Vec<(String, String)> =
+        (0..100).map(|i| (format!("f{i}"), String::new())).collect();
+    let many: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    refused(
+        &Response::of(form(raw_form(&many))).await,
+        StatusCode::BAD_REQUEST,
+        "bad_upload",
+        "more than 16 fields",
+    );
+    // Headers that never end.
+    let endless = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"{}\"",
+        "n".repeat(50_000)
+    );
+    refused(
+        &Response::of(form(endless)).await,
+        StatusCode::BAD_REQUEST,
+        "bad_upload",
+        "headers are longer than 4096 bytes",
+    );
+    // The whole form counts toward the limit, not only its file.
+    let rows = "Jane,jane@acme.example,,\n".repeat((99_900 - HEADER.len()) / 25);
+    let file = format!("{HEADER}{rows}");
+    assert!(file.len() < 100_000);
+    let padded = raw_form(&[("passwords", "none"), ("voice", "true"), ("file", &file)]);
+    refused(
+        &Response::of(form(padded)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+        "100000 bytes",
+    );
+
+    // With an import active, an endless upload is answered at once.
+    let queued = app
+        .upload(&app.acme, "a.csv", &clean(), &[("chunk_rows", "1000")])
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    let endless = futures_util::stream::repeat_with(|| {
+        Ok::<_, std::io::Error>("Jane,jane@acme.example,,\n".repeat(100))
+    })
+    .then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        chunk
+    });
+    let started = Instant::now();
+    let busy = app
+        .post("/api/imports", &app.acme)
+        .header(CONTENT_TYPE, "text/csv")
+        .body(reqwest::Body::wrap_stream(endless))
+        .send()
+        .await
+        .expect("an answer while the upload goes on");
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "after {:?}",
+        started.elapsed()
+    );
+    app.end().await;
+}

@@ -516,15 +516,30 @@ impl Store {
             .collect())
     }
 
+    /// Fails with [`Error::ImportActive`] when the account has an import
+    /// queued or running: a quick answer before an upload is read. Only the
+    /// unique index decides when an import is queued (see
+    /// [`Store::create_import`]).
+    pub async fn check_no_active_import(&self, account: AccountId) -> Result<(), Error> {
+        match self.active_import(account).await? {
+            Some((id, state)) => Err(Error::ImportActive { id, state }),
+            None => Ok(()),
+        }
+    }
+
     async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
+        let (id, state) = self.active_import(account).await?.unwrap_or_default();
+        Err(Error::ImportActive { id, state })
+    }
+
+    /// The account's import queued or running, by id and state.
+    async fn active_import(&self, account: AccountId) -> Result<Option<(String, String)>, Error> {
         const SQL: &str = "SELECT public_id, state FROM imports \
             WHERE account_id = $1 AND state IN ('queued', 'running', 'stopping')";
-        let active: Option<(String, String)> = with_pool!(&self.db, pool => {
+        with_pool!(&self.db, pool => {
             sqlx::query_as(SQL).bind(account.get()).fetch_optional(pool).await
         })
-        .context("reading the active import")?;
-        let (id, state) = active.unwrap_or_default();
-        Err(Error::ImportActive { id, state })
+        .context("reading the active import")
     }
 }
 
