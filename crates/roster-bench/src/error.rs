@@ -21,4 +21,6 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL")]
     Postgres(#[from] sqlx::Error),
+    #[error("sending mail: {0}")]
+    Mail(String),
 }

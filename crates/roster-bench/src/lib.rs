@@ -10,6 +10,10 @@
 //!   numbers.
 //! - [`postgres::import`]: one connection, one transaction per batch, each
 //!   list in one `unnest` statement.
+//! - [`mail::write_folder`] and [`mail::send_smtp`]: every user's welcome
+//!   message with a fresh temporary password, into a folder or through an
+//!   SMTP server ([`SmtpSink`], a loopback server that only counts), with
+//!   no database or queue around them.
 //!
 //! The baselines write their own SQL on purpose: they measure the database,
 //! not roster-store. They keep none of roster's promises either: no per-row
@@ -20,11 +24,16 @@
 mod account;
 mod check;
 mod error;
+pub mod mail;
 pub mod postgres;
+mod queue;
 mod row;
+mod smtp_sink;
 pub mod sqlite;
 
 pub use account::{Account, Directory};
 pub use check::{Checked, check_file};
 pub use error::Error;
+pub use queue::drop_password_jobs;
 pub use row::Imported;
+pub use smtp_sink::SmtpSink;

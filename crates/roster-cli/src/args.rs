@@ -292,6 +292,12 @@ pub(crate) struct BenchStepArgs {
     /// Where worker processes write their logs.
     #[arg(long)]
     pub(crate) logs: Option<PathBuf>,
+    /// The folder messages are written to.
+    #[arg(long)]
+    pub(crate) outbox: Option<PathBuf>,
+    /// The SMTP server messages are sent to, instead of a folder.
+    #[arg(long)]
+    pub(crate) smtp_url: Option<String>,
 }
 
 /// The measured steps of `roster bench`.
@@ -305,6 +311,18 @@ pub(crate) enum BenchStep {
     Workers,
     /// The bare insert loop.
     BareImport,
+    /// A queued import with passwords run to its end in this process: its
+    /// users' deliveries are then queued, none sent.
+    ImportOnly,
+    /// Every password job dropped, then the sweep that queues them again:
+    /// the sweep's time.
+    Sweep,
+    /// `roster worker` processes sending every queued password.
+    Deliver,
+    /// The bare writer of the file's messages into a folder.
+    BareFolder,
+    /// The bare SMTP client sending the file's messages.
+    BareSmtp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -29,6 +29,15 @@ const SLUG: &str = "bench";
 const BARE_BATCH_ROWS: usize = 2000;
 /// Peak resident memory allowed in every step.
 const MAX_PEAK_KIB: u64 = 300 * 1024;
+/// Messages a bare sender works on at once: roster's `--mail-concurrency`
+/// default, and the cores of a small machine.
+const MAIL_THREADS: usize = 2;
+/// How fast passwords must go into the outbox folder, messages a second.
+const FOLDER_RATE: f64 = 8000.0;
+/// The longest a sweep may take, seconds.
+const SWEEP_SECONDS: f64 = 1.0;
+/// roster through SMTP against the bare client: at least 80% of its rate.
+const SMTP_RATIO: f64 = 1.25;
 
 /// `roster bench`.
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
@@ -46,6 +55,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
         csv: dir.join("users.csv"),
         account: dir.join("bench.toml"),
         chunk_rows: args.chunk_rows,
+        smtp: roster_bench::SmtpSink::start().await?,
     };
     eprintln!("generating {} rows in {}", args.rows, dir.display());
     bench
@@ -63,10 +73,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
         )
         .await?;
 
-    let mut lines = bench.on_sqlite().await?;
+    let (mut lines, bare_folder) = bench.on_sqlite().await?;
     if let Some(server) = &args.postgres {
         let names = PgNames::new();
-        let measured = bench.on_postgres(server, &names).await;
+        let measured = bench.on_postgres(server, &names, bare_folder).await;
         for name in names.all() {
             if let Err(e) = roster_bench::postgres::drop_database(server, &name).await {
                 eprintln!("warning: dropping the scratch database {name}: {e}");
@@ -86,7 +96,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
 
 /// `roster bench-step`: runs one step and prints what it measured as JSON.
 pub(crate) async fn step(db: &str, args: BenchStepArgs) -> anyhow::Result<Outcome> {
-    let started = Instant::now();
+    let mut started = Instant::now();
     let exe = std::env::current_exe().context("finding the roster binary")?;
     let peak_kib = match args.step {
         BenchStep::Validate => {
@@ -126,6 +136,60 @@ pub(crate) async fn step(db: &str, args: BenchStepArgs) -> anyhow::Result<Outcom
             bare_import(db, &args.csv).await?;
             own_peak_kib()?
         }
+        BenchStep::ImportOnly => {
+            let id = args
+                .import
+                .as_deref()
+                .context("--import is required for the import-only step")?;
+            import_only(db, id).await?;
+            own_peak_kib()?
+        }
+        BenchStep::Sweep => {
+            let dropped = roster_bench::drop_password_jobs(db).await?;
+            let store = Store::open(db).await?;
+            // Only the sweep is timed, not dropping the jobs.
+            started = Instant::now();
+            let queued = store.requeue_stranded_deliveries().await?;
+            store.close().await;
+            if queued == 0 || queued != dropped {
+                bail!(
+                    "the sweep queued {queued} groups again of {dropped} whose jobs were dropped"
+                );
+            }
+            own_peak_kib()?
+        }
+        BenchStep::Deliver => {
+            let mut flags = vec!["--mail-rate".to_string(), "0".to_string()];
+            match (&args.smtp_url, &args.outbox) {
+                (Some(url), _) => flags.extend(["--smtp-url".to_string(), url.clone()]),
+                (None, Some(folder)) => flags.extend(["--outbox".to_string(), path(folder)]),
+                (None, None) => bail!("--outbox or --smtp-url is required for the deliver step"),
+            }
+            deliver(&exe, db, &flags, args.logs.as_deref()).await?;
+            children_peak_kib()?
+        }
+        BenchStep::BareFolder => {
+            let folder = args
+                .outbox
+                .clone()
+                .context("--outbox is required for the bare folder step")?;
+            let csv = args.csv.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                roster_bench::mail::write_folder(&csv, &folder, MAIL_THREADS)
+            })
+            .await??;
+            eprintln!("bare folder: {written} messages");
+            own_peak_kib()?
+        }
+        BenchStep::BareSmtp => {
+            let url = args
+                .smtp_url
+                .as_deref()
+                .context("--smtp-url is required for the bare SMTP step")?;
+            let sent = roster_bench::mail::send_smtp(&args.csv, url, MAIL_THREADS).await?;
+            eprintln!("bare SMTP: {sent} messages");
+            own_peak_kib()?
+        }
     };
     let measured = Measured {
         seconds: started.elapsed().as_secs_f64(),
@@ -142,14 +206,15 @@ struct Measured {
     peak_kib: u64,
 }
 
-/// One line of the table: a task on a database, roster against its baseline.
+/// One line of the table: a task on a database, roster against its
+/// baseline, if it has one.
 #[derive(Debug)]
 struct Line {
     task: &'static str,
     database: &'static str,
     workers: Option<usize>,
     roster: Measured,
-    bare: Measured,
+    bare: Option<Measured>,
     goal: Goal,
 }
 
@@ -159,6 +224,10 @@ enum Goal {
     Ratio(f64),
     /// Faster than the same import with one worker, which took this long.
     FasterThan(f64),
+    /// At most this many seconds.
+    AtMost(f64),
+    /// At least this many of the file's rows a second.
+    RateAtLeast(f64),
 }
 
 /// Where the run keeps its files.
@@ -183,10 +252,14 @@ struct Bench {
     csv: PathBuf,
     account: PathBuf,
     chunk_rows: u64,
+    /// Where the SMTP lines send to.
+    smtp: roster_bench::SmtpSink,
 }
 
 impl Bench {
-    async fn on_sqlite(&self) -> anyhow::Result<Vec<Line>> {
+    /// The SQLite lines, and the bare folder writer's figure for the
+    /// PostgreSQL lines.
+    async fn on_sqlite(&self) -> anyhow::Result<(Vec<Line>, Measured)> {
         let fresh = self.dir.join("fresh.db");
         let fresh_url = format!("sqlite://{}", path(&fresh));
         remove_sqlite(&fresh)?;
@@ -203,10 +276,27 @@ impl Bench {
         let import = self
             .import_line("SQLite", &roster_url, &bare_url, 1, None)
             .await?;
-        Ok(vec![validate, import])
+        let mut lines = vec![validate, import];
+        for db in [&roster_db, &bare_db] {
+            remove_sqlite(db)?;
+        }
+        let mail_db = self.dir.join("mail.db");
+        copy_sqlite(&fresh, &mail_db)?;
+        let mail_url = format!("sqlite://{}", path(&mail_db));
+        let (delivery, bare_folder) = self.delivery_lines("SQLite", &mail_url, None).await?;
+        lines.extend(delivery);
+        remove_sqlite(&mail_db)?;
+        copy_sqlite(&fresh, &mail_db)?;
+        lines.push(self.smtp_line("SQLite", &mail_url, self.smtp.url()).await?);
+        Ok((lines, bare_folder))
     }
 
-    async fn on_postgres(&self, server: &str, names: &PgNames) -> anyhow::Result<Vec<Line>> {
+    async fn on_postgres(
+        &self,
+        server: &str,
+        names: &PgNames,
+        bare_folder: Measured,
+    ) -> anyhow::Result<Vec<Line>> {
         use roster_bench::postgres::create_database;
         let fresh_url = create_database(server, &names.fresh, None).await?;
         self.roster(Some(&fresh_url), &["account", "load", &path(&self.account)])
@@ -229,7 +319,14 @@ impl Bench {
         let two = self
             .import_line("PostgreSQL", &two_url, "", 2, Some(&one))
             .await?;
-        Ok(vec![validate, one, two])
+        roster_bench::postgres::drop_database(server, &names.two).await?;
+        let mail_url = create_database(server, &names.mail, Some(&names.fresh)).await?;
+        let (delivery, _) = self
+            .delivery_lines("PostgreSQL", &mail_url, Some(bare_folder))
+            .await?;
+        let mut lines = vec![validate, one, two];
+        lines.extend(delivery);
+        Ok(lines)
     }
 
     async fn validate_line(
@@ -245,7 +342,7 @@ impl Bench {
             database,
             workers: None,
             roster,
-            bare,
+            bare: Some(bare),
             goal: Goal::Ratio(1.5),
         }))
     }
@@ -261,29 +358,8 @@ impl Bench {
         workers: usize,
         one_worker: Option<&Line>,
     ) -> anyhow::Result<Line> {
-        let queued = self
-            .roster(
-                Some(roster_url),
-                &[
-                    "import",
-                    "--account",
-                    SLUG,
-                    "--passwords",
-                    "none",
-                    "--detach",
-                    "--format",
-                    "json",
-                    "--chunk-rows",
-                    &self.chunk_rows.to_string(),
-                    &path(&self.csv),
-                ],
-            )
-            .await?;
-        let queued: serde_json::Value =
-            serde_json::from_str(&queued).context("reading the queued import")?;
-        let id = queued["id"]
-            .as_str()
-            .context("roster import --detach gave no id")?;
+        let id = self.queue_import(roster_url, "none").await?;
+        let id = id.as_str();
         let logs = self.dir.join(format!(
             "worker-{}-{workers}",
             database.to_ascii_lowercase()
@@ -302,8 +378,8 @@ impl Bench {
                 ],
             )
             .await?;
-        let (bare, goal) = match one_worker {
-            Some(one) => (one.bare, Goal::FasterThan(one.roster.seconds)),
+        let (bare, goal) = match one_worker.and_then(|one| one.bare.map(|bare| (one, bare))) {
+            Some((one, bare)) => (bare, Goal::FasterThan(one.roster.seconds)),
             None => {
                 let bare = self.step(bare_url, BenchStep::BareImport, &[]).await?;
                 let goal = match database {
@@ -318,8 +394,130 @@ impl Bench {
             database,
             workers: Some(workers),
             roster,
-            bare,
+            bare: Some(bare),
             goal,
+        }))
+    }
+
+    /// Queues an import of the file on `db` sending passwords as asked; its id.
+    async fn queue_import(&self, db: &str, passwords: &str) -> anyhow::Result<String> {
+        let queued = self
+            .roster(
+                Some(db),
+                &[
+                    "import",
+                    "--account",
+                    SLUG,
+                    "--passwords",
+                    passwords,
+                    "--detach",
+                    "--format",
+                    "json",
+                    "--chunk-rows",
+                    &self.chunk_rows.to_string(),
+                    &path(&self.csv),
+                ],
+            )
+            .await?;
+        let queued: serde_json::Value =
+            serde_json::from_str(&queued).context("reading the queued import")?;
+        queued["id"]
+            .as_str()
+            .map(str::to_string)
+            .context("roster import --detach gave no id")
+    }
+
+    /// On `db`, a fresh copy of the account: the file imported with
+    /// passwords, its deliveries all queued and none sent (not measured).
+    async fn queue_deliveries(&self, db: &str) -> anyhow::Result<()> {
+        let id = self.queue_import(db, "users").await?;
+        self.step(db, BenchStep::ImportOnly, &["--import", &id])
+            .await?;
+        Ok(())
+    }
+
+    /// The sweep over the queued deliveries on `db` whose jobs were all
+    /// dropped, then roster's workers sending them into a folder, against
+    /// the bare writer (measured once, in `bare_folder`, when given).
+    async fn delivery_lines(
+        &self,
+        database: &'static str,
+        db: &str,
+        bare_folder: Option<Measured>,
+    ) -> anyhow::Result<(Vec<Line>, Measured)> {
+        self.queue_deliveries(db).await?;
+        let sweep = self.step(db, BenchStep::Sweep, &[]).await?;
+        let outbox = self
+            .dir
+            .join(format!("outbox-{}", database.to_ascii_lowercase()));
+        let logs = self
+            .dir
+            .join(format!("mail-{}", database.to_ascii_lowercase()));
+        let deliver = self
+            .step(
+                db,
+                BenchStep::Deliver,
+                &["--outbox", &path(&outbox), "--logs", &path(&logs)],
+            )
+            .await?;
+        remove_folder(&outbox)?;
+        let bare = match bare_folder {
+            Some(bare) => bare,
+            None => {
+                let folder = self.dir.join("outbox-bare");
+                let bare = self
+                    .step(db, BenchStep::BareFolder, &["--outbox", &path(&folder)])
+                    .await?;
+                remove_folder(&folder)?;
+                bare
+            }
+        };
+        let lines = vec![
+            report(Line {
+                task: "sweep, every password job dropped",
+                database,
+                workers: None,
+                roster: sweep,
+                bare: None,
+                goal: Goal::AtMost(SWEEP_SECONDS),
+            }),
+            report(Line {
+                task: "passwords into the outbox folder",
+                database,
+                workers: Some(1),
+                roster: deliver,
+                bare: Some(bare),
+                goal: Goal::RateAtLeast(FOLDER_RATE),
+            }),
+        ];
+        Ok((lines, bare))
+    }
+
+    /// roster's workers sending the queued passwords on `db` through the
+    /// SMTP server at `url`, against the bare client sending the same
+    /// messages to it.
+    async fn smtp_line(&self, database: &'static str, db: &str, url: &str) -> anyhow::Result<Line> {
+        self.queue_deliveries(db).await?;
+        let logs = self
+            .dir
+            .join(format!("smtp-{}", database.to_ascii_lowercase()));
+        let roster = self
+            .step(
+                db,
+                BenchStep::Deliver,
+                &["--smtp-url", url, "--logs", &path(&logs)],
+            )
+            .await?;
+        let bare = self
+            .step(db, BenchStep::BareSmtp, &["--smtp-url", url])
+            .await?;
+        Ok(report(Line {
+            task: "passwords through SMTP",
+            database,
+            workers: Some(1),
+            roster,
+            bare: Some(bare),
+            goal: Goal::Ratio(SMTP_RATIO),
         }))
     }
 
@@ -372,6 +570,7 @@ struct PgNames {
     one: String,
     two: String,
     bare: String,
+    mail: String,
 }
 
 impl PgNames {
@@ -382,14 +581,16 @@ impl PgNames {
             one: name("one_worker"),
             two: name("two_workers"),
             bare: name("bare"),
+            mail: name("mail"),
         }
     }
 
-    fn all(&self) -> [String; 4] {
+    fn all(&self) -> [String; 5] {
         [
             self.one.clone(),
             self.two.clone(),
             self.bare.clone(),
+            self.mail.clone(),
             self.fresh.clone(),
         ]
     }
@@ -422,11 +623,13 @@ struct LineJson {
     database: &'static str,
     workers: Option<usize>,
     roster_seconds: f64,
-    bare_seconds: f64,
-    ratio: f64,
+    /// Null for a step without a baseline (the sweep).
+    bare_seconds: Option<f64>,
+    ratio: Option<f64>,
+    /// The file's rows (users, messages) per second of roster's time.
     rows_per_second: f64,
     roster_peak_kib: u64,
-    bare_peak_kib: u64,
+    bare_peak_kib: Option<u64>,
     goal: String,
     met: bool,
 }
@@ -462,15 +665,17 @@ impl Summary {
         ];
         let mut table: Vec<[String; 8]> = vec![header.map(str::to_string)];
         for line in &self.lines {
+            let none = || "—".to_string();
             table.push([
                 line.name(),
                 format!("{:.2} s", line.roster.seconds),
-                format!("{:.2} s", line.bare.seconds),
-                format!("{:.2}×", line.ratio()),
+                line.bare
+                    .map_or_else(none, |b| format!("{:.2} s", b.seconds)),
+                line.ratio().map_or_else(none, |r| format!("{r:.2}×")),
                 format!("{:.0}", self.rows as f64 / line.roster.seconds),
                 mib(line.roster.peak_kib),
-                mib(line.bare.peak_kib),
-                format!("{}: {}", line.goal_text(), met(line.met())),
+                line.bare.map_or_else(none, |b| mib(b.peak_kib)),
+                format!("{}: {}", line.goal_text(), met(line.met(self.rows))),
             ]);
         }
         let widths: Vec<usize> = (0..header.len())
@@ -521,13 +726,13 @@ impl Summary {
                     database: line.database,
                     workers: line.workers,
                     roster_seconds: line.roster.seconds,
-                    bare_seconds: line.bare.seconds,
+                    bare_seconds: line.bare.map(|b| b.seconds),
                     ratio: line.ratio(),
                     rows_per_second: self.rows as f64 / line.roster.seconds,
                     roster_peak_kib: line.roster.peak_kib,
-                    bare_peak_kib: line.bare.peak_kib,
+                    bare_peak_kib: line.bare.map(|b| b.peak_kib),
                     goal: line.goal_text(),
-                    met: line.met(),
+                    met: line.met(self.rows),
                 })
                 .collect(),
         }
@@ -536,7 +741,7 @@ impl Summary {
     fn largest_peak_kib(&self) -> u64 {
         self.lines
             .iter()
-            .map(|l| l.roster.peak_kib.max(l.bare.peak_kib))
+            .map(|l| l.roster.peak_kib.max(l.bare.map_or(0, |b| b.peak_kib)))
             .max()
             .unwrap_or(0)
     }
@@ -551,34 +756,41 @@ impl Line {
         }
     }
 
-    fn ratio(&self) -> f64 {
-        self.roster.seconds / self.bare.seconds
+    fn ratio(&self) -> Option<f64> {
+        self.bare.map(|bare| self.roster.seconds / bare.seconds)
     }
 
     fn goal_text(&self) -> String {
         match self.goal {
             Goal::Ratio(r) => format!("at most {r}× bare"),
             Goal::FasterThan(s) => format!("faster than 1 worker ({s:.2} s)"),
+            Goal::AtMost(s) => format!("at most {s} s"),
+            Goal::RateAtLeast(r) => format!("at least {r:.0}/s"),
         }
     }
 
-    fn met(&self) -> bool {
+    /// Whether the goal was met, for a file of `rows` rows.
+    fn met(&self, rows: u64) -> bool {
         match self.goal {
-            Goal::Ratio(r) => self.ratio() <= r,
+            Goal::Ratio(r) => self.ratio().is_some_and(|ratio| ratio <= r),
             Goal::FasterThan(s) => self.roster.seconds < s,
+            Goal::AtMost(s) => self.roster.seconds <= s,
+            Goal::RateAtLeast(r) => rows as f64 / self.roster.seconds >= r,
         }
     }
 }
 
 /// Prints a line as soon as it is measured: a long run shows its progress.
 fn report(line: Line) -> Line {
-    eprintln!(
-        "{}: roster {:.2} s, bare {:.2} s, {:.2}×",
-        line.name(),
-        line.roster.seconds,
-        line.bare.seconds,
-        line.ratio()
-    );
+    match (line.bare, line.ratio()) {
+        (Some(bare), Some(ratio)) => eprintln!(
+            "{}: roster {:.2} s, bare {:.2} s, {ratio:.2}×",
+            line.name(),
+            line.roster.seconds,
+            bare.seconds,
+        ),
+        _ => eprintln!("{}: roster {:.2} s", line.name(), line.roster.seconds),
+    }
     line
 }
 
@@ -641,6 +853,96 @@ async fn run_workers(
             import.total
         );
     }
+    Ok(())
+}
+
+/// Runs the import `id` to its end in this process, without sending its
+/// passwords.
+async fn import_only(db: &str, id: &str) -> anyhow::Result<()> {
+    let id = ImportId::parse(id).with_context(|| format!("{id:?} is not an import id"))?;
+    let store = Store::open(db).await?;
+    roster_jobs::run_import(&store, &id, roster_jobs::RunConfig::default()).await?;
+    let import = store.existing_import(&id).await?;
+    store.close().await;
+    if import.deliveries.queued != import.total {
+        bail!(
+            "{} of {} deliveries queued after the import",
+            import.deliveries.queued,
+            import.total
+        );
+    }
+    Ok(())
+}
+
+/// Starts a `roster worker` with `flags` on `db`, waits until no password
+/// is queued, stops it with SIGTERM, and checks that every one was sent.
+async fn deliver(
+    exe: &Path,
+    db: &str,
+    flags: &[String],
+    logs: Option<&Path>,
+) -> anyhow::Result<()> {
+    let store = Store::open(db).await?;
+    let account = store
+        .existing_account(&roster_store::AccountSlug::parse(SLUG)?)
+        .await?;
+    let import = store
+        .account_imports(&account, 1)
+        .await?
+        .pop()
+        .context("no import to send the passwords of")?;
+    let log = match logs {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let file = dir.join("worker.log");
+            Stdio::from(
+                std::fs::File::create(&file)
+                    .with_context(|| format!("creating {}", file.display()))?,
+            )
+        }
+        None => Stdio::null(),
+    };
+    let mut child = Command::new(exe)
+        .args(["--db", db, "worker"])
+        .args(flags)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting a roster worker")?;
+    let sent = loop {
+        let now = store.existing_import(&import.id).await?;
+        if now.deliveries.queued == 0 {
+            break now.deliveries;
+        }
+        if let Some(status) = child.try_wait()? {
+            bail!("the roster worker ended with {status} before the passwords were sent");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    terminate(&mut child).await?;
+    store.close().await;
+    if sent.sent != import.total {
+        bail!(
+            "{} of {} passwords sent ({} failed)",
+            sent.sent,
+            import.total,
+            sent.failed
+        );
+    }
+    Ok(())
+}
+
+/// Removes a folder of messages (a million files are gigabytes), and
+/// waits until the disk has caught up: the next step must not pay for the
+/// writing and removing of this one's files (it did, 4.6 times over).
+fn remove_folder(folder: &Path) -> anyhow::Result<()> {
+    if folder.exists() {
+        std::fs::remove_dir_all(folder)
+            .with_context(|| format!("removing {}", folder.display()))?;
+    }
+    nix::unistd::sync();
     Ok(())
 }
 

@@ -19,5 +19,5 @@ pub mod testing;
 pub use delivery::{DeliveryConfig, MAX_WAIT, deliver, run_password_worker};
 pub use error::{Error, SendError};
 pub use message::{Recipient, Welcome, welcome_message};
-pub use outbox::Outbox;
+pub use outbox::{Outbox, write_to_folder};
 pub use password::{TemporaryPassword, hash_password, verify_password};

@@ -59,7 +59,7 @@ impl Outbox {
 /// Writes `message` to a new `.eml` file in `folder` whole or not at all:
 /// it is written under a hidden name, then renamed, so a crash never leaves
 /// a half-written message for a reader of the folder. Blocking.
-pub(crate) fn write_to_folder(folder: &Path, message: &Message) -> Result<(), SendError> {
+pub fn write_to_folder(folder: &Path, message: &Message) -> Result<(), SendError> {
     let written = (|| {
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -358,7 +358,10 @@ where
                             "poll_next: fetch_next returned empty batch -> Ready, parking waker"
                         );
                         self.state = State::Ready;
-                        self.idle_timer = Some(Delay::new(IDLE_BACKOFF));
+                        // Polled once, so that it wakes this worker.
+                        let mut idle = Delay::new(IDLE_BACKOFF);
+                        let _ = idle.poll_unpin(cx);
+                        self.idle_timer = Some(idle);
                         worker.register_waker(cx);
                         return Poll::Pending;
                     }
