@@ -277,9 +277,6 @@ impl Bench {
             .import_line("SQLite", &roster_url, &bare_url, 1, None)
             .await?;
         let mut lines = vec![validate, import];
-        for db in [&roster_db, &bare_db] {
-            remove_sqlite(db)?;
-        }
         let mail_db = self.dir.join("mail.db");
         copy_sqlite(&fresh, &mail_db)?;
         let mail_url = format!("sqlite://{}", path(&mail_db));
