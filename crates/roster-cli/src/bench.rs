@@ -448,12 +448,10 @@ impl Bench {
     ) -> anyhow::Result<(Vec<Line>, Measured)> {
         self.queue_deliveries(db).await?;
         let sweep = self.step(db, BenchStep::Sweep, &[]).await?;
-        let outbox = self
-            .dir
-            .join(format!("outbox-{}", database.to_ascii_lowercase()));
-        let logs = self
-            .dir
-            .join(format!("mail-{}", database.to_ascii_lowercase()));
+        let (outbox, logs) = (
+            self.folder("outbox", database),
+            self.folder("mail", database),
+        );
         let deliver = self
             .step(
                 db,
@@ -495,9 +493,7 @@ impl Bench {
     /// messages to it.
     async fn smtp_line(&self, database: &'static str, db: &str, url: &str) -> anyhow::Result<Line> {
         self.queue_deliveries(db).await?;
-        let logs = self
-            .dir
-            .join(format!("smtp-{}", database.to_ascii_lowercase()));
+        let logs = self.folder("smtp", database);
         let roster = self
             .step(
                 db,
@@ -516,6 +512,12 @@ impl Bench {
             bare: Some(bare),
             goal: Goal::Ratio(SMTP_RATIO),
         }))
+    }
+
+    /// The folder `WHAT-DATABASE` of the run.
+    fn folder(&self, what: &str, database: &str) -> PathBuf {
+        self.dir
+            .join(format!("{what}-{}", database.to_ascii_lowercase()))
     }
 
     /// Runs a step in a process of its own; what it measured.
