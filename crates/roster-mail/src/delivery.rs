@@ -16,6 +16,7 @@
 //! sent, and queues what is left of its group for later: nothing is lost
 //! and nothing half-written, and it stops within a slice.
 
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,12 +248,19 @@ async fn attempt(store: &Store, sender: &Sender, job: &DeliverPasswords) -> Resu
             .zip(&passwords)
             .map(|(d, (_, hash))| (d.user, hash.clone()))
             .collect();
-        store.keep_password_hashes(job, &hashes).await?;
-        let passwords = passwords
+        let kept: HashSet<UserId> = store
+            .keep_password_hashes(job, &hashes)
+            .await?
             .into_iter()
-            .map(|(password, _)| password)
             .collect();
-        let sent = send(sender, slice, passwords, &recipient).await?;
+        // A message goes only with the password that was kept.
+        let (slice, passwords): (Vec<Delivery>, Vec<TemporaryPassword>) = slice
+            .iter()
+            .zip(passwords)
+            .filter(|(d, _)| kept.contains(&d.user))
+            .map(|(d, (password, _))| (d.clone(), password))
+            .unzip();
+        let sent = send(sender, &slice, passwords, &recipient).await?;
         let outcomes: Vec<(UserId, Settlement)> = sent
             .into_iter()
             .map(|(user, sent)| {

@@ -118,12 +118,13 @@ pub(crate) trait Bulk {
 
     /// Keeps these `(user, hash)` as the users' passwords, to be changed at
     /// the next sign-in, for the users whose delivery waits for the job's
-    /// attempt; counts that attempt on their deliveries.
+    /// attempt; counts that attempt on their deliveries. The users whose
+    /// hash it kept.
     fn keep_hashes(
         &mut self,
         job: &DeliverPasswords,
         hashes: &[(i64, &str)],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<i64>, sqlx::Error>> + Send;
 
     /// Makes `change` to the deliveries of these users that wait for the
     /// job's attempt; the users whose delivery it changed.

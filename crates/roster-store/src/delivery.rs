@@ -300,20 +300,23 @@ impl Store {
 
     /// Keeps the hashes of these users' new temporary passwords, to be
     /// changed at the first sign-in, and counts the job's attempt on their
-    /// deliveries, in one transaction. A user whose delivery no longer
-    /// waits for this attempt (another run of the job settled it) keeps
-    /// the password it has.
+    /// deliveries, in one transaction; the users whose hash it kept. A user
+    /// whose delivery no longer waits for this attempt (another run of the
+    /// job settled it meanwhile) keeps the password it has, and must not be
+    /// sent this one.
     pub async fn keep_password_hashes(
         &self,
         job: &DeliverPasswords,
         hashes: &[(UserId, String)],
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<UserId>, Error> {
         let hashes: Vec<(i64, &str)> = hashes.iter().map(|(u, h)| (u.0, h.as_str())).collect();
-        with_pool!(&self.db, pool => {
+        let kept = with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await.context("starting a transaction")?;
-            tx.keep_hashes(job, &hashes).await.context("storing password hashes")?;
-            tx.commit().await.context("committing password hashes")
-        })
+            let kept = tx.keep_hashes(job, &hashes).await.context("storing password hashes")?;
+            tx.commit().await.context("committing password hashes")?;
+            Ok::<_, Error>(kept)
+        })?;
+        Ok(kept.into_iter().map(UserId).collect())
     }
 
     /// Records how each of these deliveries of the job's group went, with

@@ -50,7 +50,7 @@ const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (user_id, import_id, bat
 const KEEP_HASHES: &str = "UPDATE users u SET password_hash = k.hash, must_change_password = true \
     FROM unnest($1::bigint[], $3::text[]) AS k(id, hash) WHERE u.id = k.id \
     AND EXISTS (SELECT 1 FROM deliveries d WHERE d.user_id = u.id AND d.state = 'queued' \
-    AND d.next_attempt = $2)";
+    AND d.next_attempt = $2) RETURNING u.id";
 const COUNT_ATTEMPT: &str = "UPDATE deliveries SET attempts = $2 \
     WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2";
 const SENT: &str = "UPDATE deliveries SET state = 'sent', error = NULL, settled_at = $3 \
@@ -270,20 +270,20 @@ impl Bulk for PgConnection {
         &mut self,
         job: &DeliverPasswords,
         hashes: &[(i64, &str)],
-    ) -> Result<(), sqlx::Error> {
-        let users = column(hashes, |(u, _)| *u);
-        sqlx::query(KEEP_HASHES)
-            .bind(&users)
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let kept: Vec<(i64,)> = sqlx::query_as(KEEP_HASHES)
+            .bind(column(hashes, |(u, _)| *u))
             .bind(i64::from(job.attempt))
             .bind(column(hashes, |(_, h)| h.to_string()))
-            .execute(&mut *self)
+            .fetch_all(&mut *self)
             .await?;
+        let kept: Vec<i64> = kept.into_iter().map(|(u,)| u).collect();
         sqlx::query(COUNT_ATTEMPT)
-            .bind(&users)
+            .bind(&kept)
             .bind(i64::from(job.attempt))
             .execute(&mut *self)
             .await?;
-        Ok(())
+        Ok(kept)
     }
 
     async fn settle_deliveries(

@@ -44,7 +44,7 @@ const INSERT_JOBS: &str = "INSERT INTO Jobs (job, id, job_type, status, attempts
 // attempt `$2` of their group. The hashes come as `[user, hash]` pairs.
 const KEEP_HASHES: &str = "UPDATE users SET password_hash = k.value ->> 1, must_change_password = 1 \
     FROM json_each($1) k WHERE users.id = k.value ->> 0 AND EXISTS (SELECT 1 FROM deliveries d \
-    WHERE d.user_id = users.id AND d.state = 'queued' AND d.next_attempt = $2)";
+    WHERE d.user_id = users.id AND d.state = 'queued' AND d.next_attempt = $2) RETURNING users.id";
 const COUNT_ATTEMPT: &str = "UPDATE deliveries SET attempts = $2 \
     WHERE user_id IN (SELECT value FROM json_each($1)) AND state = 'queued' AND next_attempt = $2";
 const SENT: &str = "UPDATE deliveries SET state = 'sent', error = NULL, settled_at = $3 \
@@ -273,19 +273,19 @@ impl Bulk for SqliteConnection {
         &mut self,
         job: &DeliverPasswords,
         hashes: &[(i64, &str)],
-    ) -> Result<(), sqlx::Error> {
-        let users: Vec<i64> = hashes.iter().map(|(u, _)| *u).collect();
-        sqlx::query(KEEP_HASHES)
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let kept: Vec<(i64,)> = sqlx::query_as(KEEP_HASHES)
             .bind(json(hashes))
             .bind(i64::from(job.attempt))
-            .execute(&mut *self)
+            .fetch_all(&mut *self)
             .await?;
+        let kept: Vec<i64> = kept.into_iter().map(|(u,)| u).collect();
         sqlx::query(COUNT_ATTEMPT)
-            .bind(json(&users))
+            .bind(json(&kept))
             .bind(i64::from(job.attempt))
             .execute(&mut *self)
             .await?;
-        Ok(())
+        Ok(kept)
     }
 
     async fn settle_deliveries(
