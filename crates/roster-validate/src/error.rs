@@ -15,4 +15,8 @@ pub enum Error {
     /// A file that passed validation could not be read again: it changed.
     #[error("the file can no longer be read: {0}")]
     Unreadable(String),
+    #[error("keeping what validation found for later")]
+    Scratch(#[source] std::io::Error),
+    #[error("handing on what validation found: {0}")]
+    Findings(String),
 }

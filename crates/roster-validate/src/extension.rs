@@ -83,6 +83,20 @@ impl Extension {
     pub fn digits(self) -> u8 {
         self.digits
     }
+
+    /// The extension in one number: its digit count above its value.
+    pub(crate) fn packed(self) -> u128 {
+        (u128::from(self.digits) << 64) | u128::from(self.value)
+    }
+
+    /// The extension [`Extension::packed`] gave, if it is one.
+    pub(crate) fn unpacked(packed: u128) -> Option<Extension> {
+        let digits = u8::try_from(packed >> 64).ok()?;
+        let value = packed as u64;
+        let fits = (1..=ExtensionPolicy::MAX_DIGITS).contains(&digits)
+            && value < 10u64.pow(u32::from(digits));
+        fits.then_some(Extension { digits, value })
+    }
 }
 
 impl fmt::Display for Extension {

@@ -2,25 +2,24 @@
 //! account, all errors at once.
 //!
 //! Rows are read one at a time and checked in batches: the rules that need
-//! only the row run as it is read, uniqueness within the file is checked
-//! against what earlier rows used, and the rules that need the account run
-//! once per batch through one [`Directory::look_up`]. What is kept between
-//! batches is the errors and the sets of emails, numbers and extensions
-//! already seen — nothing else grows with the file.
+//! only the row run as it is read, and the rules that need the account run
+//! once per batch through one [`Directory::look_up`]. Uniqueness within the
+//! file is decided once every row is read (`uniques.rs`); until then the
+//! errors found wait in a [`Scratch`], and are then handed on in file
+//! order. Nothing kept in memory grows with the file or its errors.
 
 use std::collections::HashSet;
-use std::collections::hash_map::Entry;
 use std::io::{self, Read};
 use std::sync::mpsc;
-
-use rustc_hash::FxHashMap;
-use xxhash_rust::xxh3::xxh3_128;
 
 use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers, unneutralise};
 
 use crate::directory::{Directory, DirectoryError, Facts, Keys, location_key};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
 use crate::records::{ReadError, Record, Records};
+use crate::report::{ErrorCounts, Findings, Found};
+use crate::scratch::{MemoryScratch, Scratch, SpillBuffer, Spilled};
+use crate::uniques::{Duplicates, KeyUse, Uniques};
 use crate::{
     Code, E164, Email, Error, Extension, FileError, Limits, Options, Report, Role, RowError,
 };
@@ -28,15 +27,41 @@ use crate::{
 /// Rows checked against the directory at a time.
 const BATCH_ROWS: usize = 4096;
 
-/// Validates a whole file. Nothing is written anywhere.
-///
-/// Reading and the row rules run on the calling thread; the directory is
-/// asked about each batch on a helper thread while the next batch is read,
-/// so a database lookup and parsing overlap.
+/// Validates a whole file, with every row error in the report. Nothing is
+/// written anywhere. For a file of some thousands of rows; a larger one
+/// goes through [`validate_into`], which keeps neither the errors nor what
+/// uniqueness needs in memory.
 pub fn validate(
     input: Box<dyn Read + Send>,
     directory: &mut dyn Directory,
     options: &Options,
+) -> Result<Report, Error> {
+    let mut errors = Vec::new();
+    let mut report = validate_into(
+        input,
+        directory,
+        options,
+        &mut MemoryScratch::default(),
+        &mut errors,
+    )?;
+    report.row_errors = errors;
+    Ok(report)
+}
+
+/// Validates a whole file, handing each row error to `findings` in file
+/// order (the report counts them). What must wait until every row is read
+/// (the uniqueness rules, and the errors until their order is known) goes
+/// to `scratch`: memory does not grow with the file or with its errors.
+///
+/// Reading and the row rules run on the calling thread; the directory is
+/// asked about each batch on a helper thread while the next batch is read,
+/// so a database lookup and parsing overlap.
+pub fn validate_into(
+    input: Box<dyn Read + Send>,
+    directory: &mut dyn Directory,
+    options: &Options,
+    scratch: &mut dyn Scratch,
+    findings: &mut dyn Findings,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
     let (mut records, headers) = match open(input, &options.limits, &mut report) {
@@ -45,6 +70,9 @@ pub fn validate(
         Err(e) => return outcome(e, None, report),
     };
     let mut checker = Checker::new(headers, *options, true);
+    let mut uniques = Uniques::new();
+    let mut found = SpillBuffer::new(ERRORS_AREA, ERRORS_BUDGET);
+    let spill = |e: io::Error| Error::Scratch(e);
     let read_error = std::thread::scope(|scope| {
         let (to_directory, batches) = mpsc::sync_channel::<Batch>(1);
         let (to_checker, answers) = mpsc::sync_channel::<(Batch, Result<Facts, DirectoryError>)>(1);
@@ -57,14 +85,17 @@ pub fn validate(
             }
         });
         let mut in_flight = 0;
-        let finish_one = |report: &mut Report, checker: &mut Checker| -> Result<(), Error> {
-            let (batch, facts) = answers
-                .recv()
-                .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
-            let facts = facts.map_err(Error::Directory)?;
-            report.valid_rows += checker.finish(batch, &facts, &mut report.row_errors);
-            Ok(())
-        };
+        let mut finish_one =
+            |checker: &mut Checker, scratch: &mut dyn Scratch| -> Result<(), Error> {
+                let (batch, facts) = answers
+                    .recv()
+                    .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
+                let facts = facts.map_err(Error::Directory)?;
+                for e in checker.finish(batch, &facts) {
+                    found.push(&e, scratch).map_err(spill)?;
+                }
+                Ok(())
+            };
         let mut record = Record::default();
         let read_error = loop {
             match records.read(&mut record) {
@@ -82,9 +113,12 @@ pub fn validate(
                 break None;
             }
             checker.check_row(&record);
+            for used in checker.batch.key_uses.drain(..) {
+                uniques.add(&used, scratch).map_err(spill)?;
+            }
             if checker.batch.rows.len() == BATCH_ROWS {
                 if in_flight == 1 {
-                    finish_one(&mut report, &mut checker)?;
+                    finish_one(&mut checker, scratch)?;
                     in_flight -= 1;
                 }
                 let full = std::mem::take(&mut checker.batch);
@@ -95,17 +129,29 @@ pub fn validate(
             }
         };
         if in_flight == 1 {
-            finish_one(&mut report, &mut checker)?;
+            finish_one(&mut checker, scratch)?;
         }
         let last = std::mem::take(&mut checker.batch);
         if !last.rows.is_empty() {
             if to_directory.send(last).is_err() {
                 return Err(Error::Directory("the directory lookup stopped".into()));
             }
-            finish_one(&mut report, &mut checker)?;
+            finish_one(&mut checker, scratch)?;
         }
         Ok(read_error)
     })?;
+
+    // Every row is read: the uses of what an earlier row used, then every
+    // error in order.
+    let mut duplicates = uniques.duplicates(scratch).map_err(spill)?;
+    let failed_rows = merge(
+        &mut found,
+        &mut duplicates,
+        scratch,
+        &mut report.counts,
+        findings,
+    )?;
+    report.valid_rows = report.rows - failed_rows;
     if let Some(e) = read_error {
         return outcome(e, Some(&checker.headers), report);
     }
@@ -117,10 +163,60 @@ pub fn validate(
     if !report.file_errors.is_empty() {
         report.valid_rows = 0;
     }
-    if let Some(seen) = checker.seen {
-        report.extensions = seen.extensions.into_keys().collect();
+    // An import of the file reserves the extensions it names.
+    if report.is_valid() {
+        report.extensions = duplicates.extensions(scratch).map_err(spill)?;
     }
     Ok(report)
+}
+
+/// The scratch area of the errors found while reading.
+const ERRORS_AREA: usize = 0;
+/// Bytes of errors kept in memory before they go to the scratch.
+const ERRORS_BUDGET: usize = 4 * 1024 * 1024;
+
+/// Hands every error to `findings` in order: those found while reading
+/// (sorted already) merged with the runs of duplicates (each sorted); counts
+/// them in `counts`, and returns how many rows have any.
+fn merge(
+    found: &mut SpillBuffer,
+    duplicates: &mut Duplicates,
+    scratch: &mut dyn Scratch,
+    counts: &mut ErrorCounts,
+    findings: &mut dyn Findings,
+) -> Result<u64, Error> {
+    let spill = |e: io::Error| Error::Scratch(e);
+    // Every run is read at once, each a value at a time: its next error is
+    // in memory, the rest stays in the scratch.
+    let mut readers = vec![found.drain(scratch).map_err(spill)?];
+    for run in &mut duplicates.runs {
+        readers.push(run.drain(scratch).map_err(spill)?);
+    }
+    let mut heads: Vec<Option<Found>> = Vec::with_capacity(readers.len());
+    for reader in &mut readers {
+        heads.push(Found::read(reader.as_mut()).map_err(spill)?);
+    }
+    let mut failed_rows = 0;
+    let mut last_row = None;
+    loop {
+        let next = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, head)| head.as_ref().map(|h| (h.order(), i)))
+            .min();
+        let Some((_, i)) = next else {
+            break;
+        };
+        let head = heads[i].take().expect("the head chosen is there");
+        heads[i] = Found::read(readers[i].as_mut()).map_err(spill)?;
+        if last_row != Some(head.error.row) {
+            failed_rows += 1;
+            last_row = Some(head.error.row);
+        }
+        counts.add(&head.error);
+        findings.row_error(head.error)?;
+    }
+    Ok(failed_rows)
 }
 
 /// File checks up to and including the header line. `None` when they
@@ -195,21 +291,10 @@ fn max_chars(column: Column) -> usize {
 pub(crate) struct Checker {
     pub(crate) headers: Headers,
     options: Options,
-    /// `None`: uniqueness within the file is not checked.
-    seen: Option<Seen>,
+    /// Whether the keys rows use are kept, for uniqueness within the file.
+    unique: bool,
     /// The batch being read.
     pub(crate) batch: Batch,
-}
-
-/// What rows so far used, with the line of the first use. Emails are kept
-/// as a 128-bit hash of their key, not as text: a million addresses then
-/// take a third of the memory, and two different addresses colliding is
-/// beyond any practical chance.
-#[derive(Default)]
-struct Seen {
-    emails: FxHashMap<u128, u64>,
-    numbers: FxHashMap<E164, u64>,
-    extensions: FxHashMap<Extension, u64>,
 }
 
 /// Rows read and checked on their own, waiting for the directory.
@@ -218,6 +303,8 @@ pub(crate) struct Batch {
     pub(crate) rows: Vec<Pending>,
     /// The errors of these rows found so far.
     pub(crate) errors: Vec<RowError>,
+    /// The keys the last row used, for uniqueness within the file.
+    pub(crate) key_uses: Vec<KeyUse>,
 }
 
 /// What the directory must confirm about one row.
@@ -258,7 +345,7 @@ impl Checker {
         Checker {
             headers,
             options,
-            seen: unique.then(Seen::default),
+            unique,
             batch: Batch::default(),
         }
     }
@@ -382,17 +469,8 @@ impl Checker {
         };
         let typed = email.to_string();
         let key = email.into_key();
-        let hash = xxh3_128(key.as_bytes());
-        if let Some(first) = self
-            .seen
-            .as_mut()
-            .and_then(|seen| first_use(&mut seen.emails, hash, line))
-        {
-            let message = format!(
-                "{typed} is already used on row {first}; each user needs a different address \
-                 (addresses differing only in capitals are the same)"
-            );
-            self.error(line, Some(Column::Email), Code::DuplicateEmail, message);
+        if self.unique {
+            self.batch.key_uses.push(KeyUse::email(&key, typed, line));
         }
         Some(key)
     }
@@ -486,14 +564,8 @@ impl Checker {
     }
 
     fn check_number_unique(&mut self, n: E164, line: u64, column: Column) {
-        if let Some(first) = self
-            .seen
-            .as_mut()
-            .and_then(|seen| first_use(&mut seen.numbers, n, line))
-        {
-            let message =
-                format!("{n} is already used on row {first}; a number belongs to one user only");
-            self.error(line, Some(column), Code::DuplicateNumber, message);
+        if self.unique {
+            self.batch.key_uses.push(KeyUse::number(n, line, column));
         }
     }
 
@@ -514,62 +586,28 @@ impl Checker {
                 return None;
             }
         };
-        if let Some(first) = self
-            .seen
-            .as_mut()
-            .and_then(|seen| first_use(&mut seen.extensions, extension, line))
-        {
-            let message = format!(
-                "{extension} is already used on row {first}; give each user a different extension \
-                 or leave the cell empty to have one assigned"
-            );
-            self.error(
-                line,
-                Some(Column::Extension),
-                Code::DuplicateExtension,
-                message,
-            );
+        if self.unique {
+            self.batch.key_uses.push(KeyUse::extension(extension, line));
         }
         Some(extension)
     }
 
-    /// Adds what the directory found about `batch` to its errors, moves them
-    /// to `errors` in file order, and returns how many rows of the batch are
-    /// valid.
-    fn finish(&mut self, mut batch: Batch, facts: &Facts, errors: &mut Vec<RowError>) -> u64 {
+    /// The errors of `batch`: the rows' own, and what the directory found
+    /// about them, in file order and within a row in column order.
+    fn finish(&mut self, batch: Batch, facts: &Facts) -> Vec<Found> {
+        let mut account = Vec::new();
         for row in &batch.rows {
-            check_against(&row.claims(), facts, &mut batch.errors);
+            check_against(&row.claims(), facts, &mut account);
         }
-        // A row's errors in column order, whole-row errors first.
-        batch
+        let mut found: Vec<Found> = batch
             .errors
-            .sort_by_key(|e| (e.row, e.column.map_or(0, |c| c.index() + 1)));
-        let mut failed = 0;
-        let mut last = None;
-        for e in &batch.errors {
-            if last != Some(e.row) {
-                failed += 1;
-                last = Some(e.row);
-            }
-        }
-        errors.append(&mut batch.errors);
-        (batch.rows.len() - failed) as u64
-    }
-}
-
-/// The line of the first use of `key`, or `None` when this is the first,
-/// which is then remembered.
-fn first_use<K: std::hash::Hash + Eq>(
-    map: &mut FxHashMap<K, u64>,
-    key: K,
-    line: u64,
-) -> Option<u64> {
-    match map.entry(key) {
-        Entry::Occupied(first) => Some(*first.get()),
-        Entry::Vacant(slot) => {
-            slot.insert(line);
-            None
-        }
+            .into_iter()
+            .map(Found::own)
+            .chain(account.into_iter().map(Found::account))
+            .collect();
+        // Stable: a row's errors of one column and stage stay in check order.
+        found.sort_by_key(Found::order);
+        found
     }
 }
 
