@@ -83,7 +83,9 @@ fn valid_file_exits_zero() {
         {
           "rows": 8,
           "valid_rows": 8,
-          "errors": []
+          "errors": [],
+          "errors_total": 0,
+          "error_counts": []
         }
     "#]]
     .assert_eq(&json.stdout);

@@ -56,13 +56,18 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
     };
     let shown = args.file.display().to_string();
     let import = match submit(&store, submission).await? {
-        Submitted::Invalid(report) => {
-            validate::print(&report, &shown, args.format)?;
+        Submitted::Invalid(checked) => {
+            validate::print(checked, &shown, args.format).await?;
             return Ok(Outcome::Invalid);
         }
         Submitted::Queued { report, import } => {
             if args.format == Format::Text {
-                print!("{}", crate::report::text(&shown, &report));
+                crate::report::write_text(
+                    &mut std::io::stdout(),
+                    &shown,
+                    &report,
+                    std::iter::empty(),
+                )?;
             }
             *import
         }

@@ -1,64 +1,81 @@
-//! A validation report as a person reads it: a table grouped by row. (Its
+//! A validation report as a person reads it: a summary, the errors counted
+//! by code, then a table grouped by row, written one error at a time. (Its
 //! JSON shape is `roster_server::contract::ReportJson`.)
 
-use std::fmt::Write;
+use std::io::{self, Write};
 
-use roster_validate::Report;
+use roster_validate::{Report, RowError};
 
-/// The report as text: a summary line, then the errors of the file and of
-/// each row under a heading, in aligned columns.
-pub(crate) fn text(file: &str, report: &Report) -> String {
-    let mut out = String::new();
-    let errors = report.file_errors.len() + report.row_errors.len();
+/// Writes the report as text: a summary line; when rows have errors, how
+/// many of each code; then the errors of the file and of each row under a
+/// heading, in aligned columns. `errors` are the rows' errors in file order.
+pub(crate) fn write_text(
+    out: &mut dyn Write,
+    file: &str,
+    report: &Report,
+    errors: impl Iterator<Item = io::Result<RowError>>,
+) -> io::Result<()> {
+    let total = report.file_errors.len() as u64 + report.counts.total();
     if report.is_valid() {
-        let _ = writeln!(out, "{file}: {} rows, all valid", report.rows);
-        return out;
+        return writeln!(out, "{file}: {} rows, all valid", report.rows);
     }
-    let _ = writeln!(
+    writeln!(
         out,
-        "{file}: {} rows, {} valid, {errors} {}\n",
+        "{file}: {} rows, {} valid, {total} {}\n",
         report.rows,
         report.valid_rows,
-        if errors == 1 { "error" } else { "errors" }
-    );
+        if total == 1 { "error" } else { "errors" }
+    )?;
     const WHOLE_ROW: &str = "(whole row)";
+    // The widths come from the counts: every code and column there is.
     let column_width = report
-        .row_errors
+        .counts
         .iter()
-        .map(|e| e.column.map_or(WHOLE_ROW.len(), |c| c.header().len()))
+        .map(|(_, column, _)| column.map_or(WHOLE_ROW.len(), |c| c.header().len()))
         .max()
         .unwrap_or(0);
     let code_width = report
         .file_errors
         .iter()
         .map(|e| e.code.as_str().len())
-        .chain(report.row_errors.iter().map(|e| e.code.as_str().len()))
+        .chain(report.counts.iter().map(|(code, _, _)| code.as_str().len()))
         .max()
         .unwrap_or(0);
 
+    let by_code = report.counts.by_code();
+    if !by_code.is_empty() {
+        let mut by_code: Vec<_> = by_code.into_iter().collect();
+        by_code.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let count_width = by_code.first().map_or(1, |(_, n)| n.to_string().len());
+        writeln!(out, "errors by code")?;
+        for (code, n) in by_code {
+            writeln!(out, "  {:code_width$}  {n:>count_width$}", code.as_str())?;
+        }
+        writeln!(out)?;
+    }
     if !report.file_errors.is_empty() {
-        let _ = writeln!(out, "file");
+        writeln!(out, "file")?;
         for e in &report.file_errors {
-            let _ = writeln!(out, "  {:code_width$}  {}", e.code.as_str(), e.message);
+            writeln!(out, "  {:code_width$}  {}", e.code.as_str(), e.message)?;
         }
     }
     let mut last_row = None;
-    for e in &report.row_errors {
+    for e in errors {
+        let e = e?;
         if last_row != Some(e.row) {
-            let _ = writeln!(out, "row {}", e.row);
+            writeln!(out, "row {}", e.row)?;
             last_row = Some(e.row);
         }
         let column = e.column.map_or(WHOLE_ROW, |c| c.header());
-        let _ = writeln!(
+        writeln!(
             out,
             "  {column:column_width$}  {:code_width$}  {}",
             e.code.as_str(),
             e.message
-        );
+        )?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "\nNothing was written. Fix the rows above and validate the file again."
-    );
-    out
+    )
 }

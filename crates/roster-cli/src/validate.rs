@@ -2,17 +2,17 @@
 //! prints every error, and writes nothing.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use anyhow::Context;
+use roster_jobs::Checked;
+use roster_server::contract::write_report_json;
 use roster_store::{AccountSlug, Store};
-use roster_validate::{Limits, Report};
+use roster_validate::Limits;
 
 use crate::Outcome;
 use crate::args::{Format, ValidateArgs};
-use roster_server::contract::ReportJson;
-
-use crate::report::text;
+use crate::report::write_text;
 
 pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome> {
     let slug = AccountSlug::parse(&args.account)?;
@@ -24,12 +24,13 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
         ..Limits::DEFAULT
     };
     let input = open(&args.file)?;
-    let report = roster_jobs::check(&store, &account, input, !args.no_voice, limits)
+    let checked = roster_jobs::check(&store, &account, input, !args.no_voice, limits)
         .await
         .with_context(|| format!("validating {}", args.file.display()))?;
     store.close().await;
-    print(&report, &args.file.display().to_string(), args.format)?;
-    Ok(if report.is_valid() {
+    let valid = checked.report.is_valid();
+    print(checked, &args.file.display().to_string(), args.format).await?;
+    Ok(if valid {
         Outcome::Done
     } else {
         Outcome::Invalid
@@ -45,13 +46,23 @@ pub(crate) fn open(path: &std::path::Path) -> anyhow::Result<Box<dyn Read + Send
     Ok(Box::new(file))
 }
 
-pub(crate) fn print(report: &Report, name: &str, format: Format) -> anyhow::Result<()> {
-    match format {
-        Format::Text => print!("{}", text(name, report)),
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&ReportJson::new(report))?
-        ),
-    }
-    Ok(())
+/// Prints the report with every error, read from its file one at a time,
+/// on a blocking thread.
+pub(crate) async fn print(mut checked: Checked, name: &str, format: Format) -> anyhow::Result<()> {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        let errors = checked
+            .errors
+            .errors()
+            .context("reading the report's errors")?;
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        match format {
+            Format::Text => write_text(&mut out, &name, &checked.report, errors)?,
+            Format::Json => write_report_json(&mut out, &checked.report, errors)?,
+        }
+        out.flush()?;
+        anyhow::Ok(())
+    })
+    .await
+    .context("the report task stopped")?
 }

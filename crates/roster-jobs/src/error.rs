@@ -18,6 +18,8 @@ pub enum Error {
     },
     #[error("writing output")]
     Output(#[source] std::io::Error),
+    #[error("keeping what validation found in temporary files")]
+    Scratch(#[source] std::io::Error),
     #[error("a background task stopped: {0}")]
     Task(String),
 }

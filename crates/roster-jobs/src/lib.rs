@@ -8,16 +8,20 @@
 
 mod error;
 mod failed_rows;
+mod findings;
 mod queue;
 mod results;
 mod runner;
+mod scratch;
 mod submit;
 
 pub use error::Error;
 pub use failed_rows::write_failed_rows;
+pub use findings::{Errors, ErrorsFile};
 pub use queue::{
     Handler, Handling, QueueConfig, RunImport, WorkerConfig, enqueue, run_worker, serve,
 };
 pub use results::{ResultLine, RowStatus, for_each_result};
 pub use runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk, run_import};
-pub use submit::{DEFAULT_CHUNK_ROWS, Submission, Submitted, check, submit};
+pub use scratch::FileScratch;
+pub use submit::{Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, check, submit};

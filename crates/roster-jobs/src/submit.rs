@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use roster_store::{Account, Import, NewImport, PasswordDelivery, Store, StoreDirectory};
-use roster_validate::{Limits, Options, Report, validate};
+use roster_validate::{Limits, Options, Report, validate_into};
 
-use crate::{Error, enqueue};
+use crate::{Error, ErrorsFile, FileScratch, enqueue};
 
 /// An uploaded file and how to import it.
 #[derive(Debug, Clone)]
@@ -28,11 +28,17 @@ pub struct Submission<'a> {
 /// Data rows per chunk unless asked otherwise: a million-row import in ten.
 pub const DEFAULT_CHUNK_ROWS: u64 = 100_000;
 
+/// A file checked: its report, and every error of its rows, in file
+/// order, in a temporary file.
+pub struct Checked {
+    pub report: Report,
+    pub errors: ErrorsFile,
+}
+
 /// What became of a submission.
-#[derive(Debug)]
 pub enum Submitted {
     /// The file has errors: nothing was written.
-    Invalid(Report),
+    Invalid(Checked),
     /// Every row passed: the import is queued.
     Queued { report: Report, import: Box<Import> },
 }
@@ -49,7 +55,7 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
         .map_err(unreadable)?
         .into_std()
         .await;
-    let mut report = check(
+    let checked = check(
         store,
         submission.account,
         Box::new(input),
@@ -57,9 +63,10 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
         submission.limits,
     )
     .await?;
-    if !report.is_valid() {
-        return Ok(Submitted::Invalid(report));
+    if !checked.report.is_valid() {
+        return Ok(Submitted::Invalid(checked));
     }
+    let mut report = checked.report;
     let new = NewImport {
         account: submission.account.id,
         file_name: submission.file_name,
@@ -86,14 +93,16 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
 }
 
 /// Validates `input` against the account, on a blocking thread (the
-/// validator is synchronous and blocks on the account's queries).
+/// validator is synchronous and blocks on the account's queries), with what
+/// it keeps for later and the rows' errors in temporary files: memory does
+/// not grow with the file or its errors.
 pub async fn check(
     store: &Store,
     account: &Account,
     input: Box<dyn std::io::Read + Send>,
     voice: bool,
     limits: Limits,
-) -> Result<Report, Error> {
+) -> Result<Checked, Error> {
     let options = Options {
         voice,
         limits,
@@ -101,8 +110,12 @@ pub async fn check(
     };
     let mut directory =
         StoreDirectory::new(store.clone(), account, tokio::runtime::Handle::current());
-    tokio::task::spawn_blocking(move || validate(input, &mut directory, &options))
-        .await
-        .map_err(|e| Error::Task(e.to_string()))?
-        .map_err(Error::File)
+    tokio::task::spawn_blocking(move || {
+        let mut scratch = FileScratch::new().map_err(Error::Scratch)?;
+        let mut errors = ErrorsFile::new().map_err(Error::Scratch)?;
+        let report = validate_into(input, &mut directory, &options, &mut scratch, &mut errors)?;
+        Ok(Checked { report, errors })
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
 }

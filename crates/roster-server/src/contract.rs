@@ -5,24 +5,31 @@
 
 use roster_jobs::ResultLine;
 use roster_store::Import;
-use roster_validate::Report;
+use roster_validate::{Report, RowError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A validation report: every error of the file and of its rows.
+/// A validation report: the file's errors and its rows' errors, counted by
+/// code and column.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReportJson<'a> {
+pub struct ReportJson {
     /// Data rows read.
     pub rows: u64,
     /// Data rows without an error.
     pub valid_rows: u64,
-    /// File-level errors first, then row errors in file order.
-    pub errors: Vec<ReportErrorJson<'a>>,
+    /// File-level errors first, then row errors in file order: every one
+    /// from the command line; from the API the first 100 (`errors_total`
+    /// says how many there are, `report` where all of them are).
+    pub errors: Vec<ReportErrorJson>,
+    /// Every error of the file and of its rows.
+    pub errors_total: u64,
+    /// The rows' errors by code and column, most first.
+    pub error_counts: Vec<ErrorCountJson>,
 }
 
 /// One error of a validation report.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ReportErrorJson<'a> {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportErrorJson {
     /// The line of the file where the record starts (the header is line 1);
     /// null for a file-level error found before any line.
     pub row: Option<u64>,
@@ -31,7 +38,103 @@ pub struct ReportErrorJson<'a> {
     pub column: Option<&'static str>,
     /// A stable code, e.g. `invalid_email`.
     pub code: &'static str,
-    pub message: &'a str,
+    pub message: String,
+}
+
+/// How many row errors a report has of one code in one column.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorCountJson {
+    pub code: &'static str,
+    /// The column as the template spells it; null for whole-row errors.
+    pub column: Option<&'static str>,
+    pub count: u64,
+}
+
+/// How many errors of a report the API answers with; the rest are a link
+/// away.
+pub const FIRST_ERRORS: usize = 100;
+
+impl ReportJson {
+    /// The report with `errors`, the first of its rows' errors (or all).
+    pub fn new(report: &Report, errors: impl IntoIterator<Item = RowError>) -> ReportJson {
+        let file = report.file_errors.iter().map(|e| ReportErrorJson {
+            row: e.line,
+            column: None,
+            code: e.code.as_str(),
+            message: e.message.clone(),
+        });
+        let rows = errors.into_iter().map(|e| row_error_json(&e));
+        ReportJson {
+            rows: report.rows,
+            valid_rows: report.valid_rows,
+            errors: file.chain(rows).collect(),
+            errors_total: report.file_errors.len() as u64 + report.counts.total(),
+            error_counts: error_counts(report),
+        }
+    }
+}
+
+/// A row error in the report's shape.
+pub fn row_error_json(e: &RowError) -> ReportErrorJson {
+    ReportErrorJson {
+        row: Some(e.row),
+        column: e.column.map(|c| c.header()),
+        code: e.code.as_str(),
+        message: e.message.clone(),
+    }
+}
+
+/// The report's row errors by code and column, most first.
+pub fn error_counts(report: &Report) -> Vec<ErrorCountJson> {
+    let mut counts: Vec<ErrorCountJson> = report
+        .counts
+        .iter()
+        .map(|(code, column, count)| ErrorCountJson {
+            code: code.as_str(),
+            column: column.map(|c| c.header()),
+            count,
+        })
+        .collect();
+    counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+    counts
+}
+
+/// Writes the report with every one of its rows' `errors` as pretty JSON,
+/// the shape of [`ReportJson`], one error at a time: a report of millions
+/// of errors is never whole in memory.
+pub fn write_report_json(
+    out: &mut dyn std::io::Write,
+    report: &Report,
+    errors: impl Iterator<Item = std::io::Result<RowError>>,
+) -> std::io::Result<()> {
+    let indent = |json: String, by: &str| json.replace('\n', &format!("\n{by}"));
+    let head = ReportJson::new(report, []);
+    write!(
+        out,
+        "{{\n  \"rows\": {},\n  \"valid_rows\": {},\n  \"errors\": [",
+        head.rows, head.valid_rows
+    )?;
+    let file = head.errors.into_iter().map(Ok);
+    let rows = errors.map(|e| e.map(|e| row_error_json(&e)));
+    let mut first = true;
+    for e in file.chain(rows) {
+        let json = serde_json::to_string_pretty(&e?).map_err(std::io::Error::other)?;
+        write!(
+            out,
+            "{}\n    {}",
+            if first { "" } else { "," },
+            indent(json, "    ")
+        )?;
+        first = false;
+    }
+    let counts = serde_json::to_string_pretty(&head.error_counts).map_err(std::io::Error::other)?;
+    writeln!(
+        out,
+        "{}],\n  \"errors_total\": {},\n  \"error_counts\": {}\n}}",
+        if first { "" } else { "\n  " },
+        head.errors_total,
+        indent(counts, "  ")
+    )
 }
 
 /// An import's state and counts.
@@ -108,28 +211,6 @@ pub struct DeliveryJson<'a> {
     pub error: Option<&'a str>,
     /// What it means, and what to do, in a sentence.
     pub message: String,
-}
-
-impl<'a> ReportJson<'a> {
-    pub fn new(report: &'a Report) -> ReportJson<'a> {
-        let file = report.file_errors.iter().map(|e| ReportErrorJson {
-            row: e.line,
-            column: None,
-            code: e.code.as_str(),
-            message: &e.message,
-        });
-        let rows = report.row_errors.iter().map(|e| ReportErrorJson {
-            row: Some(e.row),
-            column: e.column.map(|c| c.header()),
-            code: e.code.as_str(),
-            message: &e.message,
-        });
-        ReportJson {
-            rows: report.rows,
-            valid_rows: report.valid_rows,
-            errors: file.chain(rows).collect(),
-        }
-    }
 }
 
 impl<'a> StatusJson<'a> {

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_jobs::{
-    DEFAULT_CHUNK_ROWS, Submission, Submitted, for_each_result, submit, write_failed_rows,
+    Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, for_each_result, submit, write_failed_rows,
 };
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
 use roster_template::csv_line;
@@ -20,7 +20,9 @@ use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::contract::{RESULTS_CSV_HEADER, ReportJson, ResultJson, StatusJson, result_csv};
+use crate::contract::{
+    FIRST_ERRORS, RESULTS_CSV_HEADER, ReportJson, ResultJson, StatusJson, result_csv,
+};
 use crate::error::ErrorJson;
 use crate::upload::{Upload, receive};
 use crate::{ApiError, AppState};
@@ -141,11 +143,12 @@ pub(crate) async fn create_import(
         chunk_rows: chosen.chunk_rows,
     };
     match submit(&state.store, submission).await? {
-        Submitted::Invalid(report) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(ReportJson::new(&report)),
-        )
-            .into_response()),
+        Submitted::Invalid(checked) => {
+            let body = tokio::task::spawn_blocking(move || first_errors(checked))
+                .await
+                .map_err(ApiError::internal)??;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+        }
         Submitted::Queued { import, .. } => {
             let location = format!("/api/imports/{}", import.id);
             let mut response =
@@ -333,6 +336,19 @@ pub(crate) async fn stop_import(
         import: StatusJson::new(&now),
     })
     .into_response())
+}
+
+/// The report of a refused file, with its first errors. Blocks on the file
+/// of errors.
+fn first_errors(mut checked: Checked) -> Result<ReportJson, ApiError> {
+    let first: Vec<_> = checked
+        .errors
+        .errors()
+        .map_err(ApiError::internal)?
+        .take(FIRST_ERRORS)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(ReportJson::new(&checked.report, first))
 }
 
 /// The import with this id, if it is the caller's; any other import, or

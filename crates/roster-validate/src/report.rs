@@ -135,19 +135,20 @@ impl Found {
     }
 }
 
-impl Spilled for Found {
-    fn write(&self, out: &mut Vec<u8>) {
-        let e = &self.error;
-        out.extend_from_slice(&e.row.to_le_bytes());
-        out.push(e.column.map_or(u8::MAX, |c| c.index() as u8));
-        out.push(Code::ALL.iter().position(|c| *c == e.code).unwrap_or(0) as u8);
-        out.push(self.stage);
-        out.extend_from_slice(&(e.message.len() as u32).to_le_bytes());
-        out.extend_from_slice(e.message.as_bytes());
+impl RowError {
+    /// The error as bytes, which [`RowError::read_from`] reads back: for a
+    /// caller that keeps errors in a file of its own.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.row.to_le_bytes());
+        out.push(self.column.map_or(u8::MAX, |c| c.index() as u8));
+        out.push(Code::ALL.iter().position(|c| *c == self.code).unwrap_or(0) as u8);
+        out.extend_from_slice(&(self.message.len() as u32).to_le_bytes());
+        out.extend_from_slice(self.message.as_bytes());
     }
 
-    fn read(input: &mut dyn Read) -> io::Result<Option<Found>> {
-        let Some(head) = read_array::<15>(input)? else {
+    /// The next error [`RowError::write_to`] wrote; `None` at the end.
+    pub fn read_from(input: &mut dyn Read) -> io::Result<Option<RowError>> {
+        let Some(head) = read_array::<14>(input)? else {
             return Ok(None);
         };
         let corrupt = || io::Error::new(io::ErrorKind::InvalidData, "an error read back wrong");
@@ -157,17 +158,30 @@ impl Spilled for Found {
             i => Some(*Column::ALL.get(usize::from(i)).ok_or_else(corrupt)?),
         };
         let code = *Code::ALL.get(usize::from(head[9])).ok_or_else(corrupt)?;
-        let len = u32::from_le_bytes(head[11..15].try_into().map_err(|_| corrupt())?) as usize;
+        let len = u32::from_le_bytes(head[10..14].try_into().map_err(|_| corrupt())?) as usize;
         let mut message = vec![0u8; len];
         input.read_exact(&mut message)?;
-        Ok(Some(Found {
-            error: RowError {
-                row,
-                column,
-                code,
-                message: String::from_utf8(message).map_err(|_| corrupt())?,
-            },
-            stage: head[10],
+        Ok(Some(RowError {
+            row,
+            column,
+            code,
+            message: String::from_utf8(message).map_err(|_| corrupt())?,
         }))
+    }
+}
+
+impl Spilled for Found {
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(self.stage);
+        self.error.write_to(out);
+    }
+
+    fn read(input: &mut dyn Read) -> io::Result<Option<Found>> {
+        let Some([stage]) = read_array::<1>(input)? else {
+            return Ok(None);
+        };
+        let error = RowError::read_from(input)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "an error cut short"))?;
+        Ok(Some(Found { error, stage }))
     }
 }
