@@ -199,7 +199,7 @@ fn a_queued_import_can_be_stopped_and_its_rows_come_back_as_failed_rows() {
     );
     assert_eq!(
         lines[1],
-        "Ada Lovelace,ada@demo.example,Ada,Lovelace,Engineer,Engineering,R&D,'+1 (617) 555-0100,,7101,Boston Office,user,not_processed: the import stopped before this row; import it again"
+        "Ada Lovelace,ada@demo.example,Ada,Lovelace,Engineer,Engineering,R&D,'+1 (617) 555-0100,,7101,Boston Office,user,not processed: the import was stopped before this row; import the failed-rows file to create it"
     );
 
     // The failed-rows file imports as it is.
@@ -367,7 +367,7 @@ fn ctrl_c_while_following_stops_the_import() {
     assert_eq!(status["not_processed"].as_u64(), Some(20_000 - created));
     let failed_file = seen
         .iter()
-        .find(|l| l.contains("were not created: fix them in failed-rows-"))
+        .find(|l| l.contains("were not processed: the import was stopped before them; import failed-rows-"))
         .expect("the failed-rows file is named");
     let name = failed_file
         .split_whitespace()

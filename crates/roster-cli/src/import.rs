@@ -304,12 +304,22 @@ async fn summary(store: &Store, import: &Import, mail: &MailArgs) -> anyhow::Res
     })
     .await
     .context("the failed-rows task stopped")??;
+    let file = path.display();
+    let what = match (import.failed, import.not_processed) {
+        (failed, 0) => format!("{failed} rows failed: fix them in {file} and import that file"),
+        (0, skipped) => format!(
+            "{skipped} rows were not processed: the import was stopped before them; \
+             import {file} to create them"
+        ),
+        (failed, skipped) => format!(
+            "{failed} rows failed and {skipped} were not processed (the import was stopped \
+             before them): fix the failed ones in {file} and import that file to create them all"
+        ),
+    };
     println!(
-        "{not_created} rows were not created: fix them in {} and import that file \
-         (`roster failed-rows {}` prints them again, `roster results {}` gives every row's result)",
-        path.display(),
-        import.id,
-        import.id
+        "{what} (`roster failed-rows {}` prints them again, `roster results {}` gives every \
+         row's result)",
+        import.id, import.id
     );
     Ok(())
 }

@@ -16,12 +16,14 @@ mod scratch;
 mod submit;
 
 pub use error::Error;
-pub use failed_rows::write_failed_rows;
-pub use findings::{Errors, ErrorsFile};
+pub use failed_rows::{NOT_PROCESSED, write_failed_rows, write_refused_rows};
+pub use findings::{Errors, ErrorsFile, SharedErrors};
 pub use queue::{
     Handler, Handling, QueueConfig, RunImport, WorkerConfig, enqueue, run_worker, serve,
 };
-pub use results::{ResultLine, RowStatus, for_each_result};
+pub use results::{
+    ResultFilter, ResultLine, RowStatus, for_each_result, for_each_result_where, results_page,
+};
 pub use runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk, run_import};
 pub use scratch::FileScratch;
 pub use submit::{Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, check, submit};

@@ -3,8 +3,16 @@
 //!
 //! Rows that were not reached have no stored result: they are derived here
 //! from the file, so a stop costs nothing and the counts stay exact.
+//!
+//! A page of results ([`results_page`]) starts at a row: failures are read
+//! from their index, every row or the rows not processed from the file,
+//! which is entered at the chunk that holds the row.
 
-use roster_store::{DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store};
+use std::ops::ControlFlow;
+
+use roster_store::{
+    DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store, StoredFilter,
+};
 use roster_template::Column;
 use roster_validate::{ExtensionPolicy, RowReader};
 
@@ -35,15 +43,106 @@ pub struct ResultLine {
     pub delivery: Option<DeliveryStatus>,
 }
 
+/// Which rows a page of results holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResultFilter<'a> {
+    #[default]
+    All,
+    Status(RowStatus),
+    /// Failed rows with an error of this code.
+    Code(&'a str),
+}
+
 /// Results read from the database at a time.
 const PAGE: u32 = 10_000;
 
 impl RowStatus {
+    pub const ALL: [RowStatus; 3] = [
+        RowStatus::Created,
+        RowStatus::Failed,
+        RowStatus::NotProcessed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RowStatus::Created => "created",
             RowStatus::Failed => "failed",
             RowStatus::NotProcessed => "not_processed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RowStatus> {
+        RowStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Up to `limit` results of rows after line `after` that `filter` keeps,
+/// in file order. While the import is active, rows not processed yet are
+/// left out.
+///
+/// Blocks on the store: call it from a blocking thread.
+pub fn results_page(
+    store: &Store,
+    import: &Import,
+    runtime: tokio::runtime::Handle,
+    after: u64,
+    limit: usize,
+    filter: ResultFilter<'_>,
+) -> Result<Vec<ResultLine>, Error> {
+    let mut page = Vec::new();
+    if limit == 0 {
+        return Ok(page);
+    }
+    for_each_result_where(store, import, runtime, after, filter, &mut |line| {
+        page.push(line.clone());
+        Ok(if page.len() == limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    })?;
+    Ok(page)
+}
+
+/// Calls `each` with the result of every row after line `after` that
+/// `filter` keeps, in file order, until it breaks. Failures come from
+/// their index; every row, or the rows not processed, from the file.
+///
+/// Blocks on the store: call it from a blocking thread.
+pub fn for_each_result_where(
+    store: &Store,
+    import: &Import,
+    runtime: tokio::runtime::Handle,
+    after: u64,
+    filter: ResultFilter<'_>,
+    each: &mut dyn FnMut(&ResultLine) -> Result<ControlFlow<()>, Error>,
+) -> Result<(), Error> {
+    let stored = match filter {
+        ResultFilter::Status(RowStatus::Created) => StoredFilter::Created,
+        ResultFilter::Status(RowStatus::Failed) => StoredFilter::Failed,
+        ResultFilter::Code(code) => StoredFilter::Code(code),
+        ResultFilter::All | ResultFilter::Status(RowStatus::NotProcessed) => {
+            return walk(store, import, runtime, after, &mut |line, _| {
+                if filter == ResultFilter::All || line.status == RowStatus::NotProcessed {
+                    each(line)
+                } else {
+                    Ok(ControlFlow::Continue(()))
+                }
+            });
+        }
+    };
+    let mut after = after;
+    loop {
+        let results = runtime.block_on(store.results_where(import.key, after, PAGE, stored))?;
+        let full = results.len() == PAGE as usize;
+        for result in results {
+            after = result.row;
+            if each(&stored_line(result, import))?.is_break() {
+                return Ok(());
+            }
+        }
+        if !full {
+            return Ok(());
         }
     }
 }
@@ -59,16 +158,49 @@ pub fn for_each_result(
     runtime: tokio::runtime::Handle,
     each: &mut dyn FnMut(&ResultLine, &RowReader) -> Result<(), Error>,
 ) -> Result<(), Error> {
+    walk(store, import, runtime, 0, &mut |line, reader| {
+        each(line, reader).map(ControlFlow::Continue)
+    })
+}
+
+/// What [`walk`] calls with each result and the reader on its row.
+type Visit<'a> = dyn FnMut(&ResultLine, &RowReader) -> Result<ControlFlow<()>, Error> + 'a;
+
+/// Calls `each` with the result of every data row after line `after`, in
+/// file order, until it breaks. The file is entered at the chunk that
+/// holds the first of them.
+fn walk(
+    store: &Store,
+    import: &Import,
+    runtime: tokio::runtime::Handle,
+    after: u64,
+    each: &mut Visit<'_>,
+) -> Result<(), Error> {
     let finished = !import.state.is_active();
     // Only lines and cells matter here: any extension length will do.
     let options = reading_options(import, ExtensionPolicy::DEFAULT);
     let file = Box::new(store.stored_file(import.key, runtime.clone()));
     let mut reader = open(file, &options)?;
+    if after > 0 {
+        let chunks = runtime.block_on(store.chunks(import.key))?;
+        let start = chunks
+            .iter()
+            .filter_map(|c| c.start)
+            .filter(|start| start.line <= after + 1)
+            .max_by_key(|start| start.line);
+        if let Some(start) = start {
+            let rest = store.stored_file_from(import.key, runtime.clone(), start.offset);
+            reader.resume(Box::new(rest), start);
+        }
+    }
     let mut page: std::vec::IntoIter<RowResult> = Vec::new().into_iter();
     let mut pending: Option<RowResult> = None;
-    let mut last_fetched = 0;
+    let mut last_fetched = after;
     let mut exhausted = false;
     while let Some(row) = next_row(&mut reader)? {
+        if row.line <= after {
+            continue;
+        }
         // The next stored result at or after this row.
         loop {
             if pending.as_ref().is_some_and(|r| r.row >= row.line) {
@@ -92,25 +224,7 @@ pub fn for_each_result(
             }
         }
         let line = match pending.take_if(|r| r.row == row.line) {
-            Some(result) => ResultLine {
-                delivery: match result.delivery {
-                    None if result.created && !import.passwords.sends() => Some(DeliveryStatus {
-                        state: DeliveryState::NotSent,
-                        error: None,
-                    }),
-                    delivery => delivery,
-                },
-                row: result.row,
-                status: if result.created {
-                    RowStatus::Created
-                } else {
-                    RowStatus::Failed
-                },
-                email: result.email,
-                extension: result.extension,
-                numbers: result.numbers,
-                errors: result.errors,
-            },
+            Some(result) => stored_line(result, import),
             None if finished => ResultLine {
                 row: row.line,
                 status: RowStatus::NotProcessed,
@@ -122,7 +236,32 @@ pub fn for_each_result(
             },
             None => continue,
         };
-        each(&line, &reader)?;
+        if each(&line, &reader)?.is_break() {
+            break;
+        }
     }
     Ok(())
+}
+
+/// A processed row's result as stored.
+fn stored_line(result: RowResult, import: &Import) -> ResultLine {
+    ResultLine {
+        delivery: match result.delivery {
+            None if result.created && !import.passwords.sends() => Some(DeliveryStatus {
+                state: DeliveryState::NotSent,
+                error: None,
+            }),
+            delivery => delivery,
+        },
+        row: result.row,
+        status: if result.created {
+            RowStatus::Created
+        } else {
+            RowStatus::Failed
+        },
+        email: result.email,
+        extension: result.extension,
+        numbers: result.numbers,
+        errors: result.errors,
+    }
 }

@@ -33,6 +33,8 @@ pub const DEFAULT_CHUNK_ROWS: u64 = 100_000;
 pub struct Checked {
     pub report: Report,
     pub errors: ErrorsFile,
+    /// How the file was read: to read its rows again.
+    pub options: Options,
 }
 
 /// What became of a submission.
@@ -114,7 +116,11 @@ pub async fn check(
         let mut scratch = FileScratch::new().map_err(Error::Scratch)?;
         let mut errors = ErrorsFile::new().map_err(Error::Scratch)?;
         let report = validate_into(input, &mut directory, &options, &mut scratch, &mut errors)?;
-        Ok(Checked { report, errors })
+        Ok(Checked {
+            report,
+            errors,
+            options,
+        })
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?

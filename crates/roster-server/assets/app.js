@@ -1,10 +1,16 @@
 // roster's admin page: upload a file, show its errors or follow its import,
 // show the results. Plain JavaScript against the page's own API; the session
 // cookie signs every request, and the CSRF token goes with every change.
+//
+// Errors and results come a page at a time, filtered by the server: a
+// million rows never reach the browser at once. One import is shown at a
+// time: whatever was asked last wins, and an answer for another is dropped.
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
+const PAGE = 100;
+const ACTIVE = ["queued", "running", "stopping"];
 
 function cell(row, text) {
   const td = document.createElement("td");
@@ -18,6 +24,20 @@ function say(text, isError) {
   message.className = isError ? "error" : "";
 }
 
+function words(s) {
+  return s.replaceAll("_", " ");
+}
+
+function number(n) {
+  return n.toLocaleString("en-US");
+}
+
+async function get(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(await failure(response));
+  return response;
+}
+
 async function failure(response) {
   try {
     const body = await response.json();
@@ -27,11 +47,86 @@ async function failure(response) {
   }
 }
 
-// The validation report, as a table by row and column.
-function showErrors(report) {
+// What is shown: a new choice makes every earlier answer stale.
+let shown = 0;
+let following = null;
+
+function show(what) {
+  shown += 1;
+  following = null;
+  $("current").hidden = false;
+  $("errors").hidden = what !== "errors";
+  $("progress").hidden = what !== "progress";
+  $("results").hidden = what !== "results";
+  return shown;
+}
+
+// Fills a select with options (value, text), keeping the first.
+function options(select, list) {
+  while (select.options.length > 1) select.remove(1);
+  for (const [value, text] of list) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    select.appendChild(option);
+  }
+  select.value = "";
+}
+
+// A table read a page at a time: `url(after)` is the page after a row,
+// `fill(items)` draws it. "Next" follows the last row; "First" goes back.
+function pager(name, draw) {
+  const state = { url: null, after: 0, page: 1, loads: 0 };
+  const load = async () => {
+    const mine = shown;
+    const load = ++state.loads;
+    $(`${name}-next`).disabled = true;
+    $(`${name}-first`).disabled = state.page === 1;
+    let items;
+    let more;
+    try {
+      const response = await get(state.url(state.after));
+      // The server says when there is more: a Link to the next page.
+      more = response.headers.has("Link");
+      items = await response.json();
+    } catch (e) {
+      if (mine === shown) say(`Could not read the ${name}: ${e.message}`, true);
+      return;
+    }
+    // Another view, or a later page or filter, was asked meanwhile.
+    if (mine !== shown || load !== state.loads) return;
+    draw(items);
+    $(`${name}-next`).disabled = !more;
+    $(`${name}-page`).textContent = items.length
+      ? `Page ${state.page}: rows ${items[0].row} to ${items[items.length - 1].row}`
+      : state.page === 1 ? "Nothing to show." : "No more.";
+    state.last = items.length ? items[items.length - 1].row : state.after;
+  };
+  $(`${name}-next`).addEventListener("click", () => {
+    state.after = state.last;
+    state.page += 1;
+    load();
+  });
+  $(`${name}-first`).addEventListener("click", () => {
+    state.after = 0;
+    state.page = 1;
+    load();
+  });
+  return (url) => {
+    state.url = url;
+    state.after = 0;
+    state.page = 1;
+    return load();
+  };
+}
+
+// The report of a refused file: counts by code, a page of errors, the
+// downloads, a filter by code.
+let report = null;
+const errorsPage = pager("errors", (errors) => {
   const body = $("errors").querySelector("tbody");
   body.replaceChildren();
-  for (const e of report.errors) {
+  for (const e of errors) {
     const row = document.createElement("tr");
     cell(row, e.row == null ? "file" : e.row);
     cell(row, e.column == null ? "(whole row or file)" : e.column);
@@ -39,48 +134,95 @@ function showErrors(report) {
     cell(row, e.message);
     body.appendChild(row);
   }
-  $("errors").hidden = false;
-  say(`${report.errors.length} errors in ${report.rows} rows (${report.valid_rows} valid). Nothing was imported.`, true);
+});
+
+function showErrors(body) {
+  show("errors");
+  report = body;
+  const counts = body.error_counts.map((c) => `${c.code}${c.column ? ` in ${c.column}` : ""}: ${number(c.count)}`);
+  $("errors-counts").textContent = counts.length ? `Errors by code: ${counts.join("; ")}.` : "";
+  say(`${number(body.errors_total)} errors in ${number(body.rows)} rows (${number(body.valid_rows)} valid). Nothing was imported.`, true);
+  const links = body.report;
+  $("report-json").href = links ? links.json : "#";
+  $("report-rows").hidden = !(links && links.csv);
+  if (links && links.csv) $("report-rows").href = links.csv;
+  const codes = new Map();
+  for (const c of body.error_counts) codes.set(c.code, (codes.get(c.code) || 0) + c.count);
+  options($("errors-filter"), [...codes].map(([code, n]) => [code, `${code} (${number(n)})`]));
+  const fileErrors = body.errors.filter((e) => e.row == null);
+  if (!links || fileErrors.length) {
+    // Refused as a whole: the few errors there are came with the answer.
+    $("errors-filter").disabled = true;
+    drawFileErrors(body.errors);
+    return;
+  }
+  $("errors-filter").disabled = false;
+  errorsPage(errorsUrl(""));
 }
 
-let following = null;
+function drawFileErrors(errors) {
+  const body = $("errors").querySelector("tbody");
+  body.replaceChildren();
+  for (const e of errors) {
+    const row = document.createElement("tr");
+    cell(row, e.row == null ? "file" : e.row);
+    cell(row, e.column == null ? "(whole row or file)" : e.column);
+    cell(row, e.code);
+    cell(row, e.message);
+    body.appendChild(row);
+  }
+  $("errors-next").disabled = true;
+  $("errors-first").disabled = true;
+  $("errors-page").textContent = "";
+}
+
+function errorsUrl(code) {
+  const base = report.report.errors;
+  return (after) => `${base}?limit=${PAGE}&after=${after}${code ? `&code=${encodeURIComponent(code)}` : ""}`;
+}
 
 // Polls the import until it ends, then shows its results.
 async function follow(id) {
+  const mine = show("progress");
   following = id;
-  $("current").hidden = false;
-  $("errors").hidden = true;
-  $("results").hidden = true;
-  $("progress").hidden = false;
   $("stop").disabled = false;
   let last = null;
   for (;;) {
-    if (following !== id) return;
-    const response = await fetch(`/api/imports/${id}`, { credentials: "same-origin" });
-    if (!response.ok) {
-      say(`Could not read the import: ${await failure(response)}`, true);
+    if (mine !== shown) return;
+    let s;
+    try {
+      s = await (await get(`/api/imports/${id}`)).json();
+    } catch (e) {
+      if (mine === shown) say(`Could not read the import: ${e.message}`, true);
       return;
     }
-    const s = await response.json();
+    if (mine !== shown) return;
     const now = Date.now();
     let rate = "";
     if (last && now > last.at && s.processed > last.processed) {
-      rate = `, ${Math.round(((s.processed - last.processed) * 1000) / (now - last.at))} rows/s`;
+      rate = `, ${number(Math.round(((s.processed - last.processed) * 1000) / (now - last.at)))} rows/s`;
     }
     last = { at: now, processed: s.processed };
     $("progress-bar").max = Math.max(s.total, 1);
-    $("progress-bar").value = s.processed;
-    $("progress-text").textContent =
-      `${s.processed} of ${s.total} rows: ${s.created} created, ${s.failed} failed${rate}`;
-    say(`Import ${s.id} is ${s.state.replaceAll("_", " ")}.` + passwords(s));
-    if (!["queued", "running", "stopping"].includes(s.state)) {
+    $("progress-bar").value = s.processed + s.not_processed;
+    $("progress-text").textContent = progress(s) + rate;
+    say(`Import ${s.id} is ${words(s.state)}.` + passwords(s));
+    refreshRecent();
+    if (!ACTIVE.includes(s.state)) {
       $("stop").disabled = true;
-      await showResults(s);
-      await followPasswords(id, s);
+      await showResults(s, mine);
+      await followPasswords(id, s, mine);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+// The counts as every view of an import gives them.
+function progress(s) {
+  let text = `${number(s.processed)} of ${number(s.total)} rows processed: ${number(s.created)} created, ${number(s.failed)} failed`;
+  if (s.not_processed > 0) text += `, ${number(s.not_processed)} not processed`;
+  return text;
 }
 
 function passwords(s) {
@@ -93,7 +235,7 @@ function passwords(s) {
   } else if (d.queued > 0) {
     pace = ", none going out now";
   }
-  return ` Passwords: ${d.sent} sent, ${d.queued} queued, ${d.failed} failed${pace}.`;
+  return ` Passwords: ${number(d.sent)} sent, ${number(d.queued)} queued, ${number(d.failed)} failed${pace}.`;
 }
 
 function duration(seconds) {
@@ -103,47 +245,136 @@ function duration(seconds) {
 }
 
 // After the import's rows: follows its passwords while any is queued.
-async function followPasswords(id, s) {
-  while (following === id && s.passwords !== "none" && s.deliveries.queued > 0) {
+async function followPasswords(id, s, mine) {
+  while (mine === shown && s.passwords !== "none" && s.deliveries.queued > 0) {
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    const response = await fetch(`/api/imports/${id}`, { credentials: "same-origin" });
-    if (!response.ok) return;
-    s = await response.json();
-    if (following === id) say(`Import ${s.id} is ${s.state.replaceAll("_", " ")}.` + passwords(s));
+    try {
+      s = await (await get(`/api/imports/${id}`)).json();
+    } catch (_) {
+      return;
+    }
+    if (mine === shown) say(`Import ${s.id} is ${words(s.state)}.` + passwords(s));
   }
 }
 
-async function showResults(s) {
-  $("failed-rows").href = `/api/imports/${s.id}/failed-rows.csv`;
-  $("results-csv").href = `/api/imports/${s.id}/results.csv`;
-  const response = await fetch(`/api/imports/${s.id}/results.json`, { credentials: "same-origin" });
-  if (!response.ok) {
-    say(`Could not read the results: ${await failure(response)}`, true);
-    return;
-  }
-  const results = await response.json();
+// The results of a finished import: counts by status and code, a page of
+// rows, the downloads, a filter.
+let resultsOf = null;
+const resultsPage = pager("results", (results) => {
   const body = $("results").querySelector("tbody");
   body.replaceChildren();
   for (const r of results) {
     const row = document.createElement("tr");
     row.dataset.status = r.status;
     cell(row, r.row);
-    cell(row, r.status.replaceAll("_", " "));
+    cell(row, words(r.status));
     cell(row, r.email);
     cell(row, r.extension);
     cell(row, r.numbers.join("; "));
-    cell(row, r.errors.map((e) => `${e.code}: ${e.message}`).join(" | "));
+    cell(row, r.status === "not_processed"
+      ? "not processed: the import was stopped before this row; import the failed-rows file to create it"
+      : r.errors.map((e) => `${e.code}: ${e.message}`).join(" | "));
     cell(row, r.delivery ? r.delivery.message : "");
     body.appendChild(row);
   }
-  filter();
+});
+
+async function showResults(s, mine) {
+  $("progress").hidden = false;
   $("results").hidden = false;
+  $("failed-rows").href = `/api/imports/${s.id}/failed-rows.csv`;
+  $("results-csv").href = `/api/imports/${s.id}/results.csv`;
+  $("results-json").href = `/api/imports/${s.id}/results.json`;
+  let summary;
+  try {
+    summary = await (await get(`/api/imports/${s.id}/summary`)).json();
+  } catch (e) {
+    if (mine === shown) say(`Could not read the results: ${e.message}`, true);
+    return;
+  }
+  if (mine !== shown) return;
+  resultsOf = s.id;
+  const st = summary.statuses;
+  const codes = summary.error_counts.map((c) => `${c.code}: ${number(c.count)}`);
+  $("results-counts").textContent =
+    `${number(st.created)} created, ${number(st.failed)} failed, ${number(st.not_processed)} not processed` +
+    (codes.length ? `. Failures by code: ${codes.join("; ")}.` : ".");
+  const list = [];
+  for (const [status, n] of [["created", st.created], ["failed", st.failed], ["not_processed", st.not_processed]]) {
+    if (n > 0) list.push([`status=${status}`, `${words(status)} (${number(n)})`]);
+  }
+  const byCode = new Map();
+  for (const c of summary.error_counts) byCode.set(c.code, (byCode.get(c.code) || 0) + c.count);
+  for (const [code, n] of byCode) list.push([`code=${code}`, `failed: ${code} (${number(n)})`]);
+  options($("results-filter"), list);
+  await resultsPage(resultsUrl(""));
 }
 
-function filter() {
-  const only = $("failures-only").checked;
-  for (const row of $("results").querySelectorAll("tbody tr")) {
-    row.hidden = only && row.dataset.status === "created";
+function resultsUrl(filter) {
+  const id = resultsOf;
+  return (after) => `/api/imports/${id}/results?limit=${PAGE}&after=${after}${filter ? `&${filter}` : ""}`;
+}
+
+// The recent imports, and whether the account has one active.
+let refreshing = false;
+async function refreshRecent() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const imports = await (await get("/api/imports?limit=20")).json();
+    const body = $("imports").querySelector("tbody");
+    body.replaceChildren();
+    for (const i of imports) {
+      const row = document.createElement("tr");
+      cell(row, i.file_name);
+      cell(row, words(i.state));
+      cell(row, number(i.total));
+      cell(row, number(i.created));
+      cell(row, number(i.failed));
+      cell(row, number(i.not_processed));
+      cell(row, i.created_at);
+      const td = document.createElement("td");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.import = i.id;
+      button.textContent = "Open";
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = ` ${i.file_name}`;
+      button.appendChild(hidden);
+      button.addEventListener("click", () => follow(i.id));
+      td.appendChild(button);
+      row.appendChild(td);
+      body.appendChild(row);
+    }
+    if (!imports.length) {
+      const row = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 8;
+      td.textContent = "No imports yet.";
+      row.appendChild(td);
+      body.appendChild(row);
+    }
+    busy(imports.find((i) => ACTIVE.includes(i.state)));
+  } catch (_) {
+    // The list stays as it was; the next poll tries again.
+  } finally {
+    refreshing = false;
+  }
+}
+
+// Upload is off while the account has an import active: one at a time.
+let watching = null;
+function busy(active) {
+  $("upload-button").disabled = Boolean(active);
+  $("busy").hidden = !active;
+  if (active) {
+    $("busy").textContent =
+      `Import ${active.id} (${active.file_name}) is ${words(active.state)}: upload another file once it ends, or stop it.`;
+    if (!watching) watching = setInterval(refreshRecent, 2000);
+  } else if (watching) {
+    clearInterval(watching);
+    watching = null;
   }
 }
 
@@ -158,10 +389,7 @@ async function upload(event) {
   const choice = form.querySelector('input[name="passwords"]:checked').value;
   data.append("passwords", choice === "to" ? `to:${$("pw-address").value.trim()}` : choice);
   $("upload-button").disabled = true;
-  $("current").hidden = false;
-  $("errors").hidden = true;
-  $("results").hidden = true;
-  $("progress").hidden = true;
+  const mine = show("none");
   say(`Checking ${file.name}…`);
   try {
     const response = await fetch("/api/imports", {
@@ -170,6 +398,7 @@ async function upload(event) {
       credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf },
     });
+    if (mine !== shown) return;
     if (response.status === 422) {
       showErrors(await response.json());
     } else if (response.status === 202) {
@@ -179,9 +408,9 @@ async function upload(event) {
       say(`Not imported: ${await failure(response)}`, true);
     }
   } catch (e) {
-    say(`Not imported: ${e}`, true);
+    if (mine === shown) say(`Not imported: ${e}`, true);
   } finally {
-    $("upload-button").disabled = false;
+    refreshRecent();
   }
 }
 
@@ -199,8 +428,14 @@ async function stop() {
 document.addEventListener("DOMContentLoaded", () => {
   $("upload").addEventListener("submit", upload);
   $("stop").addEventListener("click", stop);
-  $("failures-only").addEventListener("change", filter);
+  $("errors-filter").addEventListener("change", () => errorsPage(errorsUrl($("errors-filter").value)));
+  $("results-filter").addEventListener("change", () => resultsPage(resultsUrl($("results-filter").value)));
   for (const button of document.querySelectorAll("button[data-import]")) {
     button.addEventListener("click", () => follow(button.dataset.import));
+  }
+  const active = document.querySelector("main").dataset.active;
+  if (active) {
+    follow(active);
+    $("upload-button").disabled = true;
   }
 });

@@ -25,6 +25,23 @@ pub struct ReportJson {
     pub errors_total: u64,
     /// The rows' errors by code and column, most first.
     pub error_counts: Vec<ErrorCountJson>,
+    /// From the API: where the whole report is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportLinksJson>,
+}
+
+/// Where a refused upload's whole report is, kept for a day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportLinksJson {
+    pub id: String,
+    /// Every error, in this report's shape.
+    pub json: String,
+    /// The errors a page at a time (`?after=ROW&limit=N&code=CODE`).
+    pub errors: String,
+    /// The file's rows with an `Errors` column: fix them and upload the
+    /// file again. Absent when the file itself was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
 }
 
 /// One error of a validation report.
@@ -44,9 +61,9 @@ pub struct ReportErrorJson {
 /// How many row errors a report has of one code in one column.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorCountJson {
-    pub code: &'static str,
+    pub code: String,
     /// The column as the template spells it; null for whole-row errors.
-    pub column: Option<&'static str>,
+    pub column: Option<String>,
     pub count: u64,
 }
 
@@ -70,6 +87,15 @@ impl ReportJson {
             errors: file.chain(rows).collect(),
             errors_total: report.file_errors.len() as u64 + report.counts.total(),
             error_counts: error_counts(report),
+            report: None,
+        }
+    }
+
+    /// The report with where all of it is.
+    pub fn linked(self, links: ReportLinksJson) -> ReportJson {
+        ReportJson {
+            report: Some(links),
+            ..self
         }
     }
 }
@@ -90,13 +116,69 @@ pub fn error_counts(report: &Report) -> Vec<ErrorCountJson> {
         .counts
         .iter()
         .map(|(code, column, count)| ErrorCountJson {
-            code: code.as_str(),
-            column: column.map(|c| c.header()),
+            code: code.as_str().to_string(),
+            column: column.map(|c| c.header().to_string()),
             count,
         })
         .collect();
     counts.sort_by_key(|c| std::cmp::Reverse(c.count));
     counts
+}
+
+/// An import's rows by status and its failed rows' errors by code: what
+/// its pages of results are out of.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SummaryJson<'a> {
+    pub id: &'a str,
+    /// As in the import's status.
+    pub state: &'static str,
+    pub total: u64,
+    /// Rows by status; `pending`: not processed yet, while the import is
+    /// active. They add up to `total`.
+    pub statuses: StatusCountsJson,
+    /// The failed rows' errors by code and column, most first (a row with
+    /// two errors counts under each).
+    pub error_counts: Vec<ErrorCountJson>,
+}
+
+/// An import's rows by status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCountsJson {
+    pub created: u64,
+    pub failed: u64,
+    pub not_processed: u64,
+    pub pending: u64,
+}
+
+impl<'a> SummaryJson<'a> {
+    pub fn new(
+        import: &'a Import,
+        failures: std::collections::BTreeMap<(String, Option<String>), u64>,
+    ) -> SummaryJson<'a> {
+        let mut error_counts: Vec<ErrorCountJson> = failures
+            .into_iter()
+            .map(|((code, column), count)| ErrorCountJson {
+                code,
+                column,
+                count,
+            })
+            .collect();
+        error_counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+        SummaryJson {
+            id: import.id.as_str(),
+            state: import.state.as_str(),
+            total: import.total,
+            statuses: StatusCountsJson {
+                created: import.created,
+                failed: import.failed,
+                not_processed: import.not_processed,
+                pending: import
+                    .total
+                    .saturating_sub(import.processed + import.not_processed),
+            },
+            error_counts,
+        }
+    }
 }
 
 /// Writes the report with every one of its rows' `errors` as pretty JSON,

@@ -18,6 +18,12 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("no such import for this account")]
     NotFound,
+    #[error(
+        "no such report for this account: a refused upload's report is kept for a day, the last 5 of an account"
+    )]
+    NoReport,
+    #[error("the file was refused as a whole: it has no rows to fix; the report says why")]
+    NoRows,
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("the file is larger than the limit of {max_bytes} bytes")]
@@ -32,7 +38,7 @@ pub enum ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorJson {
     /// A stable code: `unauthorized`, `forbidden`, `not_found`,
-    /// `bad_request`, `invalid_option`, `file_too_large`, `import_active`,
+    /// `bad_upload`, `invalid_option`, `file_too_large`, `import_active`,
     /// `internal`.
     pub code: &'static str,
     pub message: String,
@@ -50,7 +56,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoReport | ApiError::NoRows => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::ImportActive { .. } => StatusCode::CONFLICT,
@@ -62,7 +68,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::NoReport | ApiError::NoRows => "not_found",
             ApiError::BadRequest { code, .. } => code,
             ApiError::TooLarge { .. } => "file_too_large",
             ApiError::ImportActive { .. } => "import_active",

@@ -3,27 +3,30 @@
 //! caller's account only: another account's import does not exist here
 //! (404), whatever its id.
 
-use std::io::Write;
+use std::ops::ControlFlow;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_jobs::{
-    Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, for_each_result, submit, write_failed_rows,
+    DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where,
+    results_page, submit, write_failed_rows,
 };
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
 use roster_template::csv_line;
+use roster_validate::Code;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::contract::{
-    FIRST_ERRORS, RESULTS_CSV_HEADER, ReportJson, ResultJson, StatusJson, result_csv,
+    RESULTS_CSV_HEADER, ReportJson, ResultJson, StatusJson, SummaryJson, result_csv,
 };
 use crate::error::ErrorJson;
+use crate::query::Query;
+use crate::reports::report_links;
+use crate::stream::{csv_response, json_response, streamed};
 use crate::upload::{Upload, receive};
 use crate::{ApiError, AppState};
 
@@ -34,22 +37,139 @@ const CHUNK_ROWS: std::ops::RangeInclusive<u64> = 1_000..=1_000_000;
 
 /// An import's options, in the query string or as form fields.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ImportOptions {
     /// Voice services: `true` (default) or `false` (the phone, extension
     /// and location columns are ignored).
+    #[param(schema_with = voice_schema)]
     voice: Option<String>,
     /// Temporary passwords: `users` (default), `none`, or `to:ADDRESS`.
+    #[param(pattern = "^(users|none|to:[^@]+@[^@]+)$")]
     passwords: Option<String>,
-    /// Data rows per chunk, for workers to share: 1000 to 1000000
-    /// (default 100000).
+    /// Data rows per chunk, for workers to share (default 100000).
+    #[param(value_type = Option<u64>, minimum = 1000, maximum = 1000000)]
     chunk_rows: Option<String>,
+}
+
+/// What `voice` takes.
+const VOICE_ON: [&str; 4] = ["true", "on", "1", "yes"];
+const VOICE_OFF: [&str; 4] = ["false", "off", "0", "no"];
+
+fn voice_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(VOICE_ON.into_iter().chain(VOICE_OFF)))
+        .build()
 }
 
 /// How many imports a list gives.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListOptions {
-    /// At most this many, newest first (default 50, at most 500).
+    /// At most this many, newest first (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+}
+
+/// The most imports a list gives.
+const MAX_LIST: u32 = 500;
+
+/// Which results, from where, and how many.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ResultsQuery {
+    /// Rows after this line of the file: the `row` of the last result of
+    /// the page before. Absent: from the first row.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// At most this many results; the response's `Link` header (`rel="next"`)
+    /// gives the next page when there may be more. Absent: every result,
+    /// streamed.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Only rows of this status.
+    status: Option<StatusFilter>,
+    /// Only failed rows with an error of this code.
+    #[param(schema_with = result_code_schema)]
+    code: Option<String>,
+}
+
+/// A row status to filter by.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum StatusFilter {
+    Created,
+    Failed,
+    NotProcessed,
+}
+
+/// The most results a page gives.
+const MAX_PAGE: u32 = 1000;
+
+/// Codes a row's result can have: the row codes.
+pub(crate) fn row_codes() -> impl Iterator<Item = &'static str> {
+    Code::ALL
+        .into_iter()
+        .filter(|c| !c.is_file_level())
+        .map(Code::as_str)
+}
+
+fn result_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(row_codes()))
+        .build()
+}
+
+impl ResultsQuery {
+    /// The filter asked for; a limit out of range, an unknown code, or a
+    /// code with a status other than `failed` is refused.
+    fn filter(&self) -> Result<ResultFilter<'_>, ApiError> {
+        if let Some(limit) = self.limit
+            && !(1..=MAX_PAGE).contains(&limit)
+        {
+            return Err(invalid_option(format!(
+                "limit {limit}: use a whole number from 1 to {MAX_PAGE}"
+            )));
+        }
+        let status = self.status.map(|s| match s {
+            StatusFilter::Created => RowStatus::Created,
+            StatusFilter::Failed => RowStatus::Failed,
+            StatusFilter::NotProcessed => RowStatus::NotProcessed,
+        });
+        match (&self.code, status) {
+            (Some(code), None | Some(RowStatus::Failed)) => {
+                if !row_codes().any(|c| c == code) {
+                    return Err(invalid_option(format!(
+                        "code '{code}': use a row code, e.g. email_taken"
+                    )));
+                }
+                Ok(ResultFilter::Code(code))
+            }
+            (Some(_), Some(_)) => Err(invalid_option(
+                "code picks failed rows: send it without status, or with status=failed".to_string(),
+            )),
+            (None, Some(status)) => Ok(ResultFilter::Status(status)),
+            (None, None) => Ok(ResultFilter::All),
+        }
+    }
+
+    /// The query of the page after the one ending at `row`.
+    fn next(&self, row: u64, limit: u32) -> String {
+        let mut query = format!("after={row}&limit={limit}");
+        if let Some(status) = self.status {
+            let status = match status {
+                StatusFilter::Created => "created",
+                StatusFilter::Failed => "failed",
+                StatusFilter::NotProcessed => "not_processed",
+            };
+            query.push_str(&format!("&status={status}"));
+        }
+        if let Some(code) = &self.code {
+            query.push_str(&format!("&code={code}"));
+        }
+        query
+    }
 }
 
 /// What stopping did, and the import after it.
@@ -144,9 +264,14 @@ pub(crate) async fn create_import(
     };
     match submit(&state.store, submission).await? {
         Submitted::Invalid(checked) => {
-            let body = tokio::task::spawn_blocking(move || first_errors(checked))
-                .await
-                .map_err(ApiError::internal)??;
+            let Upload { path, name, .. } = upload;
+            let kept = state.reports.keep(caller.account.id, checked, path, name)?;
+            let body = tokio::task::spawn_blocking(move || -> Result<ReportJson, ApiError> {
+                let first = kept.first_errors()?;
+                Ok(ReportJson::new(&kept.report, first).linked(report_links(&kept)))
+            })
+            .await
+            .map_err(ApiError::internal)??;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
         }
         Submitted::Queued { import, .. } => {
@@ -169,6 +294,7 @@ pub(crate) async fn create_import(
     params(ListOptions),
     responses(
         (status = 200, description = "The imports", body = [StatusJson]),
+        (status = 400, description = "A limit out of range", body = ErrorJson),
         (status = 401, description = "No or unknown token", body = ErrorJson),
     ),
     security(("token" = []))
@@ -178,7 +304,12 @@ pub(crate) async fn list_imports(
     caller: Caller,
     Query(options): Query<ListOptions>,
 ) -> Result<Response, ApiError> {
-    let limit = options.limit.unwrap_or(50).clamp(1, 500);
+    let limit = options.limit.unwrap_or(50);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(invalid_option(format!(
+            "limit {limit}: use a whole number from 1 to {MAX_LIST}"
+        )));
+    }
     let imports = state.store.account_imports(&caller.account, limit).await?;
     let body: Vec<StatusJson<'_>> = imports.iter().map(StatusJson::new).collect();
     Ok(Json(body).into_response())
@@ -206,16 +337,21 @@ pub(crate) async fn get_import(
     Ok(Json(StatusJson::new(&import)).into_response())
 }
 
-/// One result per data row, in file order: JSON, or CSV when the request
-/// accepts `text/csv`.
+/// Results in file order, a page at a time (`limit`, then `after` the last
+/// row of the page before) or all of them streamed; every row, or the rows
+/// of one status or one error code. JSON, or CSV when the request accepts
+/// `text/csv`.
 #[utoipa::path(
     get,
     path = "/api/imports/{id}/results",
     tag = "imports",
-    params(("id" = String, Path, description = "The import's id")),
+    params(("id" = String, Path, description = "The import's id"), ResultsQuery),
     responses(
         (status = 200, description = "The results: JSON, or CSV when `Accept: text/csv`",
-            content(([ResultJson] = "application/json"), (String = "text/csv"))),
+            content(([ResultJson] = "application/json"), (String = "text/csv")),
+            headers(("Link" = String, description = "With `limit`, when the page is full: \
+                `<URL>; rel=\"next\"`, the next page"))),
+        (status = 400, description = "A parameter out of range or not in its list", body = ErrorJson),
         (status = 401, description = "No or unknown token", body = ErrorJson),
         (status = 404, description = "No such import for this account", body = ErrorJson),
     ),
@@ -225,16 +361,56 @@ pub(crate) async fn results(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(query): Query<ResultsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
-    results_as(state, caller, id, csv).await
+    query.filter()?;
+    let import = owned_import(&state, &caller, &id).await?;
+    let Some(limit) = query.limit else {
+        return Ok(results_as(state, import, query, csv));
+    };
+    let store = state.store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let after = query.after.unwrap_or(0);
+    let (page, query) = tokio::task::spawn_blocking(move || {
+        let filter = query.filter()?;
+        let page = results_page(&store, &import, runtime, after, limit as usize, filter)?;
+        Ok::<_, ApiError>((page, (query, import)))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let (query, import) = query;
+    let next = (page.len() == limit as usize)
+        .then(|| page.last())
+        .flatten()
+        .map(|last| {
+            format!(
+                "</api/imports/{}/results?{}>; rel=\"next\"",
+                import.id,
+                query.next(last.row, limit)
+            )
+        });
+    let mut response = if csv {
+        let mut body = csv_line(RESULTS_CSV_HEADER);
+        for line in &page {
+            body.push_str(&result_csv(line));
+        }
+        csv_response(body.into(), None)
+    } else {
+        let json: Vec<ResultJson<'_>> = page.iter().map(ResultJson::new).collect();
+        Json(json).into_response()
+    };
+    if let Some(value) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert(header::LINK, value);
+    }
+    Ok(response)
 }
 
-/// The results as JSON.
+/// Every result as JSON, streamed: the download.
 #[utoipa::path(
     get,
     path = "/api/imports/{id}/results.json",
@@ -242,6 +418,7 @@ pub(crate) async fn results(
     params(("id" = String, Path, description = "The import's id")),
     responses(
         (status = 200, description = "The results", body = [ResultJson]),
+        (status = 401, description = "No or unknown token", body = ErrorJson),
         (status = 404, description = "No such import for this account", body = ErrorJson),
     ),
     security(("token" = []))
@@ -251,10 +428,11 @@ pub(crate) async fn results_json(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    results_as(state, caller, id, false).await
+    let import = owned_import(&state, &caller, &id).await?;
+    Ok(results_as(state, import, ResultsQuery::default(), false))
 }
 
-/// The results as CSV.
+/// Every result as CSV, streamed: the download.
 #[utoipa::path(
     get,
     path = "/api/imports/{id}/results.csv",
@@ -262,6 +440,7 @@ pub(crate) async fn results_json(
     params(("id" = String, Path, description = "The import's id")),
     responses(
         (status = 200, description = "The results", body = String, content_type = "text/csv"),
+        (status = 401, description = "No or unknown token", body = ErrorJson),
         (status = 404, description = "No such import for this account", body = ErrorJson),
     ),
     security(("token" = []))
@@ -271,7 +450,32 @@ pub(crate) async fn results_csv(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    results_as(state, caller, id, true).await
+    let import = owned_import(&state, &caller, &id).await?;
+    Ok(results_as(state, import, ResultsQuery::default(), true))
+}
+
+/// An import's rows counted by status, and its failed rows' errors by code
+/// and column: what a page of results is out of.
+#[utoipa::path(
+    get,
+    path = "/api/imports/{id}/summary",
+    tag = "imports",
+    params(("id" = String, Path, description = "The import's id")),
+    responses(
+        (status = 200, description = "The counts", body = SummaryJson),
+        (status = 401, description = "No or unknown token", body = ErrorJson),
+        (status = 404, description = "No such import for this account", body = ErrorJson),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let import = owned_import(&state, &caller, &id).await?;
+    let counts = state.store.failure_counts(import.key).await?;
+    Ok(Json(SummaryJson::new(&import, counts)).into_response())
 }
 
 /// The original header and cells of every row not created, plus `Errors`:
@@ -338,19 +542,6 @@ pub(crate) async fn stop_import(
     .into_response())
 }
 
-/// The report of a refused file, with its first errors. Blocks on the file
-/// of errors.
-fn first_errors(mut checked: Checked) -> Result<ReportJson, ApiError> {
-    let first: Vec<_> = checked
-        .errors
-        .errors()
-        .map_err(ApiError::internal)?
-        .take(FIRST_ERRORS)
-        .collect::<Result<_, _>>()
-        .map_err(ApiError::internal)?;
-    Ok(ReportJson::new(&checked.report, first))
-}
-
 /// The import with this id, if it is the caller's; any other import, or
 /// an id that is not one, is not found.
 async fn owned_import(state: &AppState, caller: &Caller, id: &str) -> Result<Import, ApiError> {
@@ -361,68 +552,70 @@ async fn owned_import(state: &AppState, caller: &Caller, id: &str) -> Result<Imp
     }
 }
 
-async fn results_as(
-    state: AppState,
-    caller: Caller,
-    id: String,
-    csv: bool,
-) -> Result<Response, ApiError> {
-    let import = owned_import(&state, &caller, &id).await?;
-    let store = state.store.clone();
+/// The results `query` picks, all of them, streamed as CSV or JSON.
+fn results_as(state: AppState, import: Import, query: ResultsQuery, csv: bool) -> Response {
+    let store = state.store;
     let runtime = tokio::runtime::Handle::current();
     if csv {
         let body = streamed(move |out| {
             out.write_all(csv_line(RESULTS_CSV_HEADER).as_bytes())
                 .map_err(roster_jobs::Error::Output)?;
-            for_each_result(&store, &import, runtime, &mut |line, _| {
+            each_line(&store, &import, runtime, &query, |line, _| {
                 out.write_all(result_csv(line).as_bytes())
                     .map_err(roster_jobs::Error::Output)
             })
         });
-        return Ok(csv_response(body, None));
+        return csv_response(body, None);
     }
-    let body = streamed(move |out| {
-        let mut first = true;
+    json_response(streamed(move |out| {
         out.write_all(b"[").map_err(roster_jobs::Error::Output)?;
-        for_each_result(&store, &import, runtime, &mut |line, _| {
+        each_line(&store, &import, runtime, &query, |line, first| {
             if !first {
                 out.write_all(b",").map_err(roster_jobs::Error::Output)?;
             }
-            first = false;
             serde_json::to_writer(&mut *out, &ResultJson::new(line))
                 .map_err(|e| roster_jobs::Error::Output(std::io::Error::other(e)))
         })?;
         out.write_all(b"]").map_err(roster_jobs::Error::Output)
-    });
-    let mut response = Response::new(body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(response)
+    }))
 }
 
-fn csv_response(body: Body, disposition: Option<String>) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Some(value) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+/// Calls `write` with every result `query` picks, and whether it is the
+/// first.
+fn each_line(
+    store: &roster_store::Store,
+    import: &Import,
+    runtime: tokio::runtime::Handle,
+    query: &ResultsQuery,
+    mut write: impl FnMut(&roster_jobs::ResultLine, bool) -> Result<(), roster_jobs::Error>,
+) -> Result<(), roster_jobs::Error> {
+    // Checked before the response began: it reads.
+    let filter = query
+        .filter()
+        .map_err(|e| roster_jobs::Error::Output(std::io::Error::other(e.to_string())))?;
+    let mut first = true;
+    let after = query.after.unwrap_or(0);
+    for_each_result_where(store, import, runtime, after, filter, &mut |line| {
+        write(line, first)?;
+        first = false;
+        Ok(ControlFlow::Continue(()))
+    })
 }
 
-/// The failed-rows file's name: the uploaded name's stem in safe letters
-/// (`A-Z a-z 0-9 . _ -`, nothing a browser or a shell reads specially),
+/// The failed-rows file's name: the uploaded name's stem in safe letters,
 /// then `-failed-rows.csv`.
 fn failed_rows_file_name(import: &Import) -> String {
-    let stem = import
-        .file_name
-        .rsplit_once('.')
-        .map_or(import.file_name.as_str(), |(stem, _)| stem);
+    match safe_stem(&import.file_name) {
+        Some(stem) => format!("{stem}-failed-rows.csv"),
+        None => format!("import-{}-failed-rows.csv", &import.id.as_str()[..8]),
+    }
+}
+
+/// An uploaded file's name without its extension, in safe letters
+/// (`A-Z a-z 0-9 . _ -`, nothing a browser or a shell reads specially), to
+/// name a download after; `None` when nothing is left.
+pub(crate) fn safe_stem(name: &str) -> Option<String> {
+    let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let safe: String = stem
         .chars()
         .map(|c| {
@@ -435,11 +628,7 @@ fn failed_rows_file_name(import: &Import) -> String {
         .take(64)
         .collect();
     let safe = safe.trim_matches(|c| c == '.' || c == '_');
-    if safe.is_empty() {
-        format!("import-{}-failed-rows.csv", &import.id.as_str()[..8])
-    } else {
-        format!("{safe}-failed-rows.csv")
-    }
+    (!safe.is_empty()).then(|| safe.to_string())
 }
 
 /// An import's options, read.
@@ -457,8 +646,9 @@ impl Chosen {
         chunk_rows: Option<&str>,
     ) -> Result<Chosen, ApiError> {
         let voice = match voice {
-            None | Some("true" | "on" | "1" | "yes") => true,
-            Some("false" | "off" | "0" | "no") => false,
+            None => true,
+            Some(v) if VOICE_ON.contains(&v) => true,
+            Some(v) if VOICE_OFF.contains(&v) => false,
             Some(other) => {
                 return Err(invalid_option(format!(
                     "voice '{other}': use true or false"
@@ -496,77 +686,9 @@ impl Chosen {
     }
 }
 
-fn invalid_option(message: String) -> ApiError {
+pub(crate) fn invalid_option(message: String) -> ApiError {
     ApiError::BadRequest {
         code: "invalid_option",
         message,
-    }
-}
-
-/// A response body written by `write` on a blocking thread (it reads the
-/// import's stored file), sent a chunk at a time as it is written. If the
-/// client goes away, the next chunk fails to send and `write` stops.
-fn streamed(
-    write: impl FnOnce(&mut dyn Write) -> Result<(), roster_jobs::Error> + Send + 'static,
-) -> Body {
-    let (chunks, body) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut out = Chunks {
-            sender: chunks.clone(),
-            buffer: Vec::with_capacity(CHUNK),
-        };
-        let written =
-            write(&mut out).and_then(|()| out.flush().map_err(roster_jobs::Error::Output));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "a response stopped before its end");
-            let _ = chunks.blocking_send(Err(std::io::Error::other(e.to_string())));
-        }
-    });
-    Body::from_stream(Receiver(body))
-}
-
-/// Bytes per chunk of a streamed body.
-const CHUNK: usize = 64 * 1024;
-
-/// A writer that sends what it is given as chunks of a body.
-struct Chunks {
-    sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buffer: Vec<u8>,
-}
-
-impl Write for Chunks {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(CHUNK),
-        ));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
-    }
-}
-
-/// The receiving end of [`Chunks`], as a stream of a body.
-struct Receiver(mpsc::Receiver<Result<Bytes, std::io::Error>>);
-
-impl futures_util::Stream for Receiver {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
     }
 }

@@ -25,6 +25,9 @@ mod form;
 mod imports;
 mod openapi;
 mod page;
+mod query;
+mod reports;
+mod stream;
 pub mod token;
 mod upload;
 
@@ -62,6 +65,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) store: Store,
+    /// Refused uploads' reports, kept for their links.
+    pub(crate) reports: reports::Reports,
     pub(crate) limits: Limits,
     pub(crate) secure_cookies: bool,
 }
@@ -70,6 +75,7 @@ pub(crate) struct AppState {
 pub fn app(store: Store, config: ServerConfig) -> Router {
     let state = AppState {
         store,
+        reports: reports::Reports::default(),
         limits: config.limits,
         secure_cookies: config.secure_cookies,
     };
@@ -80,7 +86,11 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
         .routes(routes!(imports::results_json))
         .routes(routes!(imports::results_csv))
         .routes(routes!(imports::failed_rows))
+        .routes(routes!(imports::summary))
         .routes(routes!(imports::stop_import))
+        .routes(routes!(reports::report))
+        .routes(routes!(reports::report_errors))
+        .routes(routes!(reports::report_rows))
         .split_for_parts();
     Router::new()
         .merge(api)

@@ -111,7 +111,7 @@ pub(crate) async fn template() -> Response {
 fn page(account: &Account, csrf: &str, imports: &[Import]) -> String {
     let rows: String = imports.iter().map(import_row).collect();
     let rows = if rows.is_empty() {
-        "<tr><td colspan=\"7\">No imports yet.</td></tr>".to_string()
+        "<tr><td colspan=\"8\">No imports yet.</td></tr>".to_string()
     } else {
         rows
     };
@@ -123,6 +123,13 @@ fn page(account: &Account, csrf: &str, imports: &[Import]) -> String {
             ("slug", &html_escape(account.slug.as_str())),
             ("csrf", csrf),
             ("imports", &rows),
+            (
+                "active",
+                imports
+                    .iter()
+                    .find(|i| i.state.is_active())
+                    .map_or("", |i| i.id.as_str()),
+            ),
         ],
         str::to_string,
     )
@@ -130,13 +137,14 @@ fn page(account: &Account, csrf: &str, imports: &[Import]) -> String {
 
 fn import_row(import: &Import) -> String {
     format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
          <td><button type=\"button\" data-import=\"{}\">Open<span class=\"visually-hidden\"> {}</span></button></td></tr>\n",
         html_escape(&import.file_name),
         import.state.as_str().replace('_', " "),
         import.total,
         import.created,
-        import.failed + import.not_processed,
+        import.failed,
+        import.not_processed,
         html_escape(&import.created_at),
         import.id,
         html_escape(&import.file_name),

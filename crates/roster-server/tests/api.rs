@@ -33,6 +33,22 @@ fn with_errors() -> String {
     format!("{HEADER}Ada,not-an-email,,\nGrace,grace@acme.example,+1 212 555 0100,\n")
 }
 
+/// The test accounts: ten parked numbers, no users.
+fn account_spec(slug: &str) -> AccountSpec {
+    AccountSpec {
+        slug: AccountSlug::parse(slug).expect("valid"),
+        name: format!("{slug} Corp"),
+        locations: Vec::new(),
+        parked_numbers: (0..10)
+            .map(|i| E164::parse(&format!("1617200000{i}")).expect("valid"))
+            .collect(),
+        users: Vec::new(),
+        extensions: ExtensionPolicy::DEFAULT,
+        extension_first: 7000,
+        default_role: Role::User,
+    }
+}
+
 /// A server on loopback and what a test needs around it.
 struct TestApp {
     base: String,
@@ -53,18 +69,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{}: {e:?}", db.kind));
         let mut tokens = Vec::new();
         for slug in ["acme", "other"] {
-            let spec = AccountSpec {
-                slug: AccountSlug::parse(slug).expect("valid"),
-                name: format!("{slug} Corp"),
-                locations: Vec::new(),
-                parked_numbers: (0..10)
-                    .map(|i| E164::parse(&format!("1617200000{i}")).expect("valid"))
-                    .collect(),
-                users: Vec::new(),
-                extensions: ExtensionPolicy::DEFAULT,
-                extension_first: 7000,
-                default_role: Role::User,
-            };
+            let spec = account_spec(slug);
             store.load_account(&spec).await.expect("an account");
             let account = store.existing_account(&spec.slug).await.expect("it");
             let token = roster_server::token::create(&store, &account)
@@ -646,6 +651,10 @@ async fn the_template_and_the_openapi_document_are_served() {
             "GET /api/imports/{id}/results",
             "GET /api/imports/{id}/results.csv",
             "GET /api/imports/{id}/results.json",
+            "GET /api/imports/{id}/summary",
+            "GET /api/reports/{id}",
+            "GET /api/reports/{id}/errors",
+            "GET /api/reports/{id}/rows.csv",
             "POST /api/imports",
             "POST /api/imports/{id}/stop",
         ]
@@ -793,4 +802,453 @@ async fn an_upload_is_refused_for_its_shape_before_it_is_read_whole() {
         started.elapsed()
     );
     app.end().await;
+}
+
+/// `rows` clean rows for `acme`, without numbers or extensions.
+fn many(rows: usize) -> String {
+    let mut csv = HEADER.to_string();
+    for i in 0..rows {
+        csv.push_str(&format!("Person {i},person{i}@acme.example,,\n"));
+    }
+    csv
+}
+
+/// Every page of `path` (a results or errors route with its filters),
+/// `limit` at a time, following the `Link` header; the items in order.
+async fn every_page(app: &TestApp, path: &str, limit: u32) -> Vec<Value> {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut next = Some(format!("{path}{sep}limit={limit}"));
+    let mut items = Vec::new();
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let page = Response::of(app.get(&url, &app.acme)).await;
+        assert_eq!(page.status, StatusCode::OK, "{url}: {}", page.body);
+        let got = page.json().as_array().cloned().expect("a list");
+        let mut rows: Vec<&Value> = got.iter().map(|item| &item["row"]).collect();
+        rows.dedup();
+        assert!(rows.len() <= limit as usize, "{url}");
+        next = page.headers.get(reqwest::header::LINK).map(|link| {
+            let link = link.to_str().expect("text");
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link.trim_start_matches('<')
+                .trim_end_matches(">; rel=\"next\"")
+                .to_string()
+        });
+        if next.is_some() {
+            assert_eq!(
+                rows.len(),
+                limit as usize,
+                "{url}: a Link after a short page"
+            );
+        }
+        items.extend(got);
+        pages += 1;
+        assert!(pages < 10_000, "{path}: no end");
+    }
+    items
+}
+
+#[tokio::test]
+async fn results_page_through_every_filter_and_match_the_whole_on_both_databases() {
+    for db in testing::both("results_page_through").await {
+        let kind = db.kind;
+        let app = TestApp::start(db, ServerConfig::default(), false).await;
+        // 2,500 rows in three chunks; every 7th email taken after the
+        // upload, so that those rows fail when the import runs.
+        let out = app
+            .upload(
+                &app.acme,
+                "many.csv",
+                &many(2_500),
+                &[("passwords", "none"), ("chunk_rows", "1000")],
+            )
+            .await;
+        assert_eq!(out.status, StatusCode::ACCEPTED, "{kind}: {}", out.body);
+        let id = out.json()["id"].as_str().expect("an id").to_string();
+        let mut spec = account_spec("acme");
+        for i in (0..2_500).step_by(7) {
+            spec.users.push(roster_store::UserSpec {
+                display_name: format!("Earlier {i}"),
+                email: roster_validate::Email::parse(&format!("person{i}@acme.example"))
+                    .expect("valid"),
+                extension: None,
+                numbers: Vec::new(),
+                location: None,
+                role: None,
+            });
+        }
+        app.store.load_account(&spec).await.expect("the users");
+        run_worker_until_done(&app, &id).await;
+
+        let whole = Response::of(app.get(&format!("/api/imports/{id}/results.json"), &app.acme))
+            .await
+            .json();
+        let whole = whole.as_array().cloned().expect("a list");
+        assert_eq!(whole.len(), 2_500, "{kind}");
+        let failed: Vec<Value> = whole
+            .iter()
+            .filter(|r| r["status"] == "failed")
+            .cloned()
+            .collect();
+        assert_eq!(failed.len(), 358, "{kind}");
+        assert!(
+            failed
+                .iter()
+                .all(|r| r["errors"][0]["code"] == "email_taken")
+        );
+
+        let base = format!("/api/imports/{id}/results");
+        assert_eq!(every_page(&app, &base, 97).await, whole, "{kind}");
+        assert_eq!(
+            every_page(&app, &format!("{base}?status=failed"), 50).await,
+            failed
+        );
+        assert_eq!(
+            every_page(&app, &format!("{base}?code=email_taken"), 1000).await,
+            failed
+        );
+        let created: Vec<Value> = whole
+            .iter()
+            .filter(|r| r["status"] == "created")
+            .cloned()
+            .collect();
+        assert_eq!(
+            every_page(&app, &format!("{base}?status=created"), 333).await,
+            created
+        );
+        assert_eq!(
+            every_page(&app, &format!("{base}?code=invalid_email"), 10).await,
+            Vec::<Value>::new()
+        );
+        // A page starts after any row, in any chunk.
+        let page = Response::of(app.get(&format!("{base}?after=1500&limit=3"), &app.acme))
+            .await
+            .json();
+        assert_eq!(page, json!(whole[1499..1502]), "{kind}");
+
+        let summary = Response::of(app.get(&format!("/api/imports/{id}/summary"), &app.acme))
+            .await
+            .json();
+        assert_eq!(
+            summary["statuses"],
+            json!({"created": 2_142, "failed": 358, "not_processed": 0, "pending": 0}),
+            "{kind}"
+        );
+        assert_eq!(
+            summary["error_counts"],
+            json!([{"code": "email_taken", "column": "Email Address (Mandatory)", "count": 358}])
+        );
+        let status = Response::of(app.get(&format!("/api/imports/{id}"), &app.acme))
+            .await
+            .json();
+        assert_eq!(
+            (&status["created"], &status["failed"]),
+            (&json!(2_142), &json!(358))
+        );
+
+        // An import stopped before it ran: every row not processed.
+        let out = app
+            .upload(
+                &app.acme,
+                "later.csv",
+                &many(1_200).replace("person", "later"),
+                &[("chunk_rows", "1000")],
+            )
+            .await;
+        let later = out.json()["id"].as_str().expect("an id").to_string();
+        let stop = Response::of(app.post(&format!("/api/imports/{later}/stop"), &app.acme)).await;
+        assert_eq!(stop.json()["outcome"], json!("stopped"), "{kind}");
+        let base = format!("/api/imports/{later}/results");
+        let skipped = every_page(&app, &format!("{base}?status=not_processed"), 100).await;
+        assert_eq!(skipped.len(), 1_200, "{kind}");
+        assert_eq!(skipped, every_page(&app, &base, 1000).await);
+        assert_eq!(skipped[0]["row"], json!(2));
+        assert_eq!(skipped[1_199]["row"], json!(1_201));
+        assert!(skipped.iter().all(|r| r["status"] == "not_processed"));
+        let failed_rows =
+            Response::of(app.get(&format!("/api/imports/{later}/failed-rows.csv"), &app.acme))
+                .await;
+        let second = failed_rows.body.lines().nth(1).expect("a row");
+        assert!(
+            second.ends_with(
+                ",not processed: the import was stopped before this row; import the failed-rows file to create it"
+            ),
+            "{second}"
+        );
+        let summary = Response::of(app.get(&format!("/api/imports/{later}/summary"), &app.acme))
+            .await
+            .json();
+        assert_eq!(
+            summary["statuses"],
+            json!({"created": 0, "failed": 0, "not_processed": 1_200, "pending": 0}),
+            "{kind}"
+        );
+        app.end().await;
+    }
+}
+
+/// Runs a worker beside the app until the import has finished.
+async fn run_worker_until_done(app: &TestApp, id: &str) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_worker(
+        app.store.clone(),
+        "test-api-late",
+        WorkerConfig::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    app.finished(id).await;
+    let _ = stop.send(());
+    let _ = worker.await;
+}
+
+#[tokio::test]
+async fn a_refused_uploads_whole_report_pages_and_rows_are_a_link_away() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    // 300 rows, every third with a bad email, every fifth a number the
+    // account does not own.
+    let mut csv = HEADER.to_string();
+    for i in 0..300 {
+        let email = if i % 3 == 0 {
+            format!("bad{i}.acme.example")
+        } else {
+            format!("p{i}@acme.example")
+        };
+        let number = if i % 5 == 0 {
+            format!("+1 212 555 {i:04}")
+        } else {
+            String::new()
+        };
+        csv.push_str(&format!("P {i},{email},{number},\n"));
+    }
+    let out = app.upload(&app.acme, "staff list.csv", &csv, &[]).await;
+    assert_eq!(out.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let report = out.json();
+    assert_eq!(report["errors_total"], json!(160));
+    assert_eq!(report["errors"].as_array().map(Vec::len), Some(100));
+    let links = &report["report"];
+    let id = links["id"].as_str().expect("an id").to_string();
+    assert_eq!(links["json"], json!(format!("/api/reports/{id}")));
+    assert_eq!(links["csv"], json!(format!("/api/reports/{id}/rows.csv")));
+
+    let whole = Response::of(app.get(&format!("/api/reports/{id}"), &app.acme)).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    let whole = whole.json();
+    let every = whole["errors"].as_array().cloned().expect("errors");
+    assert_eq!(every.len(), 160);
+    assert_eq!(
+        every[..100],
+        report["errors"].as_array().expect("errors")[..]
+    );
+    assert_eq!(whole["error_counts"], report["error_counts"]);
+
+    assert_eq!(
+        every_page(&app, &format!("/api/reports/{id}/errors"), 7).await,
+        every
+    );
+    let bad: Vec<Value> = every
+        .iter()
+        .filter(|e| e["code"] == "invalid_email")
+        .cloned()
+        .collect();
+    assert_eq!(bad.len(), 100);
+    assert_eq!(
+        every_page(
+            &app,
+            &format!("/api/reports/{id}/errors?code=invalid_email"),
+            30
+        )
+        .await,
+        bad
+    );
+
+    let rows = Response::of(app.get(&format!("/api/reports/{id}/rows.csv"), &app.acme)).await;
+    assert_eq!(
+        rows.header(CONTENT_DISPOSITION),
+        "attachment; filename=\"staff_list-errors.csv\""
+    );
+    let lines: Vec<&str> = rows.body.lines().collect();
+    assert_eq!(lines.len(), 301);
+    assert!(lines[0].ends_with(",Errors"), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("P 0,bad0.acme.example,")
+            && lines[1].contains("invalid_email in Email Address (Mandatory): ")
+            && lines[1].contains(" | number_not_parked in Primary Phone Number (Optional): "),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[2], "P 1,p1@acme.example,,,");
+    // The fixed file goes in: the Errors column is ignored.
+    let mut fixed = rows.body.replace(".acme.example,", "@acme.example,");
+    for i in (0..300).step_by(5) {
+        // As written back: neutralised, so that a spreadsheet reads text.
+        fixed = fixed.replace(&format!(",'+1 212 555 {i:04},"), ",,");
+    }
+    let again = app.upload(&app.acme, "fixed.csv", &fixed, &[]).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+
+    // Another account's report is not found; nor is a made-up one.
+    for (path, token) in [
+        (format!("/api/reports/{id}"), &app.other),
+        (format!("/api/reports/{id}/errors"), &app.other),
+        (format!("/api/reports/{id}/rows.csv"), &app.other),
+        (
+            "/api/reports/0123456789abcdef0123456789abcdef".to_string(),
+            &app.acme,
+        ),
+    ] {
+        let out = Response::of(app.get(&path, token)).await;
+        assert_eq!(out.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(out.json()["code"], json!("not_found"));
+    }
+    app.end().await;
+}
+
+/// A value a parameter's schema allows or refuses, with the answer the
+/// server must give: the document's constraints, tried at their edges.
+fn probes(schema: &Value) -> Vec<(String, bool)> {
+    let mut probes = Vec::new();
+    if let Some(values) = schema["enum"].as_array() {
+        for v in values {
+            probes.push((v.as_str().expect("text").to_string(), true));
+        }
+        probes.push(("not-in-the-list".to_string(), false));
+        probes.push((String::new(), false));
+    }
+    let integer = schema["type"] == "integer"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("integer")));
+    if integer {
+        probes.push(("x".to_string(), false));
+        if let Some(min) = schema["minimum"].as_i64() {
+            probes.push((min.to_string(), true));
+            probes.push(((min - 1).to_string(), false));
+        }
+        if let Some(max) = schema["maximum"].as_i64() {
+            probes.push((max.to_string(), true));
+            probes.push(((max + 1).to_string(), false));
+        }
+    }
+    if let Some(pattern) = schema["pattern"].as_str() {
+        assert!(pattern.starts_with('^'), "{pattern}");
+        probes.push(("users".to_string(), true));
+        probes.push(("to:it@acme.example".to_string(), true));
+        probes.push(("someone".to_string(), false));
+    }
+    probes
+}
+
+#[tokio::test]
+async fn the_document_and_the_server_agree_on_every_parameter_and_status() {
+    let app = TestApp::start(testing::sqlite(), ServerConfig::default(), false).await;
+    // A finished import and a kept report, for the routes that need ids.
+    let out = app
+        .upload(&app.acme, "users.csv", &clean(), &[("passwords", "none")])
+        .await;
+    let import = out.json()["id"].as_str().expect("an id").to_string();
+    Response::of(app.post(&format!("/api/imports/{import}/stop"), &app.acme)).await;
+    let out = app.upload(&app.acme, "bad.csv", &with_errors(), &[]).await;
+    let report = out.json()["report"]["id"]
+        .as_str()
+        .expect("a report")
+        .to_string();
+    let document = Response::of(app.client.get(app.url("/api/openapi.json")))
+        .await
+        .json();
+    if std::env::var_os("ROSTER_DUMP_OPENAPI").is_some() {
+        eprintln!(
+            "{}",
+            serde_json::to_string_pretty(&document).unwrap_or_default()
+        );
+    }
+    let mut tried = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("methods") {
+            let documented: Vec<u16> = operation["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+                .map(|k| k.parse().expect("a status"))
+                .collect();
+            let id = if path.starts_with("/api/reports") {
+                &report
+            } else {
+                &import
+            };
+            let url = path.replace("{id}", id);
+            let send = |query: String, token: Option<&str>| {
+                let url = app.url(&format!("{url}{query}"));
+                let request = if method == "get" {
+                    app.client.get(url)
+                } else {
+                    app.client
+                        .post(url)
+                        .header(CONTENT_TYPE, "text/csv")
+                        .body(clean())
+                };
+                match token {
+                    Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
+                    None => request,
+                }
+            };
+            let route = format!("{} {path}", method.to_uppercase());
+            // Without a token: 401, documented.
+            let out = Response::of(send(String::new(), None)).await;
+            assert_eq!(out.status, StatusCode::UNAUTHORIZED, "{route}");
+            assert!(documented.contains(&401), "{route}: 401 is not documented");
+            let params = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for param in params.iter().filter(|p| p["in"] == "query") {
+                let name = param["name"].as_str().expect("a name");
+                for (value, good) in probes(&param["schema"]) {
+                    let query = format!("?{name}={}", urlencode(&value));
+                    let out = Response::of(send(query.clone(), Some(&app.other))).await;
+                    tried += 1;
+                    // The other account: its own probes never depend on
+                    // the ids above, but parameters are read first.
+                    let status = out.status.as_u16();
+                    assert!(
+                        documented.contains(&status),
+                        "{route}{query}: {status} is not documented: {}",
+                        out.body
+                    );
+                    if good {
+                        assert_ne!(status, 400, "{route}{query}: refused: {}", out.body);
+                    } else {
+                        assert_eq!(status, 400, "{route}{query}: accepted: {}", out.body);
+                        assert_eq!(
+                            out.json()["code"],
+                            json!("invalid_option"),
+                            "{route}{query}"
+                        );
+                    }
+                }
+            }
+            // The route itself, for its own account: a documented answer.
+            let out = Response::of(send(String::new(), Some(&app.acme))).await;
+            assert!(
+                documented.contains(&out.status.as_u16()),
+                "{route}: {} is not documented: {}",
+                out.status,
+                out.body
+            );
+        }
+    }
+    assert!(tried > 40, "only {tried} probes");
+    app.end().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -44,6 +44,6 @@ pub use queue::{
     CHUNK_QUEUE, IMPORT_QUEUE, PASSWORD_QUEUE, chunk_job_key, chunk_job_key_again, import_job_key,
     turn,
 };
-pub use results::{ResultError, RowResult};
+pub use results::{ResultError, RowResult, StoredFilter};
 pub use store::{DEFAULT_URL, LockSharing, Pool, Store};
 pub use users::{BatchCounts, RowInput, User, UserId};

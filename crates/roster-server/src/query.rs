@@ -1,0 +1,27 @@
+//! `Query`: a request's query string read into its typed parameters, and a
+//! parameter that does not read (a word where a number goes, a value not
+//! in its list) refused as `invalid_option` in the API's error JSON.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The query's parameters.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Query<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(query)) => Ok(Query(query)),
+            Err(rejection) => Err(ApiError::BadRequest {
+                code: "invalid_option",
+                message: rejection.body_text(),
+            }),
+        }
+    }
+}
