@@ -233,11 +233,75 @@ fn validate_args(file: &Path) -> [&str; 6] {
     ]
 }
 
+/// The most memory `validate` and `import` may take on 400,000 errors:
+/// before errors went to a temporary file, they took 380 MiB a million.
+const MAX_REPORT_PEAK_KIB: u64 = 100 * 1024;
+
+/// 200,000 rows, each with two errors: the report is never in memory, in
+/// `validate` or in `import`, and its counts and errors are all there.
+#[test]
+fn a_report_of_400_000_errors_is_written_in_bounded_memory() {
+    let roster = Roster::sqlite();
+    roster.load_demo();
+    let file = roster.dir.path().join("failing.csv");
+    let mut out = BufWriter::new(std::fs::File::create(&file).expect("a file"));
+    out.write_all(
+        b"Display Name (Mandatory),Email Address (Mandatory),Primary Phone Number (Optional)\n",
+    )
+    .expect("written");
+    for i in 0..200_000 {
+        writeln!(out, "Person {i},person{i}.demo.example,not a number {i}").expect("written");
+    }
+    out.flush().expect("written");
+    drop(out);
+    for command in ["validate", "import"] {
+        let mut args = validate_args(&file).to_vec();
+        args[0] = command;
+        let (out, peak) = measured(&roster, &args);
+        assert_eq!(out.code, 1, "{command}: {}", out.stderr);
+        let report = json(&out);
+        assert_eq!(report["errors_total"], 400_000, "{command}");
+        let errors = report["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 400_000, "{command}");
+        assert_eq!(errors[123_457]["row"], 61_730, "{command}");
+        assert_eq!(errors[123_457]["code"], "invalid_phone", "{command}");
+        let counts: Vec<(String, u64)> = report["error_counts"]
+            .as_array()
+            .expect("counts")
+            .iter()
+            .map(|c| {
+                (
+                    c["code"].as_str().unwrap_or("").to_string(),
+                    c["count"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("invalid_email".to_string(), 200_000),
+                ("invalid_phone".to_string(), 200_000)
+            ],
+            "{command}"
+        );
+        assert!(
+            peak < MAX_REPORT_PEAK_KIB,
+            "{command} took {peak} KiB for 400,000 errors"
+        );
+    }
+}
+
 /// [`validate`] under GNU time, with the peak resident memory of `roster`
+/// in KiB.
+fn validate_measured(roster: &Roster, file: &Path) -> (Output, u64) {
+    measured(roster, &validate_args(file))
+}
+
+/// `roster ARGS` under GNU time, with the peak resident memory of `roster`
 /// in KiB. GNU time, because it waits for this one child: the test
 /// process's own children's figure is the largest of every child any test
 /// started.
-fn validate_measured(roster: &Roster, file: &Path) -> (Output, u64) {
+fn measured(roster: &Roster, args: &[&str]) -> (Output, u64) {
     let time = Path::new("/usr/bin/time");
     assert!(
         time.exists(),
@@ -247,7 +311,7 @@ fn validate_measured(roster: &Roster, file: &Path) -> (Output, u64) {
     let out = Command::new(time)
         .args(["-f", "%M", "-o", path(&peak_file)])
         .arg(env!("CARGO_BIN_EXE_roster"))
-        .args(validate_args(file))
+        .args(args)
         .current_dir(roster.dir.path())
         .env("ROSTER_DATABASE_URL", &roster.db.url)
         .env_remove("RUST_LOG")

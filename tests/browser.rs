@@ -138,54 +138,18 @@ async fn upload(client: &Client, file: &Path) {
         .expect("uploading");
 }
 
-/// The rows of a table body that are shown.
-async fn shown_rows(client: &Client, table: &str) -> Vec<String> {
-    let mut rows = Vec::new();
-    for row in client
-        .find_all(Locator::Css(&format!("#{table} tbody tr")))
-        .await
-        .expect("the rows")
-    {
-        if row.is_displayed().await.expect("visibility") {
-            rows.push(row.text().await.expect("a row's text"));
-        }
-    }
-    rows
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
-    let Some(driver) = chromedriver() else {
-        assert!(
-            std::env::var_os("ROSTER_TEST_BROWSER").is_none(),
-            "ROSTER_TEST_BROWSER is set but chromedriver is not on the path"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "notice: browser test skipped: no chromedriver on the path (apt-get install chromium chromium-driver)"
-        );
-        return;
-    };
-    let roster = Roster::sqlite();
-    roster.load_demo();
-    let token = roster.run(&["token", "create", "--account", "demo"]);
-    assert_eq!(token.code, 0, "{token:?}");
-    let token = token.stdout.trim().to_string();
-    let server = roster.serve(None);
-    let base = server.base.clone();
-    let downloads = roster.dir.path().join("downloads");
-    std::fs::create_dir_all(&downloads).expect("a downloads folder");
-    let (_driver, client) = browser(&driver, &downloads).await;
-
-    // Sign in.
+/// Signs the browser in with `token`, a screenshot of the form first when
+/// named.
+async fn sign_in(client: &Client, base: &str, token: &str, shot: Option<&str>) {
     client.goto(&format!("{base}/")).await.expect("the page");
-    screenshot(&client, "1-sign-in").await;
+    if let Some(name) = shot {
+        screenshot(client, name).await;
+    }
     client
         .find(Locator::Id("token"))
         .await
         .expect("the token field")
-        .send_keys(&token)
+        .send_keys(token)
         .await
         .expect("typing the token");
     client
@@ -201,6 +165,151 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
         .for_element(Locator::Id("upload"))
         .await
         .expect("the page after signing in");
+}
+
+/// Waits until the table shows `rows` rows, the first starting with
+/// `first`; how long that took.
+async fn wait_for_rows(client: &Client, table: &str, rows: usize, first: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let shown = shown_rows(client, table).await;
+        if shown.len() == rows && shown[0].starts_with(first) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "#{table} never showed {rows} rows from '{first}': {} rows, {:?}",
+            shown.len(),
+            shown.first()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a downloaded file and reads it.
+async fn downloaded(downloads: &Path, name: &str) -> String {
+    let file = downloads.join(name);
+    let started = Instant::now();
+    loop {
+        // Chromium writes into a .crdownload and renames it when done.
+        if file.exists() {
+            return std::fs::read_to_string(&file).expect("the download");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {name} in {}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the table of `id` is drawn (the page marks it busy while a
+/// page loads); how long that took.
+async fn drawn(client: &Client, id: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let busy = client
+            .find(Locator::Id(id))
+            .await
+            .expect("the element")
+            .attr("aria-busy")
+            .await
+            .expect("its attribute");
+        if busy.is_none() {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "#{id} stays busy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn choose(client: &Client, select: &str, value: &str) {
+    client
+        .find(Locator::Id(select))
+        .await
+        .expect("the filter")
+        .select_by_value(value)
+        .await
+        .expect("choosing");
+}
+
+async fn click(client: &Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .expect("the element")
+        .click()
+        .await
+        .expect("clicking");
+}
+
+/// Rows of the large browser test: 100,000 unless
+/// `ROSTER_TEST_BROWSER_ROWS` says otherwise (the README's figure at a
+/// million comes from it).
+fn large_rows() -> usize {
+    std::env::var("ROSTER_TEST_BROWSER_ROWS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
+
+/// The rows of a table body that are shown, read in one script: a table
+/// redrawn meanwhile is read before or after, never half.
+async fn shown_rows(client: &Client, table: &str) -> Vec<String> {
+    let script = "return [...document.querySelectorAll(`#${arguments[0]} tbody tr`)]\
+        .filter((row) => row.offsetParent !== null)\
+        .map((row) => [...row.cells].map((c) => c.innerText).join(' '));";
+    let rows = client
+        .execute(script, vec![serde_json::json!(table)])
+        .await
+        .expect("the rows");
+    rows.as_array()
+        .expect("a list")
+        .iter()
+        .map(|r| r.as_str().expect("text").to_string())
+        .collect()
+}
+
+/// chromedriver, or `None` (with a notice) when it is missing and
+/// `ROSTER_TEST_BROWSER` does not ask for it.
+fn driver_or_skip() -> Option<PathBuf> {
+    let Some(driver) = chromedriver() else {
+        assert!(
+            std::env::var_os("ROSTER_TEST_BROWSER").is_none(),
+            "ROSTER_TEST_BROWSER is set but chromedriver is not on the path"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: browser test skipped: no chromedriver on the path (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    };
+    Some(driver)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let roster = Roster::sqlite();
+    roster.load_demo();
+    let token = roster.run(&["token", "create", "--account", "demo"]);
+    assert_eq!(token.code, 0, "{token:?}");
+    let token = token.stdout.trim().to_string();
+    let server = roster.serve(None);
+    let base = server.base.clone();
+    let downloads = roster.dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("a downloads folder");
+    let (_driver, client) = browser(&driver, &downloads).await;
+
+    // Sign in.
+    sign_in(&client, &base, &token, Some("1-sign-in")).await;
     let title = client.title().await.expect("a title");
     assert_eq!(title, "Import users · Demo Corp · roster");
 
@@ -284,4 +393,152 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     screenshot(&client, "4-page").await;
     client.close().await.expect("closing the browser");
+}
+
+/// A large import in the browser: its first page of results, a filter, the
+/// next page and the downloads; then the same file again, refused with an
+/// error report of several errors a row, shown a page at a time, filtered
+/// by code, and its rows downloaded to fix. The times are printed (the
+/// README's figures), not asserted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_import_and_its_report_are_shown_a_page_at_a_time() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let rows = large_rows();
+    let roster = Roster::sqlite();
+    roster.generate(rows);
+    let imported = roster.run(&[
+        "import",
+        "--account",
+        "bench",
+        "users.csv",
+        "--passwords",
+        "none",
+    ]);
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let token = roster.run(&["token", "create", "--account", "bench"]);
+    let token = token.stdout.trim().to_string();
+    let server = roster.serve(None);
+    let base = server.base.clone();
+    let downloads = roster.dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("a downloads folder");
+    let (_driver, client) = browser(&driver, &downloads).await;
+    sign_in(&client, &base, &token, None).await;
+
+    // The import, opened from the list: the counts and a first page.
+    let started = Instant::now();
+    client
+        .find(Locator::Css("#imports button[data-import]"))
+        .await
+        .expect("the import in the list")
+        .click()
+        .await
+        .expect("opening it");
+    wait_for_rows(&client, "results", 100, "2 created ").await;
+    let first_page = started.elapsed();
+    let counts = wait_for_text(&client, "results-counts", "created").await;
+    assert_eq!(
+        counts,
+        format!("{} created, 0 failed, 0 not processed.", number(rows))
+    );
+    screenshot(&client, "5-large-results").await;
+
+    // The filter, answered by the server, and the next page.
+    let started = Instant::now();
+    choose(&client, "results-filter", "status=created").await;
+    drawn(&client, "results").await;
+    let filtered = started.elapsed();
+    wait_for_rows(&client, "results", 100, "2 created ").await;
+    click(&client, "results-next").await;
+    let next = wait_for_rows(&client, "results", 100, "102 created ").await;
+    let page = wait_for_text(&client, "results-page", "Page 2").await;
+    assert_eq!(page, "Page 2: rows 102 to 201");
+    screenshot(&client, "6-large-results-page-2").await;
+
+    // The downloads are whole.
+    click(&client, "results-csv").await;
+    let csv = downloaded(&downloads, "results.csv").await;
+    assert_eq!(csv.lines().count(), rows + 1);
+    click(&client, "failed-rows").await;
+    let failed = downloaded(&downloads, "users-failed-rows.csv").await;
+    assert_eq!(failed.lines().count(), 1, "every row was created");
+
+    // The same file again: every row's address, extension and numbers are
+    // taken now. The report's counts, a page of errors, a filter by code.
+    let started = Instant::now();
+    upload(&client, &roster.dir.path().join("users.csv")).await;
+    let message = wait_for_text(&client, "message", "Nothing was imported").await;
+    // A page holds the errors of 100 rows: three or four each here.
+    drawn(&client, "errors").await;
+    let report_page = started.elapsed();
+    let page = shown_rows(&client, "errors").await;
+    assert!(
+        page.len() >= 300 && page[0].starts_with("2 Email Address (Mandatory) email_taken"),
+        "{} errors, {:?}",
+        page.len(),
+        page.first()
+    );
+    let text = wait_for_text(&client, "errors-page", "Page 1").await;
+    assert_eq!(text, "Page 1: rows 2 to 101");
+    assert!(
+        message.contains(&format!(" errors in {} rows (0 valid)", number(rows))),
+        "{message}"
+    );
+    let counts = wait_for_text(&client, "errors-counts", "email_taken").await;
+    assert!(
+        counts.contains(&format!(
+            "email_taken in Email Address (Mandatory): {}",
+            number(rows)
+        )),
+        "{counts}"
+    );
+    screenshot(&client, "7-large-report").await;
+    drawn(&client, "errors").await;
+    let started = Instant::now();
+    choose(&client, "errors-filter", "email_taken").await;
+    drawn(&client, "errors").await;
+    let shown = loop {
+        let shown = shown_rows(&client, "errors").await;
+        if !shown.is_empty() && shown.iter().all(|r| r.contains(" email_taken ")) {
+            break shown;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{shown:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let report_filter = started.elapsed();
+    assert_eq!(shown.len(), 100);
+    assert!(
+        shown[0].starts_with("2 Email Address (Mandatory) email_taken"),
+        "{}",
+        shown[0]
+    );
+    screenshot(&client, "8-large-report-filtered").await;
+    click(&client, "report-rows").await;
+    let fix = downloaded(&downloads, "users-errors.csv").await;
+    assert_eq!(fix.lines().count(), rows + 1);
+    assert!(
+        fix.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("email_taken in Email Address (Mandatory): "))
+    );
+    eprintln!(
+        "browser figures at {rows} rows: first page of results {first_page:.2?}, filter \
+         {filtered:.2?}, next page {next:.2?}; refused upload to its first page of errors \
+         {report_page:.2?}, filter by code {report_filter:.2?}"
+    );
+    client.close().await.expect("closing the browser");
+}
+
+/// `n` as the page writes it: 100,000.
+fn number(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

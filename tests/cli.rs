@@ -10,6 +10,7 @@ mod browser;
 mod crash;
 mod fairness;
 mod import;
+mod imports;
 mod passwords;
 mod security;
 mod serve;

@@ -367,7 +367,11 @@ fn ctrl_c_while_following_stops_the_import() {
     assert_eq!(status["not_processed"].as_u64(), Some(20_000 - created));
     let failed_file = seen
         .iter()
-        .find(|l| l.contains("were not processed: the import was stopped before them; import failed-rows-"))
+        .find(|l| {
+            l.contains(
+                "were not processed: the import was stopped before them; import failed-rows-",
+            )
+        })
         .expect("the failed-rows file is named");
     let name = failed_file
         .split_whitespace()

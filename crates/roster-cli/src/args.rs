@@ -45,21 +45,38 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Show an import's state and counts.
     Status {
-        /// The import's id.
+        /// The import's id, or a unique prefix of it (4 characters at least).
         id: String,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// List an account's imports, newest first.
+    Imports {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The most imports listed: the newest ones.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
     /// Print one result per data row of an import.
     Results {
+        /// The import's id, or a unique prefix of it (4 characters at least).
         id: String,
         #[arg(long, value_enum, default_value_t = TableFormat::Csv)]
         format: TableFormat,
     },
     /// Print the rows of an import that were not created, as CSV to fix and import again.
-    FailedRows { id: String },
+    FailedRows {
+        /// The import's id, or a unique prefix of it (4 characters at least).
+        id: String,
+    },
     /// Stop a queued or running import; rows already created stay.
-    Stop { id: String },
+    Stop {
+        /// The import's id, or a unique prefix of it (4 characters at least).
+        id: String,
+    },
     /// List an account's users with their extensions and numbers.
     Users {
         #[arg(long)]

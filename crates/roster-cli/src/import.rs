@@ -241,8 +241,10 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
         bar.set_position(now.processed);
         bar.set_message(format!("{} created, {} failed", now.created, now.failed));
         if !terminal && format == Format::Text {
+            // A line a second at most, and always the last one.
+            let finished = !now.state.is_active();
             let due = last_line.is_none_or(|(at, processed)| {
-                at.elapsed() >= Duration::from_secs(1) && processed != now.processed
+                processed != now.processed && (finished || at.elapsed() >= Duration::from_secs(1))
             });
             if due && now.state != ImportState::Queued {
                 println!(

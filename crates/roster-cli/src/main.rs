@@ -13,6 +13,8 @@ mod args;
 mod bench;
 mod generate;
 mod import;
+mod import_id;
+mod imports;
 mod mail;
 mod report;
 mod results;
@@ -78,6 +80,11 @@ async fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Validate(v) => validate::run(&args.db, v).await,
         Command::Import(i) => import::run(&args.db, i).await,
         Command::Status { id, format } => status::run(&args.db, &id, format).await,
+        Command::Imports {
+            account,
+            format,
+            limit,
+        } => imports::run(&args.db, &account, format, limit).await,
         Command::Results { id, format } => results::results(&args.db, &id, format).await,
         Command::FailedRows { id } => results::failed_rows(&args.db, &id).await,
         Command::Stop { id } => stop::run(&args.db, &id).await,

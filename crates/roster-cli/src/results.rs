@@ -11,7 +11,7 @@ use roster_template::csv_line;
 
 use crate::Outcome;
 use crate::args::TableFormat;
-use crate::status::parse_id;
+use crate::import_id;
 
 pub(crate) async fn results(db: &str, id: &str, format: TableFormat) -> anyhow::Result<Outcome> {
     to_stdout(db, id, move |store, import, runtime, out| {
@@ -51,7 +51,7 @@ async fn to_stdout(
     + 'static,
 ) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
-    let import = store.existing_import(&parse_id(id)?).await?;
+    let import = import_id::resolve(&store, id).await?;
     let runtime = tokio::runtime::Handle::current();
     let reader_store = store.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {

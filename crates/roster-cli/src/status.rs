@@ -2,14 +2,15 @@
 //! contract's JSON shape (which `import --format json` prints too).
 
 use roster_server::contract::{StatusJson, eta};
-use roster_store::{Import, ImportId, Store};
+use roster_store::{Import, Store};
 
 use crate::Outcome;
 use crate::args::Format;
+use crate::import_id;
 
 pub(crate) async fn run(db: &str, id: &str, format: Format) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
-    let import = store.existing_import(&parse_id(id)?).await?;
+    let import = import_id::resolve(&store, id).await?;
     store.close().await;
     print(&import, format)?;
     Ok(Outcome::Done)
@@ -93,13 +94,4 @@ fn duration(d: std::time::Duration) -> String {
         60..3600 => format!("{} min", s.div_ceil(60)),
         _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
-}
-
-/// An import id from the command line.
-pub(crate) fn parse_id(id: &str) -> anyhow::Result<ImportId> {
-    ImportId::parse(id).ok_or_else(|| {
-        anyhow::anyhow!(
-            "'{id}' is not an import id; ids look like 3f2a…-…, as `roster import` printed"
-        )
-    })
 }

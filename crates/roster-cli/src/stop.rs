@@ -4,11 +4,11 @@
 use roster_store::{StopOutcome, Store};
 
 use crate::Outcome;
-use crate::status::parse_id;
+use crate::import_id;
 
 pub(crate) async fn run(db: &str, id: &str) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
-    let id = parse_id(id)?;
+    let id = import_id::resolve(&store, id).await?.id;
     let outcome = store.stop_import(&id).await?;
     store.close().await;
     match outcome {

@@ -80,6 +80,7 @@ function pager(name, draw) {
   const load = async () => {
     const mine = shown;
     const load = ++state.loads;
+    $(name).setAttribute("aria-busy", "true");
     $(`${name}-next`).disabled = true;
     $(`${name}-first`).disabled = state.page === 1;
     let items;
@@ -96,6 +97,7 @@ function pager(name, draw) {
     // Another view, or a later page or filter, was asked meanwhile.
     if (mine !== shown || load !== state.loads) return;
     draw(items);
+    $(name).removeAttribute("aria-busy");
     $(`${name}-next`).disabled = !more;
     $(`${name}-page`).textContent = items.length
       ? `Page ${state.page}: rows ${items[0].row} to ${items[items.length - 1].row}`

@@ -356,6 +356,39 @@ impl Store {
             .ok_or_else(|| Error::NoImport(id.to_string()))
     }
 
+    /// The imports whose id starts with `prefix` (in any case; hyphens where
+    /// the id's text has them), in id order, at most `limit`. Any prefix is
+    /// taken, the empty one too: how short a prefix may be is for the
+    /// caller to say. One with anything but hex digits and hyphens matches
+    /// nothing.
+    pub async fn imports_by_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<Import>, Error> {
+        let prefix = prefix.to_ascii_lowercase();
+        if !prefix.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Ok(Vec::new());
+        }
+        // The range is what the unique index on public_id answers: 'g' sorts
+        // after every character of an id's text, so [prefix, prefix + 'g')
+        // holds exactly the ids that start with prefix in byte order. LIKE
+        // keeps the answer exact under a collation that orders otherwise
+        // (one that skips hyphens); the prefix holds no wildcard, as checked.
+        let upper = format!("{prefix}g");
+        let like = format!("{prefix}%");
+        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT_IMPORT} WHERE i.public_id >= $1 AND i.public_id < $2 \
+                 AND i.public_id LIKE $3 ORDER BY i.public_id LIMIT $4"
+            )))
+            .bind(prefix.as_str())
+            .bind(upper.as_str())
+            .bind(like.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .context("looking up imports by id prefix")?;
+        rows.into_iter().map(Import::try_from).collect()
+    }
+
     /// Marks the import running when a worker takes it up. False when it is
     /// no longer queued or running (stopped before it started, finished by
     /// an earlier delivery of the same job).

@@ -1,11 +1,12 @@
 //! The store on both databases: opening and migrating, loading accounts,
-//! the schema's uniqueness rules, and directory lookups.
+//! the schema's uniqueness rules, directory lookups, and imports found by
+//! a prefix of their id.
 //!
 //! Every test runs on SQLite, and on PostgreSQL when
 //! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
 
 use roster_store::testing::{self, ScratchDatabase};
-use roster_store::{AccountSlug, AccountSpec, Error, Store, UserSpec};
+use roster_store::{AccountSlug, AccountSpec, Error, NewImport, PasswordDelivery, Store, UserSpec};
 use roster_validate::{E164, Email, Extension, ExtensionPolicy, Facts, Keys, Role};
 
 fn number(s: &str) -> E164 {
@@ -203,6 +204,99 @@ async fn opening_twice_migrates_once() {
         .load_account(&spec())
         .await
         .expect("load after reopening");
+}
+
+#[tokio::test]
+async fn imports_by_prefix_finds_the_imports_whose_id_starts_with_it() {
+    for db in testing::both("imports_by_prefix").await {
+        let store = open(&db).await;
+        store.load_account(&spec()).await.expect("load");
+        let account = store
+            .existing_account(&spec().slug)
+            .await
+            .expect("account exists");
+        let new = NewImport {
+            account: account.id,
+            file_name: "users.csv".to_string(),
+            voice: false,
+            passwords: PasswordDelivery::None,
+            total: 1,
+            chunk_rows: 0,
+            reserved_extensions: None,
+        };
+        // 17 ids: two of them share a first character at least.
+        let mut ids = Vec::new();
+        for _ in 0..17 {
+            let import = store
+                .create_import(&new, &mut &b"x"[..])
+                .await
+                .expect("queued");
+            store.stop_import(&import.id).await.expect("stopped");
+            ids.push(import.id.to_string());
+        }
+        ids.sort();
+        let (first, shared) = ids
+            .windows(2)
+            .map(|w| (w[0].clone(), shared_len(&w[0], &w[1])))
+            .max_by_key(|&(_, n)| n)
+            .expect("17 ids");
+        let common: String = first.chars().take(shared).collect();
+        let starting = |prefix: &str| -> Vec<String> {
+            ids.iter()
+                .filter(|id| id.starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        let found = async |prefix: &str, limit: u32| -> Vec<String> {
+            store
+                .imports_by_prefix(prefix, limit)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {prefix}: {e:?}", db.kind))
+                .into_iter()
+                .map(|i| i.id.to_string())
+                .collect()
+        };
+
+        let ambiguous = found(&common, 100).await;
+        assert!(ambiguous.len() >= 2, "{}: {common}: {ambiguous:?}", db.kind);
+        assert_eq!(ambiguous, starting(&common), "{}: {common}", db.kind);
+        assert_eq!(
+            found(&common.to_uppercase(), 100).await,
+            ambiguous,
+            "{}",
+            db.kind
+        );
+        assert_eq!(found(&first, 100).await, [first.as_str()], "{}", db.kind);
+        // Every id has a hyphen after 8 characters: with it or without, the
+        // same imports.
+        let eight: String = first.chars().take(8).collect();
+        assert_eq!(
+            found(&format!("{eight}-"), 100).await,
+            found(&eight, 100).await,
+            "{}",
+            db.kind
+        );
+        assert_eq!(found(&eight, 100).await, starting(&eight), "{}", db.kind);
+        // The empty prefix is every import, in id order, up to the limit.
+        assert_eq!(found("", 5).await, ids[..5], "{}", db.kind);
+        assert_eq!(found("", 100).await, ids, "{}", db.kind);
+        // No wildcards, nothing beyond an id's characters.
+        for nothing in ["%", "_", "zz", &format!("{eight}g"), &format!("{first}0")] {
+            assert_eq!(
+                found(nothing, 100).await,
+                Vec::<String>::new(),
+                "{}: {nothing}",
+                db.kind
+            );
+        }
+        store.close().await;
+        db.remove().await;
+    }
+}
+
+/// How many characters `a` and `b` begin with alike.
+fn shared_len(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
 }
 
 /// Runs one statement on a connection of its own, returning the database's message on failure.
