@@ -353,8 +353,10 @@ async fn a_stopped_import_keeps_its_users_and_leaves_the_rest_not_processed() {
             db.kind
         );
         assert!(
-            failed.lines().nth(1).is_some_and(|l| l
-                .ends_with(",not_processed: the import stopped before this row; import it again")),
+            failed
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.ends_with(&format!(",{}", roster_jobs::NOT_PROCESSED))),
             "{}",
             db.kind
         );
