@@ -11,10 +11,10 @@
 use std::ops::ControlFlow;
 
 use roster_store::{
-    DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store, StoredFilter,
+    Chunk, DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store, StoredFilter,
 };
 use roster_template::Column;
-use roster_validate::{ExtensionPolicy, RowReader};
+use roster_validate::{ExtensionPolicy, RowReader, RowStart};
 
 use crate::Error;
 use crate::runner::{next_row, open, reading_options};
@@ -121,9 +121,23 @@ pub fn for_each_result_where(
         ResultFilter::Status(RowStatus::Created) => StoredFilter::Created,
         ResultFilter::Status(RowStatus::Failed) => StoredFilter::Failed,
         ResultFilter::Code(code) => StoredFilter::Code(code),
-        ResultFilter::All | ResultFilter::Status(RowStatus::NotProcessed) => {
-            return walk(store, import, runtime, after, &mut |line, _| {
-                if filter == ResultFilter::All || line.status == RowStatus::NotProcessed {
+        ResultFilter::All => {
+            let entry = chunk_holding(&chunks(store, import, &runtime)?, after);
+            return walk(store, import, runtime, after, entry, &mut |line, _| {
+                each(line)
+            });
+        }
+        ResultFilter::Status(RowStatus::NotProcessed) => {
+            // Only a finished import has rows not processed, and those
+            // are where a chunk stopped short.
+            if import.state.is_active() || import.not_processed == 0 {
+                return Ok(());
+            }
+            let Some(entry) = first_short_chunk(store, import, &runtime, after)? else {
+                return Ok(());
+            };
+            return walk(store, import, runtime, after, entry, &mut |line, _| {
+                if line.status == RowStatus::NotProcessed {
                     each(line)
                 } else {
                     Ok(ControlFlow::Continue(()))
@@ -158,7 +172,7 @@ pub fn for_each_result(
     runtime: tokio::runtime::Handle,
     each: &mut dyn FnMut(&ResultLine, &RowReader) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    walk(store, import, runtime, 0, &mut |line, reader| {
+    walk(store, import, runtime, 0, None, &mut |line, reader| {
         each(line, reader).map(ControlFlow::Continue)
     })
 }
@@ -167,13 +181,14 @@ pub fn for_each_result(
 type Visit<'a> = dyn FnMut(&ResultLine, &RowReader) -> Result<ControlFlow<()>, Error> + 'a;
 
 /// Calls `each` with the result of every data row after line `after`, in
-/// file order, until it breaks. The file is entered at the chunk that
-/// holds the first of them.
+/// file order, until it breaks. The file is read from `entry` (a row at
+/// or before the first of them), or from its start.
 fn walk(
     store: &Store,
     import: &Import,
     runtime: tokio::runtime::Handle,
     after: u64,
+    entry: Option<RowStart>,
     each: &mut Visit<'_>,
 ) -> Result<(), Error> {
     let finished = !import.state.is_active();
@@ -181,17 +196,9 @@ fn walk(
     let options = reading_options(import, ExtensionPolicy::DEFAULT);
     let file = Box::new(store.stored_file(import.key, runtime.clone()));
     let mut reader = open(file, &options)?;
-    if after > 0 {
-        let chunks = runtime.block_on(store.chunks(import.key))?;
-        let start = chunks
-            .iter()
-            .filter_map(|c| c.start)
-            .filter(|start| start.line <= after + 1)
-            .max_by_key(|start| start.line);
-        if let Some(start) = start {
-            let rest = store.stored_file_from(import.key, runtime.clone(), start.offset);
-            reader.resume(Box::new(rest), start);
-        }
+    if let Some(start) = entry {
+        let rest = store.stored_file_from(import.key, runtime.clone(), start.offset);
+        reader.resume(Box::new(rest), start);
     }
     let mut page: std::vec::IntoIter<RowResult> = Vec::new().into_iter();
     let mut pending: Option<RowResult> = None;
@@ -241,6 +248,64 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// The import's chunks in file order, with where each starts: `None` for
+/// the first (the file's first row), or when the file cannot be entered in
+/// the middle (then it is read from its start).
+fn chunks(
+    store: &Store,
+    import: &Import,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<(Option<RowStart>, Chunk)>, Error> {
+    let mut chunks = runtime.block_on(store.chunks(import.key))?;
+    chunks.sort_by_key(|c| c.first_row);
+    Ok(chunks.into_iter().map(|c| (c.start, c)).collect())
+}
+
+/// Where to enter the file for the rows after line `after`: the start of
+/// the chunk that holds the first of them.
+fn chunk_holding(chunks: &[(Option<RowStart>, Chunk)], after: u64) -> Option<RowStart> {
+    chunks
+        .iter()
+        .filter_map(|(start, _)| *start)
+        .filter(|start| start.line <= after + 1)
+        .max_by_key(|start| start.line)
+}
+
+/// Where to enter the file for the rows not processed after line
+/// `after`: the start of the first chunk from the one holding it on with
+/// fewer results than rows (`Some(None)`: the file's start); `None` when
+/// every such chunk has all its results. A chunk's results are counted in
+/// its range of lines, through the results' key: a stop's rows not
+/// processed are found without reading the chunks done before them.
+fn first_short_chunk(
+    store: &Store,
+    import: &Import,
+    runtime: &tokio::runtime::Handle,
+    after: u64,
+) -> Result<Option<Option<RowStart>>, Error> {
+    let chunks = chunks(store, import, runtime)?;
+    // Stopped before it was split, or without every chunk's start: the
+    // file is read from where the row is.
+    if chunks.is_empty() || chunks.iter().skip(1).any(|(start, _)| start.is_none()) {
+        return Ok(Some(chunk_holding(&chunks, after)));
+    }
+    for (i, (start, chunk)) in chunks.iter().enumerate() {
+        let from = start.map_or(0, |s| s.line);
+        let to = chunks
+            .get(i + 1)
+            .and_then(|(next, _)| next.map(|n| n.line))
+            .unwrap_or(u64::MAX);
+        if to <= after + 1 {
+            continue;
+        }
+        let results = runtime.block_on(store.results_between(import.key, from, to))?;
+        if results < chunk.rows {
+            return Ok(Some(*start));
+        }
+    }
+    Ok(None)
 }
 
 /// A processed row's result as stored.

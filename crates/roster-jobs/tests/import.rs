@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use expect_test::{Expect, expect};
 use roster_jobs::{
-    RunConfig, Stop, for_each_result, plan_import, run_chunk, run_import, write_failed_rows,
+    ResultFilter, RowStatus, RunConfig, Stop, for_each_result, plan_import, results_page,
+    run_chunk, run_import, write_failed_rows,
 };
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
@@ -756,5 +757,109 @@ async fn a_stop_ends_every_chunk() {
         );
         store.close().await;
         db.remove().await;
+    }
+}
+
+/// The rows not processed, a page at a time: found in the chunks that
+/// stopped short, whichever they are, and the same as reading every row.
+#[tokio::test]
+async fn rows_not_processed_are_paged_from_the_chunks_that_stopped_short() {
+    for db in testing::both("not_processed_pages").await {
+        let (store, account) = setup(&db).await;
+        let mut csv = HEADER.to_string();
+        for i in 0..9 {
+            csv.push_str(&format!("U{i},u{i}@acme.example,,,,,\n"));
+        }
+        let new = NewImport {
+            account: account.id,
+            file_name: "users.csv".to_string(),
+            voice: true,
+            passwords: PasswordDelivery::None,
+            total: 9,
+            chunk_rows: 3,
+            reserved_extensions: Some(Vec::new()),
+        };
+        let import = store
+            .create_import(&new, &mut csv.as_bytes())
+            .await
+            .expect("queued");
+        let chunks = plan_import(&store, &import.id)
+            .await
+            .expect("planned")
+            .expect("to run");
+        // The middle chunk runs; then the stop ends the others unrun.
+        run_chunk(
+            &store,
+            &import.id,
+            chunks[1].seq,
+            "w",
+            RunConfig::default(),
+            &Stop::never(),
+        )
+        .await
+        .expect("a chunk");
+        store.stop_import(&import.id).await.expect("stopping");
+        for chunk in [&chunks[0], &chunks[2]] {
+            run_chunk(
+                &store,
+                &import.id,
+                chunk.seq,
+                "w",
+                RunConfig::default(),
+                &Stop::never(),
+            )
+            .await
+            .expect("a chunk");
+        }
+        let stopped = store.existing_import(&import.id).await.expect("import");
+        assert_eq!(
+            (stopped.created, stopped.not_processed),
+            (3, 6),
+            "{}",
+            db.kind
+        );
+        let (store2, import2, runtime) = (
+            store.clone(),
+            stopped.clone(),
+            tokio::runtime::Handle::current(),
+        );
+        let pages = tokio::task::spawn_blocking(move || {
+            let page = |after, limit, filter| {
+                results_page(&store2, &import2, runtime.clone(), after, limit, filter)
+                    .expect("a page")
+                    .iter()
+                    .map(|l| (l.row, l.status.as_str()))
+                    .collect::<Vec<_>>()
+            };
+            let skipped = ResultFilter::Status(RowStatus::NotProcessed);
+            vec![
+                page(0, 100, skipped),
+                page(0, 2, skipped),
+                page(3, 2, skipped),
+                page(4, 100, skipped),
+                page(7, 100, skipped),
+                page(10, 100, skipped),
+                page(4, 3, ResultFilter::All),
+                page(0, 100, ResultFilter::Status(RowStatus::Created)),
+            ]
+        })
+        .await
+        .expect("pages");
+        let np = "not_processed";
+        assert_eq!(
+            pages,
+            [
+                vec![(2, np), (3, np), (4, np), (8, np), (9, np), (10, np)],
+                vec![(2, np), (3, np)],
+                vec![(4, np), (8, np)],
+                vec![(8, np), (9, np), (10, np)],
+                vec![(8, np), (9, np), (10, np)],
+                vec![],
+                vec![(5, "created"), (6, "created"), (7, "created")],
+                vec![(5, "created"), (6, "created"), (7, "created")],
+            ],
+            "{}",
+            db.kind
+        );
     }
 }

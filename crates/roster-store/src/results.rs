@@ -96,6 +96,28 @@ impl Store {
         rows.into_iter().map(row_result).collect()
     }
 
+    /// How many rows of lines `from..to` have a result.
+    pub async fn results_between(
+        &self,
+        import: ImportKey,
+        from: u64,
+        to: u64,
+    ) -> Result<u64, Error> {
+        const SQL: &str =
+            "SELECT COUNT(*) FROM row_results WHERE import_id = $1 AND row >= $2 AND row < $3";
+        let line = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let count: i64 = with_pool!(&self.db, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(import.0)
+                .bind(line(from))
+                .bind(line(to))
+                .fetch_one(pool)
+                .await
+        })
+        .context("counting row results")?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// The import's failed rows' errors counted by code and column.
     pub async fn failure_counts(
         &self,
