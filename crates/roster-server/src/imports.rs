@@ -376,21 +376,21 @@ pub(crate) async fn results(
     let store = state.store.clone();
     let runtime = tokio::runtime::Handle::current();
     let after = query.after.unwrap_or(0);
+    let id = import.id.clone();
     let (page, query) = tokio::task::spawn_blocking(move || {
         let filter = query.filter()?;
         let page = results_page(&store, &import, runtime, after, limit as usize, filter)?;
-        Ok::<_, ApiError>((page, (query, import)))
+        Ok::<_, ApiError>((page, query))
     })
     .await
     .map_err(ApiError::internal)??;
-    let (query, import) = query;
-    let next = (page.len() == limit as usize)
-        .then(|| page.last())
-        .flatten()
+    // A full page may have more after it.
+    let next = page
+        .last()
+        .filter(|_| page.len() == limit as usize)
         .map(|last| {
             format!(
-                "</api/imports/{}/results?{}>; rel=\"next\"",
-                import.id,
+                "</api/imports/{id}/results?{}>; rel=\"next\"",
                 query.next(last.row, limit)
             )
         });
