@@ -356,6 +356,24 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
     );
     let counts = wait_for_text(&client, "results-counts", "created").await;
     assert_eq!(counts, "8 created, 0 failed, 0 not processed.");
+    // The recent list followed the import without a reload.
+    let started = Instant::now();
+    loop {
+        let listed = shown_rows(&client, "imports").await;
+        if listed.len() == 1 && listed[0].starts_with("valid-users.csv completed 8 8 0 0 ") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{listed:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let upload_on = client
+        .find(Locator::Id("upload-button"))
+        .await
+        .expect("the button")
+        .is_enabled()
+        .await
+        .expect("its state");
+    assert!(upload_on, "nothing is active: upload is on");
     screenshot(&client, "3-results").await;
 
     // The failed-rows file downloads (every row was created: its header).

@@ -34,8 +34,8 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
             .keys()
             .map(String::as_str)
             .collect();
-        // The contract's keys, and roster's two extras: the password
-        // delivery asked for and where its messages are.
+        // The contract's keys, and roster's extras: the file's name, the
+        // password delivery asked for and where its messages are.
         let mut contract = [
             "id",
             "account",
@@ -48,6 +48,7 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
             "created_at",
             "started_at",
             "finished_at",
+            "file_name",
             "passwords",
             "deliveries",
         ];

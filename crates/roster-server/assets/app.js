@@ -125,18 +125,7 @@ function pager(name, draw) {
 // The report of a refused file: counts by code, a page of errors, the
 // downloads, a filter by code.
 let report = null;
-const errorsPage = pager("errors", (errors) => {
-  const body = $("errors").querySelector("tbody");
-  body.replaceChildren();
-  for (const e of errors) {
-    const row = document.createElement("tr");
-    cell(row, e.row == null ? "file" : e.row);
-    cell(row, e.column == null ? "(whole row or file)" : e.column);
-    cell(row, e.code);
-    cell(row, e.message);
-    body.appendChild(row);
-  }
-});
+const errorsPage = pager("errors", drawErrors);
 
 function showErrors(body) {
   show("errors");
@@ -153,7 +142,6 @@ function showErrors(body) {
   options($("errors-filter"), [...codes].map(([code, n]) => [code, `${code} (${number(n)})`]));
   const fileErrors = body.errors.filter((e) => e.row == null);
   if (!links || fileErrors.length) {
-    // Refused as a whole: the few errors there are came with the answer.
     $("errors-filter").disabled = true;
     drawFileErrors(body.errors);
     return;
@@ -162,7 +150,7 @@ function showErrors(body) {
   errorsPage(errorsUrl(""));
 }
 
-function drawFileErrors(errors) {
+function drawErrors(errors) {
   const body = $("errors").querySelector("tbody");
   body.replaceChildren();
   for (const e of errors) {
@@ -173,6 +161,11 @@ function drawFileErrors(errors) {
     cell(row, e.message);
     body.appendChild(row);
   }
+}
+
+// A file refused as a whole: its few errors came with the answer.
+function drawFileErrors(errors) {
+  drawErrors(errors);
   $("errors-next").disabled = true;
   $("errors-first").disabled = true;
   $("errors-page").textContent = "";

@@ -238,6 +238,8 @@ pub struct StatusJson<'a> {
     /// Extra to the contract: why a failed import failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
+    /// Extra to the contract: the uploaded file's name, as shown.
+    pub file_name: &'a str,
     /// Extra to the contract: how temporary passwords reach the users
     /// (`users`, `none`, `to:ADDRESS`).
     pub passwords: String,
@@ -310,6 +312,7 @@ impl<'a> StatusJson<'a> {
             started_at: import.started_at.as_deref(),
             finished_at: import.finished_at.as_deref(),
             error: import.error.as_deref(),
+            file_name: &import.file_name,
             passwords: import.passwords.to_string(),
             deliveries: DeliveriesJson {
                 queued: import.deliveries.queued,

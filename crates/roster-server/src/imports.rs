@@ -24,7 +24,7 @@ use crate::contract::{
     RESULTS_CSV_HEADER, ReportJson, ResultJson, StatusJson, SummaryJson, result_csv,
 };
 use crate::error::ErrorJson;
-use crate::query::Query;
+use crate::query::{self, Query};
 use crate::reports::report_links;
 use crate::stream::{csv_response, json_response, streamed};
 use crate::upload::{Upload, receive};
@@ -125,12 +125,8 @@ impl ResultsQuery {
     /// The filter asked for; a limit out of range, an unknown code, or a
     /// code with a status other than `failed` is refused.
     fn filter(&self) -> Result<ResultFilter<'_>, ApiError> {
-        if let Some(limit) = self.limit
-            && !(1..=MAX_PAGE).contains(&limit)
-        {
-            return Err(invalid_option(format!(
-                "limit {limit}: use a whole number from 1 to {MAX_PAGE}"
-            )));
+        if let Some(limit) = self.limit {
+            query::limit(limit, MAX_PAGE)?;
         }
         let status = self.status.map(|s| match s {
             StatusFilter::Created => RowStatus::Created,
@@ -139,12 +135,7 @@ impl ResultsQuery {
         });
         match (&self.code, status) {
             (Some(code), None | Some(RowStatus::Failed)) => {
-                if !row_codes().any(|c| c == code) {
-                    return Err(invalid_option(format!(
-                        "code '{code}': use a row code, e.g. email_taken"
-                    )));
-                }
-                Ok(ResultFilter::Code(code))
+                Ok(ResultFilter::Code(query::row_code(code)?))
             }
             (Some(_), Some(_)) => Err(invalid_option(
                 "code picks failed rows: send it without status, or with status=failed".to_string(),
@@ -304,12 +295,7 @@ pub(crate) async fn list_imports(
     caller: Caller,
     Query(options): Query<ListOptions>,
 ) -> Result<Response, ApiError> {
-    let limit = options.limit.unwrap_or(50);
-    if !(1..=MAX_LIST).contains(&limit) {
-        return Err(invalid_option(format!(
-            "limit {limit}: use a whole number from 1 to {MAX_LIST}"
-        )));
-    }
+    let limit = query::limit(options.limit.unwrap_or(50), MAX_LIST)?;
     let imports = state.store.account_imports(&caller.account, limit).await?;
     let body: Vec<StatusJson<'_>> = imports.iter().map(StatusJson::new).collect();
     Ok(Json(body).into_response())

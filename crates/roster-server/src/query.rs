@@ -25,3 +25,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         }
     }
 }
+
+/// A `limit` from 1 to `max`, or `invalid_option`.
+pub(crate) fn limit(limit: u32, max: u32) -> Result<u32, ApiError> {
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::imports::invalid_option(format!(
+            "limit {limit}: use a whole number from 1 to {max}"
+        )))
+    }
+}
+
+/// A `code` that is a row code, or `invalid_option`.
+pub(crate) fn row_code(code: &str) -> Result<&str, ApiError> {
+    if crate::imports::row_codes().any(|c| c == code) {
+        Ok(code)
+    } else {
+        Err(crate::imports::invalid_option(format!(
+            "code '{code}': use a row code, e.g. email_taken"
+        )))
+    }
+}

@@ -28,8 +28,8 @@ use crate::contract::{
     FIRST_ERRORS, ReportErrorJson, ReportJson, ReportLinksJson, row_error_json, write_report_json,
 };
 use crate::error::ErrorJson;
-use crate::imports::{invalid_option, row_codes, safe_stem};
-use crate::query::Query;
+use crate::imports::{row_codes, safe_stem};
+use crate::query::{self, Query};
 use crate::stream::{csv_response, json_response, streamed};
 use crate::{ApiError, AppState};
 
@@ -219,18 +219,9 @@ pub(crate) async fn report_errors(
     Path(id): Path<String>,
     Query(query): Query<ErrorsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(invalid_option(format!(
-            "limit {limit}: use a whole number from 1 to {MAX_PAGE}"
-        )));
-    }
-    if let Some(code) = &query.code
-        && !row_codes().any(|c| c == code)
-    {
-        return Err(invalid_option(format!(
-            "code '{code}': use a row code, e.g. invalid_email"
-        )));
+    let limit = query::limit(query.limit.unwrap_or(100), MAX_PAGE)?;
+    if let Some(code) = &query.code {
+        query::row_code(code)?;
     }
     let kept = state.reports.get(caller.account.id, &id)?;
     let after = query.after.unwrap_or(0);

@@ -555,6 +555,10 @@ async fn the_page_signs_in_with_a_token_and_guards_changes_with_csrf() {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("<main data-active=\"\">"),
+        "nothing active yet"
+    );
     let csrf = page
         .body
         .split("<meta name=\"csrf-token\" content=\"")
@@ -594,6 +598,15 @@ async fn the_page_signs_in_with_a_token_and_guards_changes_with_csrf() {
     )
     .await;
     assert_eq!(real.status, StatusCode::ACCEPTED, "{}", real.body);
+    // Opened again, the page follows the queued import from the start.
+    let active = real.json()["id"].as_str().expect("an id").to_string();
+    let page = Response::of(client.get(app.url("/")).header(COOKIE, &session)).await;
+    assert!(
+        page.body
+            .contains(&format!("<main data-active=\"{active}\">")),
+        "{}",
+        page.body
+    );
 
     let forged_out = Response::of(
         client
