@@ -269,7 +269,7 @@ fn chunk_holding(chunks: &[(Option<RowStart>, Chunk)], after: u64) -> Option<Row
     chunks
         .iter()
         .filter_map(|(start, _)| *start)
-        .filter(|start| start.line <= after + 1)
+        .filter(|start| start.line <= after.saturating_add(1))
         .max_by_key(|start| start.line)
 }
 
@@ -297,7 +297,7 @@ fn first_short_chunk(
             .get(i + 1)
             .and_then(|(next, _)| next.map(|n| n.line))
             .unwrap_or(u64::MAX);
-        if to <= after + 1 {
+        if to <= after.saturating_add(1) {
             continue;
         }
         let results = runtime.block_on(store.results_between(import.key, from, to))?;

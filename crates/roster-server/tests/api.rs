@@ -933,6 +933,16 @@ async fn results_page_through_every_filter_and_match_the_whole_on_both_databases
             every_page(&app, &format!("{base}?code=invalid_email"), 10).await,
             Vec::<Value>::new()
         );
+        // Past the last row, however far: an empty page.
+        for after in ["2501", "18446744073709551615"] {
+            let past =
+                Response::of(app.get(&format!("{base}?after={after}&limit=5"), &app.acme)).await;
+            assert_eq!(
+                (past.status, past.json()),
+                (StatusCode::OK, json!([])),
+                "{kind}: {after}"
+            );
+        }
         // A page starts after any row, in any chunk.
         let page = Response::of(app.get(&format!("{base}?after=1500&limit=3"), &app.acme))
             .await
