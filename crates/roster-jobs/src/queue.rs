@@ -167,14 +167,21 @@ where
             match storage.push_task(task).await {
                 Ok(()) => Ok(()),
                 // PostgreSQL refuses a duplicate idempotency key: already queued.
-                Err(e)
-                    if e.to_string().contains("idempotency") || e.to_string().contains("23505") =>
-                {
-                    Ok(())
-                }
+                Err(e) if is_duplicate_key(&e) => Ok(()),
                 Err(e) => Err(e.to_string()),
             }
         }
+    }
+}
+
+/// Whether the push was refused for a key already there: SQLSTATE 23505,
+/// `unique_violation`, read from the database's error, not its message.
+fn is_duplicate_key(e: &TaskSinkError<apalis_postgres::Error>) -> bool {
+    match e {
+        TaskSinkError::PushError(apalis_postgres::Error::Database(e)) => e
+            .as_database_error()
+            .is_some_and(|d| d.is_unique_violation()),
+        _ => false,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use expect_test::{Expect, expect};
 use roster_jobs::{
-    ResultFilter, RowStatus, RunConfig, Stop, for_each_result, plan_import, results_page,
+    ResultFilter, RowStatus, RunConfig, Stop, enqueue, for_each_result, plan_import, results_page,
     run_chunk, run_import, write_failed_rows,
 };
 use roster_store::testing::{self, ScratchDatabase};
@@ -861,5 +861,43 @@ async fn rows_not_processed_are_paged_from_the_chunks_that_stopped_short() {
             "{}",
             db.kind
         );
+    }
+}
+
+/// A job pushed again under its key is the job already there: the second
+/// push succeeds and queues nothing more (PostgreSQL refuses the key with
+/// SQLSTATE 23505, which is read as "already queued").
+#[tokio::test]
+async fn an_import_queued_twice_is_queued_once_on_both_databases() {
+    for db in testing::both("queued_twice").await {
+        let (store, account) = setup(&db).await;
+        let import = queue(
+            &store,
+            &account,
+            &format!("{HEADER}Ada,ada@acme.example,,,,,\n"),
+        )
+        .await
+        .expect("stored");
+        for push in 1..=3 {
+            enqueue(&store, &import.id)
+                .await
+                .unwrap_or_else(|e| panic!("{}: push {push}: {e}", db.kind));
+        }
+        let jobs: i64 = match store.pool() {
+            roster_store::Pool::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = 'roster-imports'")
+                    .fetch_one(pool)
+                    .await
+            }
+            roster_store::Pool::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'roster-imports'",
+                )
+                .fetch_one(pool)
+                .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        assert_eq!(jobs, 1, "{}", db.kind);
     }
 }
