@@ -13,6 +13,7 @@
 mod account;
 mod bulk;
 mod chunk;
+mod conflict;
 mod delivery;
 mod directory;
 mod error;

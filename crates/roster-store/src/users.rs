@@ -26,6 +26,7 @@ use serde::Serialize;
 use sqlx::Connection;
 
 use crate::bulk::{Answers, Bulk, NewResult, NewUser};
+use crate::conflict::refusal_code;
 use crate::error::Context;
 use crate::store::{Db, with_pool};
 use crate::{Account, Error, Import, Store};
@@ -113,19 +114,7 @@ impl From<sqlx::Error> for WriteError {
         if !(d.is_unique_violation() || d.is_check_violation() || d.is_foreign_key_violation()) {
             return WriteError::Db(e);
         }
-        // PostgreSQL names the constraint; SQLite names the index or the
-        // columns in its message.
-        let what = format!("{} {}", d.constraint().unwrap_or(""), d.message());
-        let code = if what.contains("users_email") || what.contains("users.") {
-            Some(Code::EmailTaken)
-        } else if what.contains("extensions") {
-            Some(Code::ExtensionTaken)
-        } else if what.contains("numbers") {
-            Some(Code::NumberAssigned)
-        } else {
-            None
-        };
-        WriteError::Conflict(code)
+        WriteError::Conflict(refusal_code(d))
     }
 }
 
