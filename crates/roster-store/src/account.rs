@@ -10,6 +10,7 @@ use std::fmt;
 
 use roster_validate::{E164, Email, Extension, ExtensionPolicy, MAIN_LOCATION, Role, location_key};
 
+use crate::convert::{from_db, to_db};
 use crate::error::Context;
 use crate::store::Db;
 use crate::{Error, Store};
@@ -144,7 +145,7 @@ impl Store {
                 min_digits: u8::try_from(min).unwrap_or(ExtensionPolicy::DEFAULT.min_digits),
                 max_digits: u8::try_from(max).unwrap_or(ExtensionPolicy::DEFAULT.max_digits),
             },
-            extension_first: u64::try_from(first).unwrap_or(0),
+            extension_first: from_db(first),
             default_role: Role::parse(&role).unwrap_or(Role::User),
         }))
     }
@@ -247,7 +248,7 @@ where
         .bind(spec.name.clone())
         .bind(i64::from(spec.extensions.min_digits))
         .bind(i64::from(spec.extensions.max_digits))
-        .bind(i64::try_from(spec.extension_first).unwrap_or(i64::MAX))
+        .bind(to_db(spec.extension_first))
         .bind(spec.default_role.as_str().to_string())
         .fetch_one(&mut *conn)
         .await
@@ -347,12 +348,11 @@ where
         .fetch_one(&mut *conn)
         .await
         .context("counting the account's contents")?;
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(AccountSummary {
-        locations: n(counts.0),
-        numbers: n(counts.1),
-        parked_numbers: n(counts.2),
-        users: n(counts.3),
+        locations: from_db(counts.0),
+        numbers: from_db(counts.1),
+        parked_numbers: from_db(counts.2),
+        users: from_db(counts.3),
     })
 }
 

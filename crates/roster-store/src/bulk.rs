@@ -11,6 +11,7 @@ use std::future::Future;
 use apalis_core::task::Task;
 
 use crate::BatchCounts;
+use crate::convert::to_db;
 use crate::delivery::{Change, DeliverPasswords};
 
 mod postgres;
@@ -245,12 +246,11 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// A batch's counts as the import's counts take them.
 fn count_binds(counts: BatchCounts) -> [i64; 4] {
-    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     [
-        n(counts.created + counts.failed),
-        n(counts.created),
-        n(counts.failed),
-        n(counts.deliveries),
+        to_db(counts.created + counts.failed),
+        to_db(counts.created),
+        to_db(counts.failed),
+        to_db(counts.deliveries),
     ]
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use roster_validate::{Extension, ExtensionPolicy, RowStart};
 
 use crate::bulk::Bulk;
+use crate::convert::{from_db, to_db};
 use crate::error::Context;
 use crate::import::FINISH_IMPORT;
 use crate::store::{Db, KeptReserved, with_pool};
@@ -60,18 +61,18 @@ impl Store {
                     .and_then(|i| starts.get(i));
                 sqlx::query(INSERT)
                     .bind(key)
-                    .bind(n(seq))
-                    .bind(n(first))
-                    .bind(n(rows))
-                    .bind(start.map(|s| n(s.offset)))
-                    .bind(start.map(|s| n(s.line)))
+                    .bind(to_db(seq))
+                    .bind(to_db(first))
+                    .bind(to_db(rows))
+                    .bind(start.map(|s| to_db(s.offset)))
+                    .bind(start.map(|s| to_db(s.line)))
                     .execute(&mut *tx)
                     .await
                     .context("planning chunks")?;
             }
             sqlx::query(PLANNED)
                 .bind(key)
-                .bind(n(count))
+                .bind(to_db(count))
                 .execute(&mut *tx)
                 .await
                 .context("planning chunks")?;
@@ -101,12 +102,12 @@ impl Store {
             .into_iter()
             .map(
                 |(seq, first_row, rows, state, worker, offset, line)| Chunk {
-                    seq: u(seq),
-                    first_row: u(first_row),
-                    rows: u(rows),
+                    seq: from_db(seq),
+                    first_row: from_db(first_row),
+                    rows: from_db(rows),
                     start: offset.zip(line).map(|(offset, line)| RowStart {
-                        offset: u(offset),
-                        line: u(line),
+                        offset: from_db(offset),
+                        line: from_db(line),
                     }),
                     done: state == "done",
                     worker,
@@ -128,7 +129,7 @@ impl Store {
         let changed = with_pool!(&self.db, pool => {
             sqlx::query(SQL)
                 .bind(import.0)
-                .bind(n(seq))
+                .bind(to_db(seq))
                 .bind(worker)
                 .bind(time::now())
                 .execute(pool)
@@ -151,7 +152,7 @@ impl Store {
             let mut tx = pool.begin().await.context("starting a transaction")?;
             let done = sqlx::query(DONE)
                 .bind(import.0)
-                .bind(n(seq))
+                .bind(to_db(seq))
                 .bind(time::now())
                 .execute(&mut *tx)
                 .await
@@ -260,13 +261,13 @@ impl Store {
             let (end,): (i64,) = with_pool!(&self.db, pool => {
                 sqlx::query_as(CLAIM)
                     .bind(import.key.0)
-                    .bind(n(first))
-                    .bind(n(want))
+                    .bind(to_db(first))
+                    .bind(to_db(want))
                     .fetch_one(pool)
                     .await
             })
             .context("claiming extensions")?;
-            let end = u(end);
+            let end = from_db(end);
             let candidates: Vec<Extension> = (end.saturating_sub(want)..end)
                 .filter_map(Extension::from_number)
                 .filter(|e| e.digits() <= max_digits && !reserved.contains(e))
@@ -350,14 +351,6 @@ fn parse_extensions(text: &str) -> HashSet<Extension> {
         .filter(|t| !t.is_empty())
         .filter_map(|t| Extension::parse(t, any_length).ok())
         .collect()
-}
-
-fn n(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn u(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
 }
 
 #[cfg(test)]

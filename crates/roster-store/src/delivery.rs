@@ -37,6 +37,7 @@ use apalis_core::task::builder::TaskBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::bulk::Bulk;
+use crate::convert::from_db;
 use crate::error::Context;
 use crate::queue::{PASSWORD_QUEUE, turn};
 use crate::store::{Db, with_pool};
@@ -204,7 +205,7 @@ impl DeliveryPace {
     /// Messages a second now; `None` when none was settled lately, or too
     /// few to tell.
     pub fn per_second(&self) -> Option<f64> {
-        let now = u64::try_from(time::now_millis()).unwrap_or(0);
+        let now = from_db(time::now_millis());
         let settled = self.settled_ms?;
         if now.saturating_sub(settled) > DeliveryPace::STALE_MS {
             return None;
@@ -518,7 +519,7 @@ pub(crate) fn password_job(job: &DeliverPasswords, after: Duration) -> (String, 
         ulid::Ulid::generate()
     );
     let args = serde_json::to_vec(job).expect("a struct of integers serializes");
-    let ordinal = u64::try_from(job.batch).unwrap_or(0) / LINES_PER_TURN;
+    let ordinal = from_db(job.batch) / LINES_PER_TURN;
     let task = TaskBuilder::new(args)
         .idempotency_key(&key)
         .max_attempts(PASSWORD_JOB_ATTEMPTS)

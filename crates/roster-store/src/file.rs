@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 
+use crate::convert::to_db;
 use crate::import::BLOCK_BYTES;
 use crate::store::with_pool;
 use crate::{Error, ImportKey, Store};
@@ -41,7 +42,7 @@ impl Store {
             store: self.clone(),
             import,
             runtime,
-            next_seq: i64::try_from(offset / block).unwrap_or(i64::MAX),
+            next_seq: to_db(offset / block),
             block: Vec::new(),
             pos: 0,
             skip: (offset % block) as usize,

@@ -10,6 +10,7 @@ use std::fmt;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use crate::convert::{from_db, to_db};
 use crate::error::Context;
 use crate::queue::{CHUNK_QUEUE, chunk_key_prefix};
 use crate::store::{Db, with_pool};
@@ -274,7 +275,7 @@ impl Store {
         const BLOCK: &str =
             "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
         const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
-        let total = i64::try_from(new.total).unwrap_or(i64::MAX);
+        let total = to_db(new.total);
         let _waiting = self.waiting_writer();
         let result: Result<(), Error> = with_pool!(&self.db, pool => {
             let mut tx = pool.begin().await.context("starting a transaction")?;
@@ -286,7 +287,7 @@ impl Store {
                 .bind(new.passwords.to_string())
                 .bind(total)
                 .bind(time::now())
-                .bind(i64::try_from(new.chunk_rows).unwrap_or(i64::MAX))
+                .bind(to_db(new.chunk_rows))
                 .fetch_one(&mut *tx)
                 .await;
             let key = match inserted {
@@ -324,7 +325,7 @@ impl Store {
             }
             sqlx::query(SIZE)
                 .bind(key)
-                .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+                .bind(to_db(bytes))
                 .execute(&mut *tx)
                 .await
                 .context("storing the file")?;
@@ -449,7 +450,7 @@ impl Store {
                     .context("dropping the import's chunks")?;
                 sqlx::query(COUNT)
                     .bind(key)
-                    .bind(i64::try_from(dropped.rows_affected()).unwrap_or(i64::MAX))
+                    .bind(to_db(dropped.rows_affected()))
                     .execute(&mut *tx)
                     .await
                     .context("counting the import's chunks")?;
@@ -594,7 +595,6 @@ impl TryFrom<ImportRow> for Import {
     type Error = Error;
 
     fn try_from(row: ImportRow) -> Result<Import, Error> {
-        let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(Import {
             id: ImportId::parse(&row.public_id).ok_or(Error::Corrupt("an import id"))?,
             key: ImportKey(row.id),
@@ -603,33 +603,33 @@ impl TryFrom<ImportRow> for Import {
                 .map_err(|_| Error::Corrupt("an account slug"))?,
             state: ImportState::parse(&row.state).ok_or(Error::Corrupt("an import state"))?,
             file_name: row.file_name,
-            file_bytes: n(row.file_bytes),
+            file_bytes: from_db(row.file_bytes),
             voice: row.voice,
             passwords: PasswordDelivery::parse(&row.passwords)
                 .ok_or(Error::Corrupt("a password delivery"))?,
-            total: n(row.total),
-            processed: n(row.processed),
-            created: n(row.created),
-            failed: n(row.failed),
-            not_processed: n(row.not_processed),
+            total: from_db(row.total),
+            processed: from_db(row.processed),
+            created: from_db(row.created),
+            failed: from_db(row.failed),
+            not_processed: from_db(row.not_processed),
             error: row.error,
             created_at: row.created_at,
             started_at: row.started_at,
             finished_at: row.finished_at,
             deliveries: DeliveryCounts {
-                queued: n(row.deliveries_queued),
-                sent: n(row.deliveries_sent),
-                failed: n(row.deliveries_failed),
+                queued: from_db(row.deliveries_queued),
+                sent: from_db(row.deliveries_sent),
+                failed: from_db(row.deliveries_failed),
             },
             deliveries_pace: DeliveryPace {
-                rate_milli: row.deliveries_rate_milli.map(n),
-                window_ms: n(row.deliveries_window_ms),
-                window_count: n(row.deliveries_window_count),
-                settled_ms: row.deliveries_settled_ms.map(n),
+                rate_milli: row.deliveries_rate_milli.map(from_db),
+                window_ms: from_db(row.deliveries_window_ms),
+                window_count: from_db(row.deliveries_window_count),
+                settled_ms: row.deliveries_settled_ms.map(from_db),
             },
-            chunk_rows: n(row.chunk_rows),
-            chunks: n(row.chunks),
-            chunks_done: n(row.chunks_done),
+            chunk_rows: from_db(row.chunk_rows),
+            chunks: from_db(row.chunks),
+            chunks_done: from_db(row.chunks_done),
         })
     }
 }

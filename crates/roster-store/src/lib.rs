@@ -14,6 +14,7 @@ mod account;
 mod bulk;
 mod chunk;
 mod conflict;
+mod convert;
 mod delivery;
 mod directory;
 mod error;

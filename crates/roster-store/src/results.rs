@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::convert::{from_db, to_db};
 use crate::error::Context;
 use crate::store::with_pool;
 use crate::{DeliveryState, DeliveryStatus, Error, ImportKey, Store};
@@ -85,7 +86,7 @@ impl Store {
         let rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(import.0)
-                .bind(i64::try_from(after_row).unwrap_or(i64::MAX))
+                .bind(to_db(after_row))
                 .bind(i64::from(limit));
             if let Some(pattern) = &pattern {
                 query = query.bind(pattern);
@@ -105,17 +106,16 @@ impl Store {
     ) -> Result<u64, Error> {
         const SQL: &str =
             "SELECT COUNT(*) FROM row_results WHERE import_id = $1 AND row >= $2 AND row < $3";
-        let line = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let count: i64 = with_pool!(&self.db, pool => {
             sqlx::query_scalar(SQL)
                 .bind(import.0)
-                .bind(line(from))
-                .bind(line(to))
+                .bind(to_db(from))
+                .bind(to_db(to))
                 .fetch_one(pool)
                 .await
         })
         .context("counting row results")?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        Ok(from_db(count))
     }
 
     /// The import's failed rows' errors counted by code and column.
@@ -166,7 +166,7 @@ fn row_result(
     (row, status, email, extension, numbers, errors, delivery, delivery_error): StoredRow,
 ) -> Result<RowResult, Error> {
     Ok(RowResult {
-        row: u64::try_from(row).unwrap_or(0),
+        row: from_db(row),
         created: status == "created",
         email,
         extension,

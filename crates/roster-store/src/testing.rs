@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Connection;
 
+use crate::convert::from_db;
+
 /// The variable that names the PostgreSQL server tests may use.
 pub const POSTGRES_URL_VAR: &str = "ROSTER_TEST_POSTGRES_URL";
 
@@ -149,7 +151,7 @@ impl ScratchDatabase {
             .await
             .expect("cutting connections");
         let _ = admin.close().await;
-        u64::try_from(cut).unwrap_or(0)
+        from_db(cut)
     }
 }
 

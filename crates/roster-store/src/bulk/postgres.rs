@@ -10,6 +10,7 @@ use super::{
     RELINK_JOB, UNLINK_SETTLED, count_binds, first_job, shared,
 };
 use crate::BatchCounts;
+use crate::convert::to_db;
 use crate::delivery::{Change, DeliverPasswords};
 use crate::queue::PASSWORD_QUEUE;
 
@@ -356,7 +357,7 @@ impl Bulk for PgConnection {
         failed: u64,
         now_ms: i64,
     ) -> Result<(), sqlx::Error> {
-        let [sent, failed] = [sent, failed].map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let [sent, failed] = [sent, failed].map(to_db);
         let window = RATE_WINDOW_MS;
         shared!(
             &mut *self,
