@@ -14,6 +14,7 @@ mod message;
 mod outbox;
 mod pace;
 mod password;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use delivery::{DeliveryConfig, MAX_WAIT, deliver, run_password_worker};

@@ -23,6 +23,7 @@ mod import;
 mod queue;
 mod results;
 mod store;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
 mod token;
