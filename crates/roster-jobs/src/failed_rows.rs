@@ -83,9 +83,14 @@ pub fn write_refused_rows(
 }
 
 fn refused_error(e: &RowError) -> String {
-    match e.column {
-        Some(column) => format!("{} in {}: {}", e.code.as_str(), column.header(), e.message),
-        None => format!("{}: {}", e.code.as_str(), e.message),
+    error_text(e.code.as_str(), e.column.map(|c| c.header()), &e.message)
+}
+
+/// An error as an `Errors` cell writes it: `code in column: message`.
+fn error_text(code: &str, column: Option<&str>, message: &str) -> String {
+    match column {
+        Some(column) => format!("{code} in {column}: {message}"),
+        None => format!("{code}: {message}"),
     }
 }
 
@@ -100,10 +105,7 @@ fn errors_cell(line: &ResultLine) -> String {
     let errors: Vec<String> = line
         .errors
         .iter()
-        .map(|e| match &e.column {
-            Some(column) => format!("{} in {column}: {}", e.code, e.message),
-            None => format!("{}: {}", e.code, e.message),
-        })
+        .map(|e| error_text(&e.code, e.column.as_deref(), &e.message))
         .collect();
     errors.join(" | ")
 }

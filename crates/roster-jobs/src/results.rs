@@ -250,25 +250,25 @@ fn walk(
     Ok(())
 }
 
-/// The import's chunks in file order, with where each starts: `None` for
-/// the first (the file's first row), or when the file cannot be entered in
-/// the middle (then it is read from its start).
+/// The import's chunks in file order. A chunk's `start` is `None` for the
+/// first (the file's first row), or when the file cannot be entered in the
+/// middle (then it is read from its start).
 fn chunks(
     store: &Store,
     import: &Import,
     runtime: &tokio::runtime::Handle,
-) -> Result<Vec<(Option<RowStart>, Chunk)>, Error> {
+) -> Result<Vec<Chunk>, Error> {
     let mut chunks = runtime.block_on(store.chunks(import.key))?;
     chunks.sort_by_key(|c| c.first_row);
-    Ok(chunks.into_iter().map(|c| (c.start, c)).collect())
+    Ok(chunks)
 }
 
 /// Where to enter the file for the rows after line `after`: the start of
 /// the chunk that holds the first of them.
-fn chunk_holding(chunks: &[(Option<RowStart>, Chunk)], after: u64) -> Option<RowStart> {
+fn chunk_holding(chunks: &[Chunk], after: u64) -> Option<RowStart> {
     chunks
         .iter()
-        .filter_map(|(start, _)| *start)
+        .filter_map(|c| c.start)
         .filter(|start| start.line <= after.saturating_add(1))
         .max_by_key(|start| start.line)
 }
@@ -288,21 +288,21 @@ fn first_short_chunk(
     let chunks = chunks(store, import, runtime)?;
     // Stopped before it was split, or without every chunk's start: the
     // file is read from where the row is.
-    if chunks.is_empty() || chunks.iter().skip(1).any(|(start, _)| start.is_none()) {
+    if chunks.is_empty() || chunks.iter().skip(1).any(|c| c.start.is_none()) {
         return Ok(Some(chunk_holding(&chunks, after)));
     }
-    for (i, (start, chunk)) in chunks.iter().enumerate() {
-        let from = start.map_or(0, |s| s.line);
+    for (i, chunk) in chunks.iter().enumerate() {
+        let from = chunk.start.map_or(0, |s| s.line);
         let to = chunks
             .get(i + 1)
-            .and_then(|(next, _)| next.map(|n| n.line))
+            .and_then(|next| next.start.map(|n| n.line))
             .unwrap_or(u64::MAX);
         if to <= after.saturating_add(1) {
             continue;
         }
         let results = runtime.block_on(store.results_between(import.key, from, to))?;
         if results < chunk.rows {
-            return Ok(Some(*start));
+            return Ok(Some(chunk.start));
         }
     }
     Ok(None)

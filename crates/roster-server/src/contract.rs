@@ -121,8 +121,13 @@ pub fn error_counts(report: &Report) -> Vec<ErrorCountJson> {
             count,
         })
         .collect();
-    counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+    most_first(&mut counts);
     counts
+}
+
+/// Counts in the order a report gives them: most first.
+fn most_first(counts: &mut [ErrorCountJson]) {
+    counts.sort_by_key(|c| std::cmp::Reverse(c.count));
 }
 
 /// An import's rows by status and its failed rows' errors by code: what
@@ -163,7 +168,7 @@ impl<'a> SummaryJson<'a> {
                 count,
             })
             .collect();
-        error_counts.sort_by_key(|c| std::cmp::Reverse(c.count));
+        most_first(&mut error_counts);
         SummaryJson {
             id: import.id.as_str(),
             state: import.state.as_str(),

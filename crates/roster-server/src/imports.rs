@@ -90,7 +90,7 @@ pub(crate) struct ResultsQuery {
     /// Only rows of this status.
     status: Option<StatusFilter>,
     /// Only failed rows with an error of this code.
-    #[param(schema_with = result_code_schema)]
+    #[param(schema_with = row_code_schema)]
     code: Option<String>,
 }
 
@@ -101,6 +101,16 @@ pub(crate) enum StatusFilter {
     Created,
     Failed,
     NotProcessed,
+}
+
+impl From<StatusFilter> for RowStatus {
+    fn from(status: StatusFilter) -> RowStatus {
+        match status {
+            StatusFilter::Created => RowStatus::Created,
+            StatusFilter::Failed => RowStatus::Failed,
+            StatusFilter::NotProcessed => RowStatus::NotProcessed,
+        }
+    }
 }
 
 /// The most results a page gives.
@@ -114,7 +124,8 @@ pub(crate) fn row_codes() -> impl Iterator<Item = &'static str> {
         .map(Code::as_str)
 }
 
-fn result_code_schema() -> utoipa::openapi::Object {
+/// The schema of a `code` parameter: one of the row codes.
+pub(crate) fn row_code_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(row_codes()))
@@ -128,11 +139,7 @@ impl ResultsQuery {
         if let Some(limit) = self.limit {
             query::limit(limit, MAX_PAGE)?;
         }
-        let status = self.status.map(|s| match s {
-            StatusFilter::Created => RowStatus::Created,
-            StatusFilter::Failed => RowStatus::Failed,
-            StatusFilter::NotProcessed => RowStatus::NotProcessed,
-        });
+        let status = self.status.map(RowStatus::from);
         match (&self.code, status) {
             (Some(code), None | Some(RowStatus::Failed)) => {
                 Ok(ResultFilter::Code(query::row_code(code)?))
@@ -149,12 +156,7 @@ impl ResultsQuery {
     fn next(&self, row: u64, limit: u32) -> String {
         let mut query = format!("after={row}&limit={limit}");
         if let Some(status) = self.status {
-            let status = match status {
-                StatusFilter::Created => "created",
-                StatusFilter::Failed => "failed",
-                StatusFilter::NotProcessed => "not_processed",
-            };
-            query.push_str(&format!("&status={status}"));
+            query.push_str(&format!("&status={}", RowStatus::from(status).as_str()));
         }
         if let Some(code) = &self.code {
             query.push_str(&format!("&code={code}"));
@@ -374,12 +376,7 @@ pub(crate) async fn results(
     let next = page
         .last()
         .filter(|_| page.len() == limit as usize)
-        .map(|last| {
-            format!(
-                "</api/imports/{id}/results?{}>; rel=\"next\"",
-                query.next(last.row, limit)
-            )
-        });
+        .map(|last| format!("/api/imports/{id}/results?{}", query.next(last.row, limit)));
     let mut response = if csv {
         let mut body = csv_line(RESULTS_CSV_HEADER);
         for line in &page {
@@ -390,8 +387,8 @@ pub(crate) async fn results(
         let json: Vec<ResultJson<'_>> = page.iter().map(ResultJson::new).collect();
         Json(json).into_response()
     };
-    if let Some(value) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        response.headers_mut().insert(header::LINK, value);
+    if let Some(next) = next {
+        query::link_next(&mut response, &next);
     }
     Ok(response)
 }

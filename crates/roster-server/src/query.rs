@@ -4,6 +4,8 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
@@ -45,5 +47,12 @@ pub(crate) fn row_code(code: &str) -> Result<&str, ApiError> {
         Err(crate::imports::invalid_option(format!(
             "code '{code}': use a row code, e.g. email_taken"
         )))
+    }
+}
+
+/// Says where the next page is: `Link: <URL>; rel="next"`.
+pub(crate) fn link_next(response: &mut Response, url: &str) {
+    if let Ok(value) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
+        response.headers_mut().insert(header::LINK, value);
     }
 }

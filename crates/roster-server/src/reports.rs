@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use roster_jobs::{Checked, SharedErrors, write_refused_rows};
 use roster_store::AccountId;
@@ -28,7 +27,7 @@ use crate::contract::{
     FIRST_ERRORS, ReportErrorJson, ReportJson, ReportLinksJson, row_error_json, write_report_json,
 };
 use crate::error::ErrorJson;
-use crate::imports::{row_codes, safe_stem};
+use crate::imports::{row_code_schema, safe_stem};
 use crate::query::{self, Query};
 use crate::stream::{csv_response, json_response, streamed};
 use crate::{ApiError, AppState};
@@ -155,19 +154,12 @@ pub(crate) struct ErrorsQuery {
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// Only errors of this code.
-    #[param(schema_with = report_code_schema)]
+    #[param(schema_with = row_code_schema)]
     code: Option<String>,
 }
 
 /// The most errors a page gives.
 const MAX_PAGE: u32 = 1000;
-
-fn report_code_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(row_codes()))
-        .build()
-}
 
 /// A refused upload's whole report: every error, streamed.
 #[utoipa::path(
@@ -255,16 +247,13 @@ pub(crate) async fn report_errors(
     let mut response = Json(json).into_response();
     if more && let Some(last) = page.last() {
         let mut next = format!(
-            "</api/reports/{report_id}/errors?after={}&limit={limit}",
+            "/api/reports/{report_id}/errors?after={}&limit={limit}",
             last.row
         );
         if let Some(code) = &query.code {
             next.push_str(&format!("&code={code}"));
         }
-        next.push_str(">; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&next) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        query::link_next(&mut response, &next);
     }
     Ok(response)
 }
