@@ -8,8 +8,8 @@ pub enum Error {
     File(#[from] roster_validate::Error),
     #[error("the import's stored file is no longer a valid user file: {0}")]
     FileRefused(String),
-    #[error("the job queue: {0}")]
-    Queue(String),
+    #[error(transparent)]
+    Queue(#[from] roster_queue::Error),
     #[error("reading {path}")]
     Upload {
         path: String,

@@ -2,14 +2,14 @@
 //! queue), the apalis job that creates an import's users, and reading an
 //! import's results back (per-row results, the failed-rows file).
 //!
-//! The job runs on the same database as the data (apalis-sqlite on the
-//! embedded default, apalis-postgres where many workers share a queue). It
-//! knows nothing of HTTP or terminals: the CLI and the server call it.
+//! The jobs travel on roster-queue, on the same database as the data
+//! (`worker.rs` serves them). It knows nothing of HTTP or terminals: the
+//! CLI and the server call it.
 
 mod error;
 mod failed_rows;
 mod findings;
-mod queue;
+mod worker;
 mod results;
 mod runner;
 mod scratch;
@@ -18,9 +18,7 @@ mod submit;
 pub use error::Error;
 pub use failed_rows::{NOT_PROCESSED, write_failed_rows, write_refused_rows};
 pub use findings::{Errors, ErrorsFile, SharedErrors};
-pub use queue::{
-    Handler, Handling, QueueConfig, RunImport, WorkerConfig, enqueue, run_worker, serve,
-};
+pub use worker::{WorkerConfig, enqueue, run_worker};
 pub use results::{
     ResultFilter, ResultLine, RowStatus, for_each_result, for_each_result_where, results_page,
 };

@@ -87,10 +87,9 @@ pub async fn run_import(store: &Store, id: &ImportId, config: RunConfig) -> Resu
     Ok(())
 }
 
-/// Readies the import to run: marks it running, records the extensions its
-/// file names (when an older roster queued it without them), and splits it
-/// into chunks. The chunks still to do; `None` when the import is not to
-/// run (stopped before it started, or finished).
+/// Readies the import to run: marks it running, and splits it into
+/// chunks. The chunks still to do; `None` when the import is not to run
+/// (stopped before it started, or finished).
 #[instrument(skip_all, fields(import_id = %id))]
 pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chunk>>, Error> {
     let import = store.existing_import(id).await?;
@@ -100,15 +99,6 @@ pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chun
             store.finish_import(import.key).await?;
         }
         return Ok(None);
-    }
-    if import.voice && store.reserved_extensions(import.key).await?.is_none() {
-        let account = store.existing_account(&import.account_slug).await?;
-        let options = reading_options(&import, account.extensions);
-        let named: Vec<Extension> = explicit_extensions(store, &import, options)
-            .await?
-            .into_iter()
-            .collect();
-        store.set_reserved_extensions(import.key, &named).await?;
     }
     let starts = if import.chunks == 0 && import.total > chunk_rows(&import) {
         let account = store.existing_account(&import.account_slug).await?;
@@ -182,10 +172,7 @@ async fn write_chunk(
 ) -> Result<ChunkRun, Error> {
     let account = Arc::new(store.existing_account(&import.account_slug).await?);
     let locations = Arc::new(store.location_ids(&account).await?);
-    let reserved = store
-        .reserved_extensions(import.key)
-        .await?
-        .unwrap_or_default();
+    let reserved = store.reserved_extensions(import.key).await?;
     let options = reading_options(&import, account.extensions);
     let writers = store.batch_writers();
     let sharing = store.lock_sharing();
@@ -408,28 +395,6 @@ async fn chunk_starts(
             row += 1;
         }
         Ok(starts)
-    })
-    .await
-    .map_err(|e| Error::Task(e.to_string()))?
-}
-
-/// The extensions the file asks for by name: roster never assigns them to
-/// another row, so no later row finds its own extension taken.
-async fn explicit_extensions(
-    store: &Store,
-    import: &Import,
-    options: Options,
-) -> Result<HashSet<Extension>, Error> {
-    let file = Box::new(store.stored_file(import.key, tokio::runtime::Handle::current()));
-    tokio::task::spawn_blocking(move || {
-        let mut reader = open(file, &options)?;
-        let mut reserved = HashSet::new();
-        while let Some(row) = next_row(&mut reader)? {
-            if let Ok(valid) = row.row {
-                reserved.extend(valid.extension);
-            }
-        }
-        Ok(reserved)
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))?

@@ -77,11 +77,11 @@ pub async fn submit(store: &Store, submission: Submission<'_>) -> Result<Submitt
         total: report.rows,
         chunk_rows: submission.chunk_rows,
         // Without voice services no row names an extension.
-        reserved_extensions: Some(if submission.voice {
+        reserved_extensions: if submission.voice {
             std::mem::take(&mut report.extensions)
         } else {
             Vec::new()
-        }),
+        },
     };
     let mut file = tokio::fs::File::open(submission.path)
         .await

@@ -17,7 +17,7 @@ use roster_store::{
     Account, AccountSlug, AccountSpec, Error, Import, ImportState, NewImport, PasswordDelivery,
     Store, UserSpec,
 };
-use roster_validate::{E164, Email, Extension, ExtensionPolicy, Role};
+use roster_validate::{E164, Email, Extension, ExtensionPolicy, Opened, Options, Role, RowReader};
 
 const HEADER: &str = "Display Name (Mandatory),Email Address (Mandatory),Primary Phone Number (Optional),Additional Phone Numbers (Optional),Extension (Optional),Voice Location (Optional),Role (Optional)\n";
 
@@ -72,9 +72,23 @@ async fn queue(store: &Store, account: &Account, csv: &str) -> Result<Import, Er
         passwords: PasswordDelivery::None,
         total: rows,
         chunk_rows: 0,
-        reserved_extensions: None,
+        reserved_extensions: named_extensions(csv),
     };
     store.create_import(&new, &mut csv.as_bytes()).await
+}
+
+/// The extensions the file's rows name, as validation reports them when it
+/// passes the file.
+fn named_extensions(csv: &str) -> Vec<Extension> {
+    let input = Box::new(std::io::Cursor::new(csv.as_bytes().to_vec()));
+    let Ok(Opened::Rows(mut reader)) = RowReader::open(input, &Options::default()) else {
+        panic!("a readable file");
+    };
+    let mut named = Vec::new();
+    while let Some(row) = reader.next_row().expect("a row") {
+        named.extend(row.row.ok().and_then(|valid| valid.extension));
+    }
+    named
 }
 
 async fn run(store: &Store, import: &Import, batch_rows: usize) {
@@ -605,7 +619,7 @@ async fn chunks_in_any_order_end_the_import_once() {
             passwords: PasswordDelivery::None,
             total: 5,
             chunk_rows: 2,
-            reserved_extensions: None,
+            reserved_extensions: named_extensions(&csv),
         };
         let import = store
             .create_import(&new, &mut csv.as_bytes())
@@ -702,7 +716,7 @@ async fn a_stop_ends_every_chunk() {
             passwords: PasswordDelivery::None,
             total: 5,
             chunk_rows: 2,
-            reserved_extensions: Some(Vec::new()),
+            reserved_extensions: Vec::new(),
         };
         let import = store
             .create_import(&new, &mut csv.as_bytes())
@@ -777,7 +791,7 @@ async fn rows_not_processed_are_paged_from_the_chunks_that_stopped_short() {
             passwords: PasswordDelivery::None,
             total: 9,
             chunk_rows: 3,
-            reserved_extensions: Some(Vec::new()),
+            reserved_extensions: Vec::new(),
         };
         let import = store
             .create_import(&new, &mut csv.as_bytes())

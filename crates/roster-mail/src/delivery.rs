@@ -23,11 +23,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lettre::message::Mailbox;
-use roster_jobs::{Handler, QueueConfig};
-use roster_store::{
-    DeliverPasswords, Delivery, PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, PasswordDelivery,
-    Settlement, Store, UserId,
-};
+use roster_queue::{DeliverPasswords, Handler, PASSWORD_JOB_ATTEMPTS, PASSWORD_QUEUE, QueueConfig};
+use roster_store::{Delivery, PasswordDelivery, Settlement, Store, UserId};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, instrument, warn};
 
@@ -147,7 +144,7 @@ pub async fn run_password_worker(
         shutdown.await;
         let _ = stop.send(true);
     };
-    let served = roster_jobs::serve(store, name, queue, handler, shutdown).await;
+    let served = roster_queue::serve(store.pool(), name, queue, handler, shutdown).await;
     sweeper.abort();
     served?;
     Ok(())

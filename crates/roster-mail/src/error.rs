@@ -17,7 +17,7 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] roster_store::Error),
     #[error(transparent)]
-    Queue(#[from] roster_jobs::Error),
+    Queue(#[from] roster_queue::Error),
     #[error("a background task stopped: {0}")]
     Task(String),
     #[error("the outbox folder {path} cannot be used")]

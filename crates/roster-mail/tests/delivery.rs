@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use roster_jobs::{RunConfig, for_each_result, run_import};
 use roster_mail::testing::{SinkMode, SmtpSink, password_in};
 use roster_mail::{DeliveryConfig, Outbox, deliver, run_password_worker, verify_password};
+use roster_queue::DeliverPasswords;
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{
-    Account, AccountSlug, AccountSpec, DeliverPasswords, DeliveryState, DeliveryStatus, Import,
-    NewImport, PasswordDelivery, Pool, Store, StoredPassword,
+    Account, AccountSlug, AccountSpec, DeliveryState, DeliveryStatus, Import, NewImport,
+    PasswordDelivery, Pool, Store, StoredPassword,
 };
 use roster_validate::{Email, ExtensionPolicy, Role};
 
@@ -59,7 +60,7 @@ async fn import(
         passwords,
         total: csv.lines().count() as u64 - 1,
         chunk_rows: 0,
-        reserved_extensions: None,
+        reserved_extensions: Vec::new(),
     };
     let import = store
         .create_import(&new, &mut csv.as_bytes())

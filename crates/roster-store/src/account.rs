@@ -10,9 +10,10 @@ use std::fmt;
 
 use roster_validate::{E164, Email, Extension, ExtensionPolicy, MAIN_LOCATION, Role, location_key};
 
+use crate::bulk::Bulk;
 use crate::convert::{from_db, to_db};
+use crate::db::{Db, Tx, query};
 use crate::error::Context;
-use crate::store::Db;
 use crate::{Error, Store};
 
 /// An account's id on the command line and in URLs: lower-case letters,
@@ -122,21 +123,11 @@ impl Store {
         const SQL: &str = "SELECT id, slug, name, extension_min_digits, extension_max_digits, \
                            extension_first, default_role FROM accounts WHERE slug = $1";
         type Row = (i64, String, String, i64, i64, i64, String);
-        let row: Option<Row> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(SQL)
-                    .bind(slug.as_str())
-                    .fetch_optional(pool)
-                    .await
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(SQL)
-                    .bind(slug.as_str())
-                    .fetch_optional(pool)
-                    .await
-            }
-        }
-        .context("reading the account")?;
+        let row: Option<Row> = query(SQL)
+            .bind(slug.as_str())
+            .fetch_optional(&self.db)
+            .await
+            .context("reading the account")?;
         Ok(row.map(|(id, slug, name, min, max, first, role)| Account {
             id: AccountId(id),
             slug: AccountSlug(slug),
@@ -160,192 +151,183 @@ impl Store {
 
     /// Creates the account, or brings it up to date, in one transaction.
     pub async fn load_account(&self, spec: &AccountSpec) -> Result<AccountSummary, Error> {
-        match &self.db {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await.context("starting a transaction")?;
-                let summary =
-                    load::<sqlx::Sqlite, _>(&mut tx, spec, PARK_SQLITE, json_digits).await?;
-                tx.commit().await.context("committing the account")?;
-                Ok(summary)
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await.context("starting a transaction")?;
-                let summary =
-                    load::<sqlx::Postgres, _>(&mut tx, spec, PARK_POSTGRES, array_digits).await?;
-                tx.commit().await.context("committing the account")?;
-                // A million numbers parked at once leave the planner's
-                // statistics saying the table is nearly empty until
-                // autovacuum comes by; an import started meanwhile had its
-                // number claims planned as a walk over every number, ten
-                // seconds a batch. Counted now, they are planned as probes.
-                sqlx::raw_sql("ANALYZE numbers, users, extensions, locations")
-                    .execute(pool)
-                    .await
-                    .context("updating the planner's statistics")?;
-                Ok(summary)
-            }
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let id = upsert_account(&mut tx, spec).await?;
+        add_locations(&mut tx, id, &spec.locations).await?;
+        park_numbers(&mut tx, id, &spec.parked_numbers).await?;
+        for user in &spec.users {
+            load_user(&mut tx, id, spec.default_role, user).await?;
         }
+        let summary = summary(&mut tx, id).await?;
+        tx.commit().await.context("committing the account")?;
+        if let Db::Postgres(pool) = &self.db {
+            // A million numbers parked at once leave the planner's
+            // statistics saying the table is nearly empty until
+            // autovacuum comes by; an import started meanwhile had its
+            // number claims planned as a walk over every number, ten
+            // seconds a batch. Counted now, they are planned as probes.
+            sqlx::raw_sql("ANALYZE numbers, users, extensions, locations")
+                .execute(pool)
+                .await
+                .context("updating the planner's statistics")?;
+        }
+        Ok(summary)
     }
 }
 
-const UPSERT_ACCOUNT: &str = "INSERT INTO accounts \
-    (slug, name, extension_min_digits, extension_max_digits, extension_first, default_role) \
-    VALUES ($1, $2, $3, $4, $5, $6) \
-    ON CONFLICT (slug) DO UPDATE SET name = excluded.name, \
-    extension_min_digits = excluded.extension_min_digits, \
-    extension_max_digits = excluded.extension_max_digits, \
-    extension_first = excluded.extension_first, default_role = excluded.default_role \
-    RETURNING id";
-const INSERT_LOCATION: &str = "INSERT INTO locations (account_id, name, name_key) VALUES ($1, $2, $3) \
-    ON CONFLICT (account_id, name_key) DO NOTHING";
-const LOCATION_ID: &str = "SELECT id FROM locations WHERE account_id = $1 AND name_key = $2";
-const UPSERT_USER: &str = "INSERT INTO users (account_id, display_name, email, role, location_id) \
-    VALUES ($1, $2, $3, $4, $5) \
-    ON CONFLICT (account_id, lower(email)) DO UPDATE SET display_name = excluded.display_name, \
-    role = excluded.role, location_id = excluded.location_id \
-    RETURNING id";
-const CLAIM_EXTENSION: &str = "INSERT INTO extensions (account_id, extension, user_id) VALUES ($1, $2, $3) \
-    ON CONFLICT (account_id, extension) DO NOTHING";
-const EXTENSION_OWNER: &str =
-    "SELECT user_id FROM extensions WHERE account_id = $1 AND extension = $2";
-const CLAIM_NUMBER: &str = "INSERT INTO numbers (account_id, number, user_id, is_primary) VALUES ($1, $2, $3, $4) \
-    ON CONFLICT (account_id, number) DO UPDATE SET user_id = excluded.user_id, is_primary = excluded.is_primary \
-    WHERE numbers.user_id IS NULL OR numbers.user_id = excluded.user_id";
-const NUMBER_OWNER: &str = "SELECT user_id FROM numbers WHERE account_id = $1 AND number = $2";
-// The one statement that differs: how the list of parked numbers is unpacked.
-const PARK_SQLITE: &str = "INSERT INTO numbers (account_id, number) \
-    SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (account_id, number) DO NOTHING";
-const PARK_POSTGRES: &str = "INSERT INTO numbers (account_id, number) \
-    SELECT $1, n FROM unnest($2::bigint[]) AS n ON CONFLICT (account_id, number) DO NOTHING";
-const SUMMARY: &str = "SELECT \
-    (SELECT count(*) FROM locations WHERE account_id = $1), \
-    (SELECT count(*) FROM numbers WHERE account_id = $1), \
-    (SELECT count(*) FROM numbers WHERE account_id = $1 AND user_id IS NULL), \
-    (SELECT count(*) FROM users WHERE account_id = $1)";
-
-/// The statements of a load, on either database: `park` binds the list of
-/// parked numbers as `park_sql` expects it.
-async fn load<DB, P>(
-    conn: &mut DB::Connection,
-    spec: &AccountSpec,
-    park_sql: &'static str,
-    park: fn(&[E164]) -> P,
-) -> Result<AccountSummary, Error>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> P: sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send + 'q,
-    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
-    for<'r> (Option<i64>,): sqlx::FromRow<'r, DB::Row>,
-    for<'r> (i64, i64, i64, i64): sqlx::FromRow<'r, DB::Row>,
-{
-    let (id,): (i64,) = sqlx::query_as(UPSERT_ACCOUNT)
-        .bind(spec.slug.to_string())
-        .bind(spec.name.clone())
+/// Writes the account's own row; its id.
+async fn upsert_account(tx: &mut Tx<'_>, spec: &AccountSpec) -> Result<i64, Error> {
+    const SQL: &str = "INSERT INTO accounts \
+        (slug, name, extension_min_digits, extension_max_digits, extension_first, default_role) \
+        VALUES ($1, $2, $3, $4, $5, $6) \
+        ON CONFLICT (slug) DO UPDATE SET name = excluded.name, \
+        extension_min_digits = excluded.extension_min_digits, \
+        extension_max_digits = excluded.extension_max_digits, \
+        extension_first = excluded.extension_first, default_role = excluded.default_role \
+        RETURNING id";
+    let (id,): (i64,) = query(SQL)
+        .bind(spec.slug.as_str())
+        .bind(spec.name.as_str())
         .bind(i64::from(spec.extensions.min_digits))
         .bind(i64::from(spec.extensions.max_digits))
         .bind(to_db(spec.extension_first))
-        .bind(spec.default_role.as_str().to_string())
-        .fetch_one(&mut *conn)
+        .bind(spec.default_role.as_str())
+        .fetch_one(tx)
         .await
         .context("writing the account")?;
+    Ok(id)
+}
 
-    for name in std::iter::once(MAIN_LOCATION).chain(spec.locations.iter().map(String::as_str)) {
-        sqlx::query(INSERT_LOCATION)
-            .bind(id)
-            .bind(name.trim().to_string())
+/// Adds the Main Company Address and these locations, unless there.
+async fn add_locations(tx: &mut Tx<'_>, account: i64, locations: &[String]) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO locations (account_id, name, name_key) VALUES ($1, $2, $3) \
+        ON CONFLICT (account_id, name_key) DO NOTHING";
+    for name in std::iter::once(MAIN_LOCATION).chain(locations.iter().map(String::as_str)) {
+        query(SQL)
+            .bind(account)
+            .bind(name.trim())
             .bind(location_key(name))
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await
             .context("writing a location")?;
     }
+    Ok(())
+}
 
-    for chunk in spec.parked_numbers.chunks(NUMBERS_PER_STATEMENT) {
-        sqlx::query(park_sql)
-            .bind(id)
-            .bind(park(chunk))
-            .execute(&mut *conn)
+/// Parks these numbers on the account, unless there.
+async fn park_numbers(tx: &mut Tx<'_>, account: i64, numbers: &[E164]) -> Result<(), Error> {
+    for chunk in numbers.chunks(NUMBERS_PER_STATEMENT) {
+        let digits: Vec<i64> = chunk.iter().map(|n| n.digits() as i64).collect();
+        tx.park_numbers(account, &digits)
             .await
             .context("parking numbers")?;
     }
+    Ok(())
+}
 
-    for user in &spec.users {
-        let conflict = |reason: String| Error::UserConflict {
-            email: user.email.to_string(),
-            reason,
-        };
-        let location = user.location.as_deref().unwrap_or(MAIN_LOCATION);
-        let location_id: Option<(i64,)> = sqlx::query_as(LOCATION_ID)
-            .bind(id)
-            .bind(location_key(location))
-            .fetch_optional(&mut *conn)
+/// Writes one user of the account file with its extension and numbers;
+/// an error when another user holds either.
+async fn load_user(
+    tx: &mut Tx<'_>,
+    account: i64,
+    default_role: Role,
+    user: &UserSpec,
+) -> Result<(), Error> {
+    const LOCATION_ID: &str = "SELECT id FROM locations WHERE account_id = $1 AND name_key = $2";
+    const UPSERT_USER: &str = "INSERT INTO users (account_id, display_name, email, role, location_id) \
+        VALUES ($1, $2, $3, $4, $5) \
+        ON CONFLICT (account_id, lower(email)) DO UPDATE SET display_name = excluded.display_name, \
+        role = excluded.role, location_id = excluded.location_id \
+        RETURNING id";
+    const CLAIM_EXTENSION: &str = "INSERT INTO extensions (account_id, extension, user_id) \
+        VALUES ($1, $2, $3) ON CONFLICT (account_id, extension) DO NOTHING";
+    const EXTENSION_OWNER: &str =
+        "SELECT user_id FROM extensions WHERE account_id = $1 AND extension = $2";
+    const CLAIM_NUMBER: &str = "INSERT INTO numbers (account_id, number, user_id, is_primary) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, number) \
+        DO UPDATE SET user_id = excluded.user_id, is_primary = excluded.is_primary \
+        WHERE numbers.user_id IS NULL OR numbers.user_id = excluded.user_id";
+    const NUMBER_OWNER: &str = "SELECT user_id FROM numbers WHERE account_id = $1 AND number = $2";
+    let conflict = |reason: String| Error::UserConflict {
+        email: user.email.to_string(),
+        reason,
+    };
+    let location = user.location.as_deref().unwrap_or(MAIN_LOCATION);
+    let location_id: Option<(i64,)> = query(LOCATION_ID)
+        .bind(account)
+        .bind(location_key(location))
+        .fetch_optional(&mut *tx)
+        .await
+        .context("reading a location")?;
+    let Some((location_id,)) = location_id else {
+        return Err(conflict(format!(
+            "location '{location}' is not one of the account's locations; add it to `locations`"
+        )));
+    };
+    let (user_id,): (i64,) = query(UPSERT_USER)
+        .bind(account)
+        .bind(user.display_name.as_str())
+        .bind(user.email.to_string())
+        .bind(user.role.unwrap_or(default_role).as_str())
+        .bind(location_id)
+        .fetch_one(&mut *tx)
+        .await
+        .context("writing a user")?;
+    if let Some(extension) = &user.extension {
+        query(CLAIM_EXTENSION)
+            .bind(account)
+            .bind(extension.to_string())
+            .bind(user_id)
+            .execute(&mut *tx)
             .await
-            .context("reading a location")?;
-        let Some((location_id,)) = location_id else {
+            .context("writing an extension")?;
+        let (owner,): (i64,) = query(EXTENSION_OWNER)
+            .bind(account)
+            .bind(extension.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .context("reading an extension")?;
+        if owner != user_id {
             return Err(conflict(format!(
-                "location '{location}' is not one of the account's locations; add it to `locations`"
+                "extension {extension} already belongs to another user"
             )));
-        };
-        let (user_id,): (i64,) = sqlx::query_as(UPSERT_USER)
-            .bind(id)
-            .bind(user.display_name.clone())
-            .bind(user.email.to_string())
-            .bind(user.role.unwrap_or(spec.default_role).as_str().to_string())
-            .bind(location_id)
-            .fetch_one(&mut *conn)
-            .await
-            .context("writing a user")?;
-        if let Some(extension) = &user.extension {
-            sqlx::query(CLAIM_EXTENSION)
-                .bind(id)
-                .bind(extension.to_string())
-                .bind(user_id)
-                .execute(&mut *conn)
-                .await
-                .context("writing an extension")?;
-            let (owner,): (i64,) = sqlx::query_as(EXTENSION_OWNER)
-                .bind(id)
-                .bind(extension.to_string())
-                .fetch_one(&mut *conn)
-                .await
-                .context("reading an extension")?;
-            if owner != user_id {
-                return Err(conflict(format!(
-                    "extension {extension} already belongs to another user"
-                )));
-            }
-        }
-        for (i, number) in user.numbers.iter().enumerate() {
-            let digits = number.digits() as i64;
-            sqlx::query(CLAIM_NUMBER)
-                .bind(id)
-                .bind(digits)
-                .bind(user_id)
-                .bind(i == 0)
-                .execute(&mut *conn)
-                .await
-                .context("assigning a number")?;
-            let (owner,): (Option<i64>,) = sqlx::query_as(NUMBER_OWNER)
-                .bind(id)
-                .bind(digits)
-                .fetch_one(&mut *conn)
-                .await
-                .context("reading a number")?;
-            if owner != Some(user_id) {
-                return Err(conflict(format!(
-                    "number {number} is already assigned to another user"
-                )));
-            }
         }
     }
+    for (i, number) in user.numbers.iter().enumerate() {
+        let digits = number.digits() as i64;
+        query(CLAIM_NUMBER)
+            .bind(account)
+            .bind(digits)
+            .bind(user_id)
+            .bind(i == 0)
+            .execute(&mut *tx)
+            .await
+            .context("assigning a number")?;
+        let (owner,): (Option<i64>,) = query(NUMBER_OWNER)
+            .bind(account)
+            .bind(digits)
+            .fetch_one(&mut *tx)
+            .await
+            .context("reading a number")?;
+        if owner != Some(user_id) {
+            return Err(conflict(format!(
+                "number {number} is already assigned to another user"
+            )));
+        }
+    }
+    Ok(())
+}
 
-    let counts: (i64, i64, i64, i64) = sqlx::query_as(SUMMARY)
-        .bind(id)
-        .fetch_one(&mut *conn)
+/// What the account holds now.
+async fn summary(tx: &mut Tx<'_>, account: i64) -> Result<AccountSummary, Error> {
+    const SQL: &str = "SELECT \
+        (SELECT count(*) FROM locations WHERE account_id = $1), \
+        (SELECT count(*) FROM numbers WHERE account_id = $1), \
+        (SELECT count(*) FROM numbers WHERE account_id = $1 AND user_id IS NULL), \
+        (SELECT count(*) FROM users WHERE account_id = $1)";
+    let counts: (i64, i64, i64, i64) = query(SQL)
+        .bind(account)
+        .fetch_one(tx)
         .await
         .context("counting the account's contents")?;
     Ok(AccountSummary {
@@ -354,15 +336,6 @@ where
         parked_numbers: from_db(counts.2),
         users: from_db(counts.3),
     })
-}
-
-fn json_digits(numbers: &[E164]) -> String {
-    let digits: Vec<u64> = numbers.iter().map(|n| n.digits()).collect();
-    serde_json::to_string(&digits).unwrap_or_else(|_| "[]".to_string())
-}
-
-fn array_digits(numbers: &[E164]) -> Vec<i64> {
-    numbers.iter().map(|n| n.digits() as i64).collect()
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ mod tests {
     use roster_validate::{E164, Email, Extension, ExtensionPolicy, Role};
 
     use super::*;
-    use crate::store::with_pool;
+    use crate::db::query;
     use crate::{AccountSlug, AccountSpec, Store, UserSpec, testing};
 
     /// Writes the schema refuses, and the code each must mean.
@@ -120,10 +120,7 @@ mod tests {
                 .await
                 .expect("the account");
             for (sql, code) in WRITES {
-                let refused = with_pool!(&store.db, pool => {
-                    sqlx::query(sql).execute(pool).await.map(|_| ())
-                })
-                .expect_err(sql);
+                let refused = query(sql).execute(&store.db).await.expect_err(sql);
                 let e = refused.as_database_error().expect("the database's refusal");
                 assert_eq!(
                     refusal_code(e),

@@ -5,7 +5,7 @@
 //! users one batch creates form a *group*, which one job per attempt
 //! carries (a thousand users, one job): the group's first job is queued in
 //! that same transaction (the queue's tables live in this database; see
-//! `Bulk::queue_deliveries`), so a user never exists without its delivery
+//! `queue_group`), so a user never exists without its delivery
 //! queued, and a delivery never exists without its user. The job reads its
 //! group's deliveries that wait for its attempt, keeps the hashes of fresh
 //! temporary passwords here, a slice at a time, sends the messages, and
@@ -21,45 +21,24 @@
 //! Jobs are fair between imports: a group's job has the priority of its
 //! place in its import (the first batch's group the highest), and the queue
 //! runs the highest first. So the first messages of a small import go out
-//! before the rest of a million queued by another (see [`turn`]).
+//! before the rest of a million queued by another (see `roster_queue::turn`).
 //!
 //! The store sees hashes only, never a clear password. Delivery is at least
 //! once: a job that runs twice (its worker presumed dead while it was still
 //! sending) sends twice, each message with a fresh password, and only the
 //! password of the last one stored works.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use apalis_core::task::Task;
-use apalis_core::task::builder::TaskBuilder;
-use serde::{Deserialize, Serialize};
+use roster_queue::{DeliverPasswords, PASSWORD_QUEUE, password_job};
 
-use crate::bulk::Bulk;
-use crate::convert::from_db;
+use crate::bulk::{Bulk, Change};
+use crate::convert::{from_db, to_db};
+use crate::db::{Tx, query};
 use crate::error::Context;
-use crate::queue::{PASSWORD_QUEUE, turn};
-use crate::store::{Db, with_pool};
-use crate::{Account, Error, ImportKey, PasswordDelivery, Store, UserId, time};
-
-/// Runs of one job that ends in an error of roster's own (the database out
-/// of reach, say) before the queue gives up on it. A failure to send is not
-/// such an error: it is settled on the delivery.
-pub const PASSWORD_JOB_ATTEMPTS: usize = 3;
-
-/// The payload of a password job: one attempt at one group of an import's
-/// deliveries. Ids only, so a job survives any change to roster's types
-/// (fields are only ever added).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliverPasswords {
-    /// The import's row id.
-    pub import: i64,
-    /// The line of the file the batch that created the group starts on.
-    pub batch: i64,
-    /// The attempt, from 1.
-    pub attempt: u32,
-}
+use crate::{Account, Error, PasswordDelivery, Store, UserId, time};
 
 /// A group's deliveries that wait for its job's attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,38 +205,6 @@ impl DeliveryPace {
     }
 }
 
-impl DeliverPasswords {
-    /// The job of the group's first attempt.
-    pub(crate) fn first(import: i64, batch: i64) -> DeliverPasswords {
-        DeliverPasswords {
-            import,
-            batch,
-            attempt: 1,
-        }
-    }
-
-    /// The job of the group's next attempt.
-    fn next(&self) -> DeliverPasswords {
-        DeliverPasswords {
-            attempt: self.attempt + 1,
-            ..*self
-        }
-    }
-
-    pub fn import(&self) -> ImportKey {
-        ImportKey(self.import)
-    }
-}
-
-/// A change to the deliveries of a slice, as `Bulk::settle_deliveries`
-/// writes it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Change<'a> {
-    Sent,
-    Failed(&'a str),
-    Retry(&'a str),
-}
-
 impl Store {
     /// The deliveries of the job's group that wait for its attempt: none
     /// when they were sent or failed already (a job delivered twice).
@@ -266,25 +213,24 @@ impl Store {
         const PENDING: &str = "SELECT d.user_id, u.display_name, u.email FROM deliveries d \
             JOIN users u ON u.id = d.user_id WHERE d.import_id = $1 AND d.batch = $2 \
             AND d.next_attempt = $3 AND d.state = 'queued' ORDER BY d.user_id";
-        let passwords: Option<(String,)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(PASSWORDS).bind(job.import).fetch_optional(pool).await
-        })
-        .context("reading the import of password deliveries")?;
+        let passwords: Option<(String,)> = query(PASSWORDS)
+            .bind(job.import)
+            .fetch_optional(&self.db)
+            .await
+            .context("reading the import of password deliveries")?;
         let Some((passwords,)) = passwords else {
             return Ok(Pending {
                 passwords: PasswordDelivery::None,
                 deliveries: Vec::new(),
             });
         };
-        let rows: Vec<(i64, String, String)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(PENDING)
-                .bind(job.import)
-                .bind(job.batch)
-                .bind(i64::from(job.attempt))
-                .fetch_all(pool)
-                .await
-        })
-        .context("reading password deliveries")?;
+        let rows: Vec<(i64, String, String)> = query(PENDING)
+            .bind(job.import)
+            .bind(job.batch)
+            .bind(i64::from(job.attempt))
+            .fetch_all(&self.db)
+            .await
+            .context("reading password deliveries")?;
         Ok(Pending {
             passwords: PasswordDelivery::parse(&passwords)
                 .ok_or(Error::Corrupt("a password delivery"))?,
@@ -311,12 +257,12 @@ impl Store {
         hashes: &[(UserId, String)],
     ) -> Result<Vec<UserId>, Error> {
         let hashes: Vec<(i64, &str)> = hashes.iter().map(|(u, h)| (u.0, h.as_str())).collect();
-        let kept = with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let kept = tx.keep_hashes(job, &hashes).await.context("storing password hashes")?;
-            tx.commit().await.context("committing password hashes")?;
-            Ok::<_, Error>(kept)
-        })?;
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let kept = tx
+            .keep_hashes(job, &hashes)
+            .await
+            .context("storing password hashes")?;
+        tx.commit().await.context("committing password hashes")?;
         Ok(kept.into_iter().map(UserId).collect())
     }
 
@@ -341,12 +287,10 @@ impl Store {
             };
             by_change.entry(key).or_default().push(user.0);
         }
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let settled = settle(&mut *tx, job, &by_change, retry_after).await?;
-            tx.commit().await.context("committing deliveries")?;
-            Ok(settled)
-        })
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let settled = settle(&mut tx, job, &by_change, retry_after).await?;
+        tx.commit().await.context("committing deliveries")?;
+        Ok(settled)
     }
 
     /// Queues a new job for what is left of the job's group (the worker is
@@ -354,12 +298,14 @@ impl Store {
     /// the rest.
     pub async fn hand_back_deliveries(&self, job: &DeliverPasswords) -> Result<(), Error> {
         let (key, task) = password_job(job, Duration::ZERO);
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            tx.relink_job(job, &key).await.context("linking deliveries to their job")?;
-            tx.push_password_jobs(vec![task]).await.context("queueing a password job")?;
-            tx.commit().await.context("committing a password job")
-        })
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        link_job(&mut tx, job, &key, Link::Replace)
+            .await
+            .context("linking deliveries to their job")?;
+        roster_queue::push_in(tx.queue(), PASSWORD_QUEUE, vec![task])
+            .await
+            .context("queueing a password job")?;
+        tx.commit().await.context("committing a password job")
     }
 
     /// Queues a new job for every group of queued deliveries whose job the
@@ -369,65 +315,57 @@ impl Store {
     /// search per group in `delivery_jobs` and one per such group in the
     /// queue: the cost follows the groups, never the queue's length.
     pub async fn requeue_stranded_deliveries(&self) -> Result<u64, Error> {
-        // A job is alive while the queue may still run it.
-        const SQLITE: &str = "SELECT g.import_id, g.batch, g.attempt, g.job_key \
+        const WAITING: &str = "SELECT g.import_id, g.batch, g.attempt, g.job_key \
             FROM delivery_jobs g WHERE EXISTS (SELECT 1 FROM deliveries d \
                 WHERE d.import_id = g.import_id AND d.batch = g.batch \
-                AND d.next_attempt = g.attempt AND d.state = 'queued') \
-            AND NOT EXISTS (SELECT 1 FROM Jobs j WHERE j.job_type = $1 \
-                AND j.idempotency_key = g.job_key \
-                AND (j.status IN ('Pending', 'Queued', 'Running') \
-                     OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))";
-        const POSTGRES: &str = "SELECT g.import_id, g.batch, g.attempt, g.job_key \
-            FROM delivery_jobs g WHERE EXISTS (SELECT 1 FROM deliveries d \
-                WHERE d.import_id = g.import_id AND d.batch = g.batch \
-                AND d.next_attempt = g.attempt AND d.state = 'queued') \
-            AND NOT EXISTS (SELECT 1 FROM apalis.jobs j WHERE j.job_type = $1 \
-                AND j.idempotency_key = g.job_key \
-                AND (j.status IN ('Pending', 'Queued', 'Running') \
-                     OR (j.status = 'Failed' AND j.attempts < j.max_attempts)))";
+                AND d.next_attempt = g.attempt AND d.state = 'queued')";
         // Only the sweep that moves the link from the dead job queues a new
         // one: two workers sweeping at once queue one job between them.
         const MOVE: &str = "UPDATE delivery_jobs SET job_key = $5 \
             WHERE import_id = $1 AND batch = $2 AND attempt = $3 AND job_key = $4";
-        let sql = match &self.db {
-            Db::Sqlite(_) => SQLITE,
-            Db::Postgres(_) => POSTGRES,
-        };
-        let stranded: Vec<(i64, i64, i64, String)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(sql).bind(PASSWORD_QUEUE).fetch_all(pool).await
-        })
-        .context("finding deliveries without a job")?;
-        if stranded.is_empty() {
+        let waiting: Vec<(i64, i64, i64, String)> = query(WAITING)
+            .fetch_all(&self.db)
+            .await
+            .context("finding deliveries without a job")?;
+        let keys: Vec<String> = waiting.iter().map(|(.., key)| key.clone()).collect();
+        let dead: HashSet<String> = roster_queue::dead_jobs(self.pool(), PASSWORD_QUEUE, &keys)
+            .await
+            .context("finding deliveries without a job")?
+            .into_iter()
+            .collect();
+        if dead.is_empty() {
             return Ok(0);
         }
-        with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let mut queued = 0;
-            for (import, batch, attempt, dead) in stranded {
-                let job = DeliverPasswords {
-                    import,
-                    batch,
-                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-                };
-                let (key, task) = password_job(&job, Duration::ZERO);
-                let moved = sqlx::query(MOVE)
-                    .bind(import)
-                    .bind(batch)
-                    .bind(attempt)
-                    .bind(dead)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await
-                    .context("linking deliveries to their job")?;
-                if moved.rows_affected() == 1 {
-                    tx.push_password_jobs(vec![task]).await.context("queueing a password job")?;
-                    queued += 1;
-                }
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let mut queued = 0;
+        for (import, batch, attempt, old) in waiting {
+            if !dead.contains(&old) {
+                continue;
             }
-            tx.commit().await.context("committing password jobs")?;
-            Ok(queued)
-        })
+            let job = DeliverPasswords {
+                import,
+                batch,
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            };
+            let (key, task) = password_job(&job, Duration::ZERO);
+            let moved = query(MOVE)
+                .bind(import)
+                .bind(batch)
+                .bind(attempt)
+                .bind(old)
+                .bind(key)
+                .execute(&mut tx)
+                .await
+                .context("linking deliveries to their job")?;
+            if moved == 1 {
+                roster_queue::push_in(tx.queue(), PASSWORD_QUEUE, vec![task])
+                    .await
+                    .context("queueing a password job")?;
+                queued += 1;
+            }
+        }
+        tx.commit().await.context("committing password jobs")?;
+        Ok(queued)
     }
 
     /// The user's password as stored, by the user's email.
@@ -438,21 +376,100 @@ impl Store {
     ) -> Result<Option<StoredPassword>, Error> {
         const SQL: &str = "SELECT password_hash, must_change_password FROM users \
             WHERE account_id = $1 AND lower(email) = lower($2)";
-        let row: Option<(Option<String>, bool)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(account.id.get()).bind(email).fetch_optional(pool).await
-        })
-        .context("reading a password")?;
+        let row: Option<(Option<String>, bool)> = query(SQL)
+            .bind(account.id.get())
+            .bind(email)
+            .fetch_optional(&self.db)
+            .await
+            .context("reading a password")?;
         Ok(row.map(|(hash, must_change)| StoredPassword { hash, must_change }))
     }
 }
 
-/// The lines of a file a group of deliveries stands for when its turn is
-/// reckoned: an import's batches of rows (2,000 by default).
-const LINES_PER_TURN: u64 = 2000;
+/// Records a queued password delivery for each of these new users of the
+/// import, as the group of the batch that starts on line `batch`, and
+/// queues the group's first job, linked to it: in the transaction that
+/// creates the users.
+pub(crate) async fn queue_group(
+    tx: &mut Tx<'_>,
+    import: i64,
+    batch: i64,
+    users: &[i64],
+) -> Result<(), sqlx::Error> {
+    tx.insert_deliveries(import, batch, users).await?;
+    let first = DeliverPasswords::first(import, batch);
+    let (key, task) = password_job(&first, Duration::ZERO);
+    link_job(tx, &first, &key, Link::Replace).await?;
+    roster_queue::push_in(tx.queue(), PASSWORD_QUEUE, vec![task]).await
+}
 
-/// Settles a slice on `conn`, in the caller's transaction.
-async fn settle<C: Bulk + Send>(
-    conn: &mut C,
+/// Whether linking a group to a job replaces the job it is linked to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Only a group not linked yet is linked.
+    IfNone,
+    Replace,
+}
+
+/// Links the job's group to the job with this key; whether it did (with
+/// [`Link::IfNone`], not when it was linked already: the caller then does
+/// not queue the job).
+async fn link_job(
+    tx: &mut Tx<'_>,
+    job: &DeliverPasswords,
+    key: &str,
+    link: Link,
+) -> Result<bool, sqlx::Error> {
+    const LINK: &str = "INSERT INTO delivery_jobs (import_id, batch, attempt, job_key) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, batch, attempt) DO NOTHING";
+    const RELINK: &str = "INSERT INTO delivery_jobs (import_id, batch, attempt, job_key) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (import_id, batch, attempt) \
+        DO UPDATE SET job_key = excluded.job_key";
+    let sql = match link {
+        Link::IfNone => LINK,
+        Link::Replace => RELINK,
+    };
+    let linked = query(sql)
+        .bind(job.import)
+        .bind(job.batch)
+        .bind(i64::from(job.attempt))
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(linked == 1)
+}
+
+/// How fast deliveries go: the messages settled in a window of at least
+/// [`RATE_WINDOW_MS`] give the rate when the window closes, and a new one
+/// opens. (`$2` sent, `$3` failed, `$4` now, `$5` the window; every
+/// right-hand side reads the row as it was.)
+const COUNT_DELIVERIES: &str = "UPDATE imports SET \
+    deliveries_queued = deliveries_queued - $2 - $3, \
+    deliveries_sent = deliveries_sent + $2, deliveries_failed = deliveries_failed + $3, \
+    deliveries_rate_milli = CASE \
+        WHEN deliveries_window_ms > 0 AND $4 - deliveries_window_ms >= $5 \
+        THEN (deliveries_window_count + $2 + $3) * 1000000 / ($4 - deliveries_window_ms) \
+        ELSE deliveries_rate_milli END, \
+    deliveries_window_count = CASE WHEN $4 - deliveries_window_ms >= $5 THEN 0 \
+        ELSE deliveries_window_count + $2 + $3 END, \
+    deliveries_window_ms = CASE WHEN $4 - deliveries_window_ms >= $5 THEN $4 \
+        ELSE deliveries_window_ms END, \
+    deliveries_settled_ms = $4 \
+    WHERE id = $1";
+
+/// The shortest window a delivery rate is measured over.
+const RATE_WINDOW_MS: i64 = 5000;
+
+/// Forgets the link of the job's group once none of its deliveries waits
+/// for the job's attempt.
+const UNLINK_SETTLED: &str = "DELETE FROM delivery_jobs \
+    WHERE import_id = $1 AND batch = $2 AND attempt = $3 AND NOT EXISTS \
+    (SELECT 1 FROM deliveries d WHERE d.import_id = $1 AND d.batch = $2 \
+     AND d.next_attempt = $3 AND d.state = 'queued')";
+
+/// Settles a slice in the caller's transaction.
+async fn settle(
+    tx: &mut Tx<'_>,
     job: &DeliverPasswords,
     by_change: &BTreeMap<(u8, &str), Vec<i64>>,
     retry_after: Duration,
@@ -466,7 +483,7 @@ async fn settle<C: Bulk + Send>(
             1 => Change::Failed(why),
             _ => Change::Retry(why),
         };
-        let changed = conn
+        let changed = tx
             .settle_deliveries(job, users, change, &now)
             .await
             .context("settling deliveries")?;
@@ -480,51 +497,39 @@ async fn settle<C: Bulk + Send>(
             Change::Retry(_) => settled.retried += count,
         }
     }
-    conn.clear_passwords(&failed_users)
+    tx.clear_passwords(&failed_users)
         .await
         .context("removing passwords")?;
     if settled.retried > 0 {
         let next = job.next();
         let (key, task) = password_job(&next, retry_after);
         // Another run of this attempt may have queued the next one already.
-        if conn
-            .link_job(&next, &key)
+        if link_job(tx, &next, &key, Link::IfNone)
             .await
             .context("linking deliveries to their job")?
         {
-            conn.push_password_jobs(vec![task])
+            roster_queue::push_in(tx.queue(), PASSWORD_QUEUE, vec![task])
                 .await
                 .context("queueing a password job")?;
         }
     }
     if settled.sent + settled.failed > 0 {
-        conn.count_deliveries(job.import, settled.sent, settled.failed, time::now_millis())
+        query(COUNT_DELIVERIES)
+            .bind(job.import)
+            .bind(to_db(settled.sent))
+            .bind(to_db(settled.failed))
+            .bind(time::now_millis())
+            .bind(RATE_WINDOW_MS)
+            .execute(&mut *tx)
             .await
             .context("counting deliveries")?;
     }
-    conn.unlink_settled(job)
+    query(UNLINK_SETTLED)
+        .bind(job.import)
+        .bind(job.batch)
+        .bind(i64::from(job.attempt))
+        .execute(tx)
         .await
         .context("unlinking settled deliveries")?;
     Ok(settled)
-}
-
-/// The job for `job`, to run `after` from now, with an idempotency key of
-/// its own: `passwords-{import}-{batch}-{attempt}-{unique}`.
-pub(crate) fn password_job(job: &DeliverPasswords, after: Duration) -> (String, Task<Vec<u8>>) {
-    let key = format!(
-        "passwords-{}-{}-{}-{}",
-        job.import,
-        job.batch,
-        job.attempt,
-        ulid::Ulid::generate()
-    );
-    let args = serde_json::to_vec(job).expect("a struct of integers serializes");
-    let ordinal = from_db(job.batch) / LINES_PER_TURN;
-    let task = TaskBuilder::new(args)
-        .idempotency_key(&key)
-        .max_attempts(PASSWORD_JOB_ATTEMPTS)
-        .priority(turn(ordinal))
-        .run_after(after)
-        .build();
-    (key, task)
 }

@@ -8,8 +8,8 @@
 use roster_validate::{Directory, DirectoryError, Extension, Facts, Keys};
 
 use crate::bulk::{Answers, Bulk};
+use crate::db::Db;
 use crate::error::Context;
-use crate::store::Db;
 use crate::{Account, AccountId, Error, Store};
 
 /// The validator's view of one account in the store.
@@ -49,45 +49,50 @@ impl Store {
         let extensions: Vec<String> = keys.extensions.iter().map(Extension::to_string).collect();
         let id = account.get();
         let answers = match &self.db {
-            Db::Sqlite(pool) => {
-                let mut conn = pool.acquire().await.context("connecting")?;
-                conn.look_up(id, &keys.emails, &numbers, &extensions, &keys.locations)
-                    .await
+            Db::Sqlite(_) => {
+                look_up_on(
+                    &self.db,
+                    id,
+                    &keys.emails,
+                    &numbers,
+                    &extensions,
+                    &keys.locations,
+                )
+                .await?
             }
-            Db::Postgres(pool) => {
+            Db::Postgres(_) => {
                 // The lists are asked about at once, each on a connection of
                 // its own: the server probes them on as many cores while
                 // the validator reads the next batch.
                 let no_text: &[&str] = &[];
                 let (emails, numbers, rest) = tokio::try_join!(
-                    look_up_on_postgres(pool, id, &keys.emails, &[], &[], no_text),
-                    look_up_on_postgres(pool, id, no_text, &numbers, &[], no_text),
-                    look_up_on_postgres(pool, id, no_text, &[], &extensions, &keys.locations),
+                    look_up_on(&self.db, id, &keys.emails, &[], &[], no_text),
+                    look_up_on(&self.db, id, no_text, &numbers, &[], no_text),
+                    look_up_on(&self.db, id, no_text, &[], &extensions, &keys.locations),
                 )?;
-                Ok(Answers {
+                Answers {
                     taken_emails: emails.taken_emails,
                     bad_numbers: numbers.bad_numbers,
                     taken_extensions: rest.taken_extensions,
                     unknown_locations: rest.unknown_locations,
-                })
+                }
             }
-        }
-        .context("looking up the account's directory")?;
+        };
         Ok(answers.into_facts())
     }
 }
 
-/// One lookup on PostgreSQL, in a transaction of its own that scopes the
-/// planner settings.
-async fn look_up_on_postgres(
-    pool: &sqlx::PgPool,
+/// One lookup, in a transaction of its own (on PostgreSQL it scopes the
+/// planner settings).
+async fn look_up_on(
+    db: &Db,
     account: i64,
     emails: &[&str],
     numbers: &[i64],
     extensions: &[String],
     locations: &[&str],
 ) -> Result<Answers, Error> {
-    let mut tx = pool.begin().await.context("connecting")?;
+    let mut tx = db.begin().await.context("connecting")?;
     tx.prepare()
         .await
         .context("looking up the account's directory")?;

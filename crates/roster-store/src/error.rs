@@ -14,6 +14,8 @@ pub enum Error {
     },
     #[error("migrating the database schema")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Queue(#[from] roster_queue::Error),
     #[error("{what}")]
     Query {
         what: &'static str,

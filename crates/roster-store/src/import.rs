@@ -10,13 +10,22 @@ use std::fmt;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::convert::{from_db, to_db};
-use crate::error::Context;
-use crate::queue::{CHUNK_QUEUE, chunk_key_prefix};
-use crate::store::{Db, with_pool};
+use roster_queue::{CHUNK_QUEUE, chunk_key_prefix};
 use roster_validate::Extension;
 
+use crate::convert::{from_db, to_db};
+use crate::db::{Tx, query};
+use crate::error::Context;
 use crate::{Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, Store, time};
+
+pub(crate) mod chunk;
+pub(crate) mod file;
+pub(crate) mod reserved;
+pub(crate) mod results;
+pub(crate) mod state;
+
+use state::ChunkState;
+pub use state::ImportState;
 
 /// How big a block of a stored file is.
 pub(crate) const BLOCK_BYTES: usize = 1 << 20;
@@ -28,18 +37,6 @@ pub struct ImportId(String); // Invariant: a lower-case hyphenated UUID.
 /// An import's row id inside the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImportKey(pub(crate) i64);
-
-/// Where an import is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportState {
-    Queued,
-    Running,
-    Stopping,
-    Stopped,
-    Completed,
-    CompletedWithErrors,
-    Failed,
-}
 
 /// How temporary passwords reach the users of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +61,9 @@ pub struct NewImport {
     pub total: u64,
     /// Data rows per chunk; 0: the whole file in one.
     pub chunk_rows: u64,
-    /// The extensions the rows name (validation's report has them);
-    /// `None`: not known, read from the file when the import is planned.
-    pub reserved_extensions: Option<Vec<Extension>>,
+    /// The extensions the rows name (validation's report has them): never
+    /// given to a row that leaves its extension empty.
+    pub reserved_extensions: Vec<Extension>,
 }
 
 /// An import as stored.
@@ -136,48 +133,6 @@ impl fmt::Display for ImportId {
     }
 }
 
-impl ImportState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportState::Queued => "queued",
-            ImportState::Running => "running",
-            ImportState::Stopping => "stopping",
-            ImportState::Stopped => "stopped",
-            ImportState::Completed => "completed",
-            ImportState::CompletedWithErrors => "completed_with_errors",
-            ImportState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ImportState> {
-        [
-            ImportState::Queued,
-            ImportState::Running,
-            ImportState::Stopping,
-            ImportState::Stopped,
-            ImportState::Completed,
-            ImportState::CompletedWithErrors,
-            ImportState::Failed,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == s)
-    }
-
-    /// Queued, running or stopping: the account's one active import.
-    pub fn is_active(self) -> bool {
-        matches!(
-            self,
-            ImportState::Queued | ImportState::Running | ImportState::Stopping
-        )
-    }
-}
-
-impl fmt::Display for ImportState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl PasswordDelivery {
     /// `users`, `none` or `to:ADDRESS`.
     pub fn parse(s: &str) -> Option<PasswordDelivery> {
@@ -222,7 +177,7 @@ struct ImportRow {
     public_id: String,
     account_id: i64,
     slug: String,
-    state: String,
+    state: ImportState,
     file_name: String,
     file_bytes: i64,
     voice: bool,
@@ -248,15 +203,6 @@ struct ImportRow {
     chunks_done: i64,
 }
 
-/// Ends the import `$1` at `$2` once all its chunks are done: stopped if a
-/// stop was asked, else completed, with errors if any row was not created.
-pub(crate) const FINISH_IMPORT: &str = "UPDATE imports SET \
-    state = CASE WHEN state = 'stopping' THEN 'stopped' \
-                 WHEN failed > 0 OR processed < total THEN 'completed_with_errors' \
-                 ELSE 'completed' END, \
-    not_processed = total - processed, finished_at = $2 \
-    WHERE id = $1 AND state IN ('running', 'stopping') AND chunks_done >= chunks";
-
 impl Store {
     /// Stores the file and queues the import, in one transaction. Fails with
     /// [`Error::ImportActive`] when the account already has an import queued
@@ -266,86 +212,53 @@ impl Store {
         new: &NewImport,
         file: &mut (dyn AsyncRead + Unpin + Send),
     ) -> Result<Import, Error> {
-        let id = ImportId::new();
         const INSERT: &str = "INSERT INTO imports (public_id, account_id, state, file_name, voice, \
             passwords, total, created_at, chunk_rows) \
-            VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8) RETURNING id";
-        const RESERVED: &str =
-            "INSERT INTO import_reserved_extensions (import_id, extensions) VALUES ($1, $2)";
-        const BLOCK: &str =
-            "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
-        const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
-        let total = to_db(new.total);
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+        let id = ImportId::new();
         let _waiting = self.waiting_writer();
-        let result: Result<(), Error> = with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(INSERT)
-                .bind(id.as_str())
-                .bind(new.account.get())
-                .bind(new.file_name.as_str())
-                .bind(new.voice)
-                .bind(new.passwords.to_string())
-                .bind(total)
-                .bind(time::now())
-                .bind(to_db(new.chunk_rows))
-                .fetch_one(&mut *tx)
-                .await;
-            let key = match inserted {
-                Ok((key,)) => key,
-                Err(e) if is_unique_violation(&e) => {
-                    drop(tx);
-                    return self.active_import_error(new.account).await;
-                }
-                Err(e) => return Err(Error::Query { what: "queueing the import", source: e }),
-            };
-            if let Some(reserved) = &new.reserved_extensions {
-                sqlx::query(RESERVED)
-                    .bind(key)
-                    .bind(crate::chunk::extensions_text(reserved))
-                    .execute(&mut *tx)
-                    .await
-                    .context("storing the file's extensions")?;
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let inserted: Result<(i64,), sqlx::Error> = query(INSERT)
+            .bind(id.as_str())
+            .bind(new.account.get())
+            .bind(ImportState::Queued)
+            .bind(new.file_name.as_str())
+            .bind(new.voice)
+            .bind(new.passwords.to_string())
+            .bind(to_db(new.total))
+            .bind(time::now())
+            .bind(to_db(new.chunk_rows))
+            .fetch_one(&mut tx)
+            .await;
+        let key = match inserted {
+            Ok((key,)) => ImportKey(key),
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                return self.active_import_error(new.account).await;
             }
-            let mut bytes = 0u64;
-            let mut seq = 0i64;
-            loop {
-                let block = read_block(file).await.map_err(Error::Upload)?;
-                if block.is_empty() {
-                    break;
-                }
-                bytes += block.len() as u64;
-                sqlx::query(BLOCK)
-                    .bind(key)
-                    .bind(seq)
-                    .bind(block)
-                    .execute(&mut *tx)
-                    .await
-                    .context("storing the file")?;
-                seq += 1;
+            Err(e) => {
+                return Err(Error::Query {
+                    what: "queueing the import",
+                    source: e,
+                });
             }
-            sqlx::query(SIZE)
-                .bind(key)
-                .bind(to_db(bytes))
-                .execute(&mut *tx)
-                .await
-                .context("storing the file")?;
-            tx.commit().await.context("committing the import")?;
-            Ok(())
-        });
-        result?;
-        self.import(&id)
-            .await?
-            .ok_or_else(|| Error::NoImport(id.to_string()))
+        };
+        reserved::record(&mut tx, key, &new.reserved_extensions)
+            .await
+            .context("storing the file's extensions")?;
+        store_file(&mut tx, key, file).await?;
+        tx.commit().await.context("committing the import")?;
+        self.existing_import(&id).await
     }
 
     /// The import with this id, if there is one.
     pub async fn import(&self, id: &ImportId) -> Result<Option<Import>, Error> {
-        let row: Option<ImportRow> = with_pool!(&self.db, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_IMPORT} WHERE i.public_id = $1")))
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await
-        })
+        let row: Option<ImportRow> = query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_IMPORT} WHERE i.public_id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.db)
+        .await
         .context("reading the import")?;
         row.map(Import::try_from).transpose()
     }
@@ -374,18 +287,16 @@ impl Store {
         // (one that skips hyphens); the prefix holds no wildcard, as checked.
         let upper = format!("{prefix}g");
         let like = format!("{prefix}%");
-        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SELECT_IMPORT} WHERE i.public_id >= $1 AND i.public_id < $2 \
-                 AND i.public_id LIKE $3 ORDER BY i.public_id LIMIT $4"
-            )))
-            .bind(prefix.as_str())
-            .bind(upper.as_str())
-            .bind(like.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-        })
+        let rows: Vec<ImportRow> = query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_IMPORT} WHERE i.public_id >= $1 AND i.public_id < $2 \
+             AND i.public_id LIKE $3 ORDER BY i.public_id LIMIT $4"
+        )))
+        .bind(prefix.as_str())
+        .bind(upper.as_str())
+        .bind(like.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await
         .context("looking up imports by id prefix")?;
         rows.into_iter().map(Import::try_from).collect()
     }
@@ -394,12 +305,16 @@ impl Store {
     /// no longer queued or running (stopped before it started, finished by
     /// an earlier delivery of the same job).
     pub async fn start_import(&self, key: ImportKey) -> Result<bool, Error> {
-        const SQL: &str = "UPDATE imports SET state = 'running', started_at = COALESCE(started_at, $2) \
-            WHERE id = $1 AND state IN ('queued', 'running')";
-        let done = with_pool!(&self.db, pool => {
-            sqlx::query(SQL).bind(key.0).bind(time::now()).execute(pool).await.map(|r| r.rows_affected())
-        })
-        .context("starting the import")?;
+        const SQL: &str = "UPDATE imports SET state = $3, started_at = COALESCE(started_at, $2) \
+            WHERE id = $1 AND state IN ($4, $3)";
+        let done = query(SQL)
+            .bind(key.0)
+            .bind(time::now())
+            .bind(ImportState::Running)
+            .bind(ImportState::Queued)
+            .execute(&self.db)
+            .await
+            .context("starting the import")?;
         Ok(done == 1)
     }
 
@@ -410,67 +325,30 @@ impl Store {
     /// batch (at once when none is), however many chunks it had.
     pub async fn stop_import(&self, id: &ImportId) -> Result<StopOutcome, Error> {
         const STOP: &str = "UPDATE imports SET \
-            state = CASE WHEN state = 'queued' THEN 'stopped' ELSE 'stopping' END, \
-            not_processed = CASE WHEN state = 'queued' THEN total ELSE not_processed END, \
-            finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END \
-            WHERE public_id = $1 AND state IN ('queued', 'running') RETURNING id, state, chunks";
-        const DROP_CHUNKS: &str = "UPDATE import_chunks SET state = 'done', finished_at = $2 \
-            WHERE import_id = $1 AND state = 'queued'";
-        const COUNT: &str = "UPDATE imports SET chunks_done = chunks_done + $2 WHERE id = $1";
-        const DROP_JOBS_SQLITE: &str = "UPDATE Jobs SET status = 'Killed', \
-            done_at = strftime('%s', 'now') WHERE job_type = $1 \
-            AND status IN ('Pending', 'Failed') AND idempotency_key LIKE $2";
-        const DROP_JOBS_POSTGRES: &str = "UPDATE apalis.jobs SET status = 'Killed', done_at = now() \
-            WHERE job_type = $1 AND status IN ('Pending', 'Failed') AND idempotency_key LIKE $2";
-        let drop_jobs = match &self.db {
-            Db::Sqlite(_) => DROP_JOBS_SQLITE,
-            Db::Postgres(_) => DROP_JOBS_POSTGRES,
-        };
-        let jobs = format!("{}%", chunk_key_prefix(id));
+            state = CASE WHEN state = $3 THEN $4 ELSE $5 END, \
+            not_processed = CASE WHEN state = $3 THEN total ELSE not_processed END, \
+            finished_at = CASE WHEN state = $3 THEN $2 ELSE finished_at END \
+            WHERE public_id = $1 AND state IN ($3, $6) RETURNING id, state, chunks";
         let waiting = self.waiting_writer();
-        let changed: Option<(i64, String, i64)> = with_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await.context("starting a transaction")?;
-            let changed: Option<(i64, String, i64)> = sqlx::query_as(STOP)
-                .bind(id.as_str())
-                .bind(time::now())
-                .fetch_optional(&mut *tx)
-                .await
-                .context("stopping the import")?;
-            // Chunks not planned yet are being planned right now: their
-            // planner sees the stop.
-            if let Some((key, state, chunks)) = &changed
-                && state == ImportState::Stopping.as_str()
-                && *chunks > 0
-            {
-                let dropped = sqlx::query(DROP_CHUNKS)
-                    .bind(key)
-                    .bind(time::now())
-                    .execute(&mut *tx)
-                    .await
-                    .context("dropping the import's chunks")?;
-                sqlx::query(COUNT)
-                    .bind(key)
-                    .bind(to_db(dropped.rows_affected()))
-                    .execute(&mut *tx)
-                    .await
-                    .context("counting the import's chunks")?;
-                sqlx::query(drop_jobs)
-                    .bind(CHUNK_QUEUE)
-                    .bind(&jobs)
-                    .execute(&mut *tx)
-                    .await
-                    .context("dropping the import's chunk jobs")?;
-                // No chunk being written: stopped now.
-                sqlx::query(FINISH_IMPORT)
-                    .bind(key)
-                    .bind(time::now())
-                    .execute(&mut *tx)
-                    .await
-                    .context("finishing the import")?;
-            }
-            tx.commit().await.context("committing the stop")?;
-            Ok::<_, Error>(changed)
-        })?;
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        let changed: Option<(i64, ImportState, i64)> = query(STOP)
+            .bind(id.as_str())
+            .bind(time::now())
+            .bind(ImportState::Queued)
+            .bind(ImportState::Stopped)
+            .bind(ImportState::Stopping)
+            .bind(ImportState::Running)
+            .fetch_optional(&mut tx)
+            .await
+            .context("stopping the import")?;
+        // Chunks not planned yet are being planned right now: their
+        // planner sees the stop.
+        if let Some((key, ImportState::Stopping, chunks)) = changed
+            && chunks > 0
+        {
+            drop_chunks(&mut tx, id, ImportKey(key)).await?;
+        }
+        tx.commit().await.context("committing the stop")?;
         drop(waiting);
         let import = self.existing_import(id).await?;
         Ok(match (changed, import.state) {
@@ -483,36 +361,41 @@ impl Store {
     /// The import's state, read between batches to notice a stop.
     pub async fn import_state(&self, key: ImportKey) -> Result<ImportState, Error> {
         const SQL: &str = "SELECT state FROM imports WHERE id = $1";
-        let (state,): (String,) = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(key.0).fetch_one(pool).await
-        })
-        .context("reading the import's state")?;
-        ImportState::parse(&state).ok_or(Error::Corrupt("an import state"))
+        let (state,): (ImportState,) = query(SQL)
+            .bind(key.0)
+            .fetch_one(&self.db)
+            .await
+            .context("reading the import's state")?;
+        Ok(state)
     }
 
-    /// Ends a running or stopping import once every chunk is done: stopped
-    /// if a stop was asked, else completed, with errors if any row failed.
-    /// Rows without a result count as not processed. A finished import, or
-    /// one with a chunk still to do, is left as it is: whichever chunk ends
-    /// last ends the import, once.
+    /// Ends a running or stopping import once every chunk is done (see
+    /// `state::finish`).
     pub async fn finish_import(&self, key: ImportKey) -> Result<(), Error> {
-        with_pool!(&self.db, pool => {
-            sqlx::query(FINISH_IMPORT).bind(key.0).bind(time::now()).execute(pool).await.map(|_| ())
-        })
-        .context("finishing the import")?;
-        Ok(())
+        let mut tx = self.db.begin().await.context("starting a transaction")?;
+        state::finish(&mut tx, key)
+            .await
+            .context("finishing the import")?;
+        tx.commit().await.context("finishing the import")
     }
 
     /// Ends an import that could not run (its file unreadable, say), keeping
     /// the reason.
     pub async fn fail_import(&self, key: ImportKey, error: &str) -> Result<(), Error> {
-        const SQL: &str = "UPDATE imports SET state = 'failed', error = $2, \
+        const SQL: &str = "UPDATE imports SET state = $4, error = $2, \
             not_processed = total - processed, finished_at = $3 \
-            WHERE id = $1 AND state IN ('queued', 'running', 'stopping')";
-        with_pool!(&self.db, pool => {
-            sqlx::query(SQL).bind(key.0).bind(error).bind(time::now()).execute(pool).await.map(|_| ())
-        })
-        .context("failing the import")?;
+            WHERE id = $1 AND state IN ($5, $6, $7)";
+        query(SQL)
+            .bind(key.0)
+            .bind(error)
+            .bind(time::now())
+            .bind(ImportState::Failed)
+            .bind(ImportState::Queued)
+            .bind(ImportState::Running)
+            .bind(ImportState::Stopping)
+            .execute(&self.db)
+            .await
+            .context("failing the import")?;
         Ok(())
     }
 
@@ -522,15 +405,13 @@ impl Store {
         account: &Account,
         limit: u32,
     ) -> Result<Vec<Import>, Error> {
-        let rows: Vec<ImportRow> = with_pool!(&self.db, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SELECT_IMPORT} WHERE i.account_id = $1 ORDER BY i.id DESC LIMIT $2"
-            )))
-            .bind(account.id.get())
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-        })
+        let rows: Vec<ImportRow> = query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_IMPORT} WHERE i.account_id = $1 ORDER BY i.id DESC LIMIT $2"
+        )))
+        .bind(account.id.get())
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await
         .context("listing imports")?;
         rows.into_iter().map(Import::try_from).collect()
     }
@@ -539,11 +420,14 @@ impl Store {
     /// worker starting up queues their jobs again, in case a push was lost
     /// or their worker died.
     pub async fn unfinished_imports(&self) -> Result<Vec<ImportId>, Error> {
-        const SQL: &str = "SELECT public_id FROM imports WHERE state IN ('queued', 'running', 'stopping') ORDER BY id";
-        let rows: Vec<(String,)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).fetch_all(pool).await
-        })
-        .context("listing unfinished imports")?;
+        const SQL: &str = "SELECT public_id FROM imports WHERE state IN ($1, $2, $3) ORDER BY id";
+        let rows: Vec<(String,)> = query(SQL)
+            .bind(ImportState::Queued)
+            .bind(ImportState::Running)
+            .bind(ImportState::Stopping)
+            .fetch_all(&self.db)
+            .await
+            .context("listing unfinished imports")?;
         Ok(rows
             .into_iter()
             .filter_map(|(id,)| ImportId::parse(&id))
@@ -556,25 +440,105 @@ impl Store {
     /// [`Store::create_import`]).
     pub async fn check_no_active_import(&self, account: AccountId) -> Result<(), Error> {
         match self.active_import(account).await? {
-            Some((id, state)) => Err(Error::ImportActive { id, state }),
+            Some((id, state)) => Err(Error::ImportActive {
+                id,
+                state: state.to_string(),
+            }),
             None => Ok(()),
         }
     }
 
     async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
-        let (id, state) = self.active_import(account).await?.unwrap_or_default();
+        let (id, state) = self
+            .active_import(account)
+            .await?
+            .map(|(id, state)| (id, state.to_string()))
+            .unwrap_or_default();
         Err(Error::ImportActive { id, state })
     }
 
     /// The account's import queued or running, by id and state.
-    async fn active_import(&self, account: AccountId) -> Result<Option<(String, String)>, Error> {
+    async fn active_import(
+        &self,
+        account: AccountId,
+    ) -> Result<Option<(String, ImportState)>, Error> {
         const SQL: &str = "SELECT public_id, state FROM imports \
-            WHERE account_id = $1 AND state IN ('queued', 'running', 'stopping')";
-        with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(account.get()).fetch_optional(pool).await
-        })
-        .context("reading the active import")
+            WHERE account_id = $1 AND state IN ($2, $3, $4)";
+        query(SQL)
+            .bind(account.get())
+            .bind(ImportState::Queued)
+            .bind(ImportState::Running)
+            .bind(ImportState::Stopping)
+            .fetch_optional(&self.db)
+            .await
+            .context("reading the active import")
     }
+}
+
+/// Stores `file` in blocks, inside the transaction that queues its import.
+async fn store_file(
+    tx: &mut Tx<'_>,
+    key: ImportKey,
+    file: &mut (dyn AsyncRead + Unpin + Send),
+) -> Result<(), Error> {
+    const BLOCK: &str =
+        "INSERT INTO import_file_blocks (import_id, seq, bytes) VALUES ($1, $2, $3)";
+    const SIZE: &str = "UPDATE imports SET file_bytes = $2 WHERE id = $1";
+    let mut bytes = 0u64;
+    let mut seq = 0i64;
+    loop {
+        let block = read_block(file).await.map_err(Error::Upload)?;
+        if block.is_empty() {
+            break;
+        }
+        bytes += block.len() as u64;
+        query(BLOCK)
+            .bind(key.0)
+            .bind(seq)
+            .bind(block)
+            .execute(&mut *tx)
+            .await
+            .context("storing the file")?;
+        seq += 1;
+    }
+    query(SIZE)
+        .bind(key.0)
+        .bind(to_db(bytes))
+        .execute(tx)
+        .await
+        .context("storing the file")?;
+    Ok(())
+}
+
+/// Inside a stop's transaction: marks the running import's chunks not yet
+/// taken done, drops their jobs from the queue, and ends the import when no
+/// chunk is being written.
+async fn drop_chunks(tx: &mut Tx<'_>, id: &ImportId, key: ImportKey) -> Result<(), Error> {
+    const DROP_CHUNKS: &str = "UPDATE import_chunks SET state = $3, finished_at = $2 \
+        WHERE import_id = $1 AND state = $4";
+    const COUNT: &str = "UPDATE imports SET chunks_done = chunks_done + $2 WHERE id = $1";
+    let dropped = query(DROP_CHUNKS)
+        .bind(key.0)
+        .bind(time::now())
+        .bind(ChunkState::Done)
+        .bind(ChunkState::Queued)
+        .execute(&mut *tx)
+        .await
+        .context("dropping the import's chunks")?;
+    query(COUNT)
+        .bind(key.0)
+        .bind(to_db(dropped))
+        .execute(&mut *tx)
+        .await
+        .context("counting the import's chunks")?;
+    roster_queue::drop_jobs(tx.queue(), CHUNK_QUEUE, &chunk_key_prefix(id))
+        .await
+        .context("dropping the import's chunk jobs")?;
+    // No chunk being written: stopped now.
+    state::finish(tx, key)
+        .await
+        .context("finishing the import")?;
+    Ok(())
 }
 
 /// Reads up to one block from `file`; empty at the end.
@@ -601,7 +565,7 @@ impl TryFrom<ImportRow> for Import {
             account: AccountId::from_raw(row.account_id),
             account_slug: AccountSlug::parse(&row.slug)
                 .map_err(|_| Error::Corrupt("an account slug"))?,
-            state: ImportState::parse(&row.state).ok_or(Error::Corrupt("an import state"))?,
+            state: row.state,
             file_name: row.file_name,
             file_bytes: from_db(row.file_bytes),
             voice: row.voice,

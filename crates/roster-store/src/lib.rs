@@ -6,22 +6,31 @@
 //! has to check before it writes. The store reads the account for the
 //! validator through [`StoreDirectory`], a batch of keys per query.
 //!
-//! The job queue's tables live in the same database. The store writes to
-//! them in one place only: a new user's password job is queued in the
-//! transaction that creates the user (see `delivery.rs`).
+//! The job queue's tables live in the same database (roster-queue owns
+//! them). The store pushes jobs inside its own transactions: a new user's
+//! password job in the transaction that creates the user (see
+//! `delivery.rs`), and a stop drops an import's chunk jobs in the
+//! transaction that stops it (see `import.rs`).
+//!
+//! The map: `store.rs` opens a database; `db.rs` is the one way to speak
+//! to either; `sqlite.rs` and `postgres.rs` hold what reads differently on
+//! each (the list statements of [`bulk`]). The rest is by aggregate:
+//! accounts (`account.rs`), imports with their chunks, file, reserved
+//! extensions, states and results (`import.rs`, `import/`), users and the
+//! directory the validator reads (`users.rs`, `directory.rs`), password
+//! deliveries (`delivery.rs`), API tokens (`token.rs`).
 
 mod account;
 mod bulk;
-mod chunk;
 mod conflict;
 mod convert;
+mod db;
 mod delivery;
 mod directory;
 mod error;
-mod file;
 mod import;
-mod queue;
-mod results;
+mod postgres;
+mod sqlite;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -32,21 +41,19 @@ mod users;
 pub use account::{
     Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
 };
-pub use chunk::{Chunk, chunk_rows};
 pub use delivery::{
-    DeliverPasswords, Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus,
-    PASSWORD_JOB_ATTEMPTS, Pending, Settled, Settlement, StoredPassword,
+    Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus, Pending, Settled,
+    Settlement, StoredPassword,
 };
 pub use directory::StoreDirectory;
 pub use error::Error;
-pub use file::StoredFile;
+pub use import::chunk::{Chunk, chunk_rows};
+pub use import::file::StoredFile;
+pub use import::results::{ResultError, RowResult, StoredFilter};
 pub use import::{
     Import, ImportId, ImportKey, ImportState, NewImport, PasswordDelivery, StopOutcome,
 };
-pub use queue::{
-    CHUNK_QUEUE, IMPORT_QUEUE, PASSWORD_QUEUE, chunk_job_key, chunk_job_key_again, import_job_key,
-    turn,
-};
-pub use results::{ResultError, RowResult, StoredFilter};
-pub use store::{DEFAULT_URL, LockSharing, Pool, Store};
+/// The pool behind a store, for the job queue that shares its database.
+pub use roster_queue::Pool;
+pub use store::{DEFAULT_URL, LockSharing, Store};
 pub use users::{BatchCounts, RowInput, User, UserId};

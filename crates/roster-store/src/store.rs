@@ -1,26 +1,21 @@
 //! `Store`: a connection pool to SQLite or PostgreSQL, opened and migrated.
 //!
 //! Both databases hold the same tables (`migrations/sqlite`,
-//! `migrations/postgres`). Queries that read the same on both are written
-//! once; bulk paths differ only in how a list travels: a JSON array unpacked
-//! by `json_each` on SQLite, a native array unpacked by `unnest` on
-//! PostgreSQL, one bound parameter either way.
+//! `migrations/postgres`), and the job queue's beside them (see
+//! roster-queue). How the store speaks to either is `db.rs`.
 
-use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::ConnectOptions;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use roster_validate::Extension;
-
-use crate::{Error, ImportKey};
+use crate::Error;
+use crate::db::Db;
+use crate::import::reserved::KeptReserved;
 
 /// Statements slower than this are logged, at info level: a bulk statement
 /// or a wait for the write lock is expected to take a while, and is no
@@ -28,20 +23,12 @@ use crate::{Error, ImportKey};
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 const SLOW_STATEMENT_LOG: log::LevelFilter = log::LevelFilter::Info;
 
+/// Where each database records the migrations of roster's tables (apalis
+/// keeps its own record of the queue's).
+const MIGRATIONS_TABLE: &str = "_roster_migrations";
+
 /// The database used when nothing else is configured.
 pub const DEFAULT_URL: &str = "sqlite://roster.db";
-
-/// Runs `$body` with `$pool` bound to whichever pool the store has: for
-/// statements whose SQL and bindings read the same on both databases.
-macro_rules! with_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use with_pool;
 
 /// roster's database.
 #[derive(Debug, Clone)]
@@ -55,9 +42,6 @@ pub struct Store {
     /// import's batches (see [`Store::writer_waiting`]).
     writers_waiting: Arc<AtomicUsize>,
 }
-
-/// An import and the extensions its file names.
-pub(crate) type KeptReserved = Option<(ImportKey, Arc<HashSet<Extension>>)>;
 
 /// How an import shares SQLite's one write lock with everyone else who
 /// writes (a `stop`, the job queue, the web page): after holding it for
@@ -85,27 +69,13 @@ impl Drop for WaitingWriter {
     }
 }
 
-/// The pool of one of the two databases roster runs on.
-#[derive(Debug, Clone)]
-pub(crate) enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// The pool behind a store, for the job queue that shares its database.
-#[derive(Debug, Clone, Copy)]
-pub enum Pool<'a> {
-    Sqlite(&'a SqlitePool),
-    Postgres(&'a PgPool),
-}
-
 impl Store {
     /// The connection pool, for the job queue: its tables live in the same
     /// database and its work commits beside roster's.
-    pub fn pool(&self) -> Pool<'_> {
+    pub fn pool(&self) -> roster_queue::Pool<'_> {
         match &self.db {
-            Db::Sqlite(pool) => Pool::Sqlite(pool),
-            Db::Postgres(pool) => Pool::Postgres(pool),
+            Db::Sqlite(pool) => roster_queue::Pool::Sqlite(pool),
+            Db::Postgres(pool) => roster_queue::Pool::Postgres(pool),
         }
     }
 
@@ -134,12 +104,8 @@ impl Store {
                 .await
                 .map_err(connect)?;
             let mut migrator = sqlx::migrate!("./migrations/sqlite");
-            migrator.dangerous_set_table_name("_roster_migrations");
+            migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
             migrator.run(&pool).await.map_err(Error::Migrate)?;
-            apalis_sqlite::SqliteStorage::<()>::migrations()
-                .run(&pool)
-                .await
-                .map_err(Error::Migrate)?;
             Db::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // JIT compilation makes the bulk statements slower, never faster.
@@ -153,21 +119,19 @@ impl Store {
                 .await
                 .map_err(connect)?;
             let mut migrator = sqlx::migrate!("./migrations/postgres");
-            migrator.dangerous_set_table_name("_roster_migrations");
+            migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
             migrator.run(&pool).await.map_err(Error::Migrate)?;
-            apalis_postgres::PostgresStorage::<()>::migrations()
-                .run(&pool)
-                .await
-                .map_err(Error::Migrate)?;
             Db::Postgres(pool)
         } else {
             return Err(Error::UnsupportedUrl(redact(url)));
         };
-        Ok(Store {
+        let store = Store {
             db,
             reserved: Arc::default(),
             writers_waiting: Arc::default(),
-        })
+        };
+        store.pool().migrate().await.map_err(Error::Queue)?;
+        Ok(store)
     }
 
     /// How many batches of one import are written at once. SQLite has one

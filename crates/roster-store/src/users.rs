@@ -23,12 +23,14 @@ use roster_validate::{
     Code, E164, Extension, ExtensionPolicy, Facts, MAIN_LOCATION, RowError, ValidRow, location_key,
 };
 use serde::Serialize;
-use sqlx::Connection;
 
 use crate::bulk::{Answers, Bulk, NewResult, NewUser};
 use crate::conflict::refusal_code;
+use crate::convert::to_db;
+use crate::db::{Db, Tx, query};
+use crate::delivery;
 use crate::error::Context;
-use crate::store::{Db, with_pool};
+use crate::import::state::ResultStatus;
 use crate::{Account, Error, Import, Store};
 
 /// A data row of an import on its way to the database.
@@ -122,10 +124,11 @@ impl Store {
     /// The account's locations by key, for the batches of an import.
     pub async fn location_ids(&self, account: &Account) -> Result<HashMap<String, i64>, Error> {
         const SQL: &str = "SELECT name_key, id FROM locations WHERE account_id = $1";
-        let rows: Vec<(String, i64)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(account.id.get()).fetch_all(pool).await
-        })
-        .context("reading the account's locations")?;
+        let rows: Vec<(String, i64)> = query(SQL)
+            .bind(account.id.get())
+            .fetch_all(&self.db)
+            .await
+            .context("reading the account's locations")?;
         Ok(rows.into_iter().collect())
     }
 
@@ -148,12 +151,7 @@ impl Store {
             account,
             locations,
         };
-        match &self.db {
-            // IMMEDIATE takes SQLite's write lock up front: the checks then
-            // see what the writes will meet.
-            Db::Sqlite(pool) => write_batch(pool, "BEGIN IMMEDIATE", &cx, rows, extensions).await,
-            Db::Postgres(pool) => write_batch(pool, "BEGIN", &cx, rows, extensions).await,
-        }
+        write_batch(&self.db, &cx, rows, extensions).await
     }
 
     /// The account's users, by email, with their extensions and numbers.
@@ -165,18 +163,21 @@ impl Store {
         const NUMBERS: &str = "SELECT user_id, number FROM numbers WHERE account_id = $1 AND user_id IS NOT NULL \
             ORDER BY is_primary DESC, number";
         let id = account.id.get();
-        let users: Vec<(i64, String, String, String, String)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(USERS).bind(id).fetch_all(pool).await
-        })
-        .context("listing users")?;
-        let extensions: Vec<(i64, String)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(EXTENSIONS).bind(id).fetch_all(pool).await
-        })
-        .context("listing extensions")?;
-        let numbers: Vec<(i64, i64)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(NUMBERS).bind(id).fetch_all(pool).await
-        })
-        .context("listing numbers")?;
+        let users: Vec<(i64, String, String, String, String)> = query(USERS)
+            .bind(id)
+            .fetch_all(&self.db)
+            .await
+            .context("listing users")?;
+        let extensions: Vec<(i64, String)> = query(EXTENSIONS)
+            .bind(id)
+            .fetch_all(&self.db)
+            .await
+            .context("listing extensions")?;
+        let numbers: Vec<(i64, i64)> = query(NUMBERS)
+            .bind(id)
+            .fetch_all(&self.db)
+            .await
+            .context("listing numbers")?;
         let mut by_user_ext: HashMap<i64, Vec<String>> = HashMap::new();
         for (user, extension) in extensions {
             by_user_ext.entry(user).or_default().push(extension);
@@ -202,39 +203,82 @@ impl Store {
     }
 }
 
-/// Writes every row of `rows` on `conn`, a transaction or a savepoint.
-async fn write_rows<C: Bulk + Send>(
-    conn: &mut C,
+/// Adds a batch's rows and queued deliveries to the import's counts.
+const ADD_COUNTS: &str = "UPDATE imports SET processed = processed + $2, created = created + $3, \
+    failed = failed + $4, deliveries_queued = deliveries_queued + $5 WHERE id = $1";
+
+/// Writes every row of `rows` in `tx`, a transaction or a savepoint.
+async fn write_rows(
+    tx: &mut Tx<'_>,
     cx: &Batch<'_>,
     rows: &[RowInput],
     extensions: &mut VecDeque<Extension>,
     checks: Checks,
 ) -> Result<BatchCounts, WriteError> {
-    conn.prepare().await?;
-    let account = cx.account.id.get();
+    tx.prepare().await?;
     let import = cx.import.key.0;
     // The group the batch's deliveries travel in: the line it starts on.
     let group = rows.first().map_or(0, |r| line(r) as i64);
+    let (rows, skipped) = without_results(tx, import, rows, checks).await?;
+    let facts = facts_now(tx, cx, &rows, checks).await?;
+    let (mut results, creates) = decide(cx, &rows, &facts, extensions);
+    let users = insert_creates(tx, cx, &creates, &mut results).await?;
+    results.sort_by_key(|r| r.row);
+    tx.insert_results(import, &results).await?;
+    let mut counts = BatchCounts {
+        skipped,
+        created: creates.len() as u64,
+        failed: (results.len() - creates.len()) as u64,
+        deliveries: 0,
+    };
+    if cx.import.passwords.sends() && !users.is_empty() {
+        delivery::queue_group(tx, import, group, &users).await?;
+        counts.deliveries = users.len() as u64;
+    }
+    query(ADD_COUNTS)
+        .bind(import)
+        .bind(to_db(counts.created + counts.failed))
+        .bind(to_db(counts.created))
+        .bind(to_db(counts.failed))
+        .bind(to_db(counts.deliveries))
+        .execute(tx)
+        .await?;
+    Ok(counts)
+}
+
+/// The rows that have no result yet, and how many had one (a job
+/// delivered twice). Only asked when the batch asks the database first.
+async fn without_results<'r>(
+    tx: &mut Tx<'_>,
+    import: i64,
+    rows: &'r [RowInput],
+    checks: Checks,
+) -> Result<(Vec<&'r RowInput>, u64), WriteError> {
     let done: HashSet<i64> = match checks {
         Checks::Trust => HashSet::new(),
         Checks::Ask => {
             let lines: Vec<i64> = rows.iter().map(|r| line(r) as i64).collect();
-            conn.rows_with_results(import, &lines)
+            tx.rows_with_results(import, &lines)
                 .await?
                 .into_iter()
                 .collect()
         }
     };
-    let rows: Vec<&RowInput> = rows
+    let rows = rows
         .iter()
         .filter(|r| !done.contains(&(line(r) as i64)))
         .collect();
-    let mut counts = BatchCounts {
-        skipped: done.len() as u64,
-        ..BatchCounts::default()
-    };
+    Ok((rows, done.len() as u64))
+}
 
-    // What is wrong now with the keys of the valid rows.
+/// What is wrong now with the keys of the valid rows: nothing, when the
+/// batch trusts the constraints to refuse what changed.
+async fn facts_now(
+    tx: &mut Tx<'_>,
+    cx: &Batch<'_>,
+    rows: &[&RowInput],
+    checks: Checks,
+) -> Result<Facts, WriteError> {
     let valid: Vec<&ValidRow> = rows
         .iter()
         .filter_map(|r| match r {
@@ -242,7 +286,7 @@ async fn write_rows<C: Bulk + Send>(
             RowInput::Invalid { .. } => None,
         })
         .collect();
-    let facts = match checks {
+    match checks {
         Checks::Trust => {
             // A location is not a constraint the inserts meet: the account's
             // locations as this import loaded them decide.
@@ -253,7 +297,7 @@ async fn write_rows<C: Bulk + Send>(
             if unknown {
                 return Err(WriteError::Conflict(None));
             }
-            Facts::default()
+            Ok(Facts::default())
         }
         Checks::Ask => {
             let email_keys: Vec<String> = valid.iter().map(|v| v.email.key()).collect();
@@ -269,17 +313,31 @@ async fn write_rows<C: Bulk + Send>(
                 .map(|e| e.to_string())
                 .collect();
             let locations: Vec<&str> = valid.iter().filter_map(|v| v.location.as_deref()).collect();
-            conn.look_up(account, &emails, &numbers, &explicit, &locations)
-                .await?
-                .into_facts()
+            let answers = tx
+                .look_up(
+                    cx.account.id.get(),
+                    &emails,
+                    &numbers,
+                    &explicit,
+                    &locations,
+                )
+                .await?;
+            Ok(answers.into_facts())
         }
-    };
+    }
+}
 
-    // Decide each row; give the rows that pass and name no extension the
-    // next of those claimed for them.
+/// Decides each row: a failure result, or a user to create. The rows that
+/// pass and name no extension take the next of those claimed for them.
+fn decide<'r>(
+    cx: &Batch<'_>,
+    rows: &[&'r RowInput],
+    facts: &Facts,
+    extensions: &mut VecDeque<Extension>,
+) -> (Vec<NewResult>, Vec<(&'r ValidRow, Option<Extension>)>) {
     let mut results: Vec<NewResult> = Vec::with_capacity(rows.len());
-    let mut creates: Vec<(&ValidRow, Option<Extension>)> = Vec::new();
-    for row in &rows {
+    let mut creates = Vec::new();
+    for row in rows {
         match row {
             RowInput::Invalid {
                 line,
@@ -287,7 +345,7 @@ async fn write_rows<C: Bulk + Send>(
                 errors,
             } => results.push(failure(*line, email.clone(), errors)),
             RowInput::Valid(v) => {
-                let errors = v.account_errors(&facts);
+                let errors = v.account_errors(facts);
                 if !errors.is_empty() {
                     results.push(failure(v.line, Some(v.email.to_string()), &errors));
                 } else if v.extension.is_some() || !cx.import.voice {
@@ -301,8 +359,18 @@ async fn write_rows<C: Bulk + Send>(
             }
         }
     }
+    (results, creates)
+}
 
-    // Write the users and what they hold.
+/// Inserts the users to create with their extensions and numbers, and a
+/// result for each; their ids.
+async fn insert_creates(
+    tx: &mut Tx<'_>,
+    cx: &Batch<'_>,
+    creates: &[(&ValidRow, Option<Extension>)],
+    results: &mut Vec<NewResult>,
+) -> Result<Vec<i64>, WriteError> {
+    let account = cx.account.id.get();
     let main = cx
         .locations
         .get(&location_key(MAIN_LOCATION))
@@ -326,8 +394,8 @@ async fn write_rows<C: Bulk + Send>(
                 .unwrap_or(main),
         })
         .collect();
-    let ids: HashMap<String, i64> = conn
-        .insert_users(account, import, &new_users)
+    let ids: HashMap<String, i64> = tx
+        .insert_users(account, cx.import.key.0, &new_users)
         .await?
         .into_iter()
         .map(|(id, email)| (email, id))
@@ -335,7 +403,7 @@ async fn write_rows<C: Bulk + Send>(
     let mut extension_rows = Vec::new();
     let mut number_rows = Vec::new();
     let mut users = Vec::with_capacity(creates.len());
-    for (v, extension) in &creates {
+    for (v, extension) in creates {
         let Some(&user) = ids.get(&v.email.key()) else {
             return Err(WriteError::Conflict(Some(Code::EmailTaken)));
         };
@@ -353,7 +421,7 @@ async fn write_rows<C: Bulk + Send>(
         }
         results.push(NewResult {
             row: v.line as i64,
-            status: "created",
+            status: ResultStatus::Created,
             user_id: Some(user),
             email: Some(v.email.to_string()),
             extension: extension.map(|e| e.to_string()),
@@ -361,41 +429,28 @@ async fn write_rows<C: Bulk + Send>(
             errors: None,
         });
     }
-    conn.insert_extensions(account, &extension_rows).await?;
-    if conn.claim_numbers(account, &number_rows).await? != number_rows.len() as u64 {
+    tx.insert_extensions(account, &extension_rows).await?;
+    if tx.claim_numbers(account, &number_rows).await? != number_rows.len() as u64 {
         return Err(WriteError::Conflict(Some(Code::NumberAssigned)));
     }
-    results.sort_by_key(|r| r.row);
-    conn.insert_results(import, &results).await?;
-    if cx.import.passwords.sends() && !users.is_empty() {
-        conn.queue_deliveries(import, group, &users).await?;
-        counts.deliveries = users.len() as u64;
-    }
-
-    counts.created = creates.len() as u64;
-    counts.failed = results.len() as u64 - counts.created;
-    conn.add_counts(import, counts).await?;
-    Ok(counts)
+    Ok(users)
 }
 
-/// A batch in one transaction started with `begin`; on a constraint hit,
-/// rolled back and written again row by row.
-async fn write_batch<DB>(
-    pool: &sqlx::Pool<DB>,
-    begin: &'static str,
+/// A batch in one transaction; on a constraint hit, rolled back and
+/// written again asking first, then row by row.
+async fn write_batch(
+    db: &Db,
     cx: &Batch<'_>,
     rows: &[RowInput],
     extensions: &mut VecDeque<Extension>,
-) -> Result<BatchCounts, Error>
-where
-    DB: sqlx::Database,
-    DB::Connection: Bulk + Send,
-{
+) -> Result<BatchCounts, Error> {
     // A batch rolled back gives its extensions back.
     let claimed = extensions.clone();
     for checks in [Checks::Trust, Checks::Ask] {
-        let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
-        match write_rows(&mut *tx, cx, rows, extensions, checks).await {
+        // On SQLite the write lock is taken up front: the checks then see
+        // what the writes will meet.
+        let mut tx = db.begin_writing().await.context("starting a batch")?;
+        match write_rows(&mut tx, cx, rows, extensions, checks).await {
             Ok(counts) => {
                 tx.commit().await.context("committing a batch")?;
                 return Ok(counts);
@@ -412,7 +467,7 @@ where
             }
         }
     }
-    let mut tx = pool.begin_with(begin).await.context("starting a batch")?;
+    let mut tx = db.begin_writing().await.context("starting a batch")?;
     let counts = write_one_by_one(&mut tx, cx, rows, extensions).await?;
     tx.commit().await.context("committing a batch")?;
     Ok(counts)
@@ -421,93 +476,26 @@ where
 /// The slow path: each row in its own savepoint. A row that conflicts is
 /// tried once more (its checks then see what it conflicted with and fail
 /// it with the right code); a second conflict fails it as such.
-async fn write_one_by_one<DB>(
-    tx: &mut sqlx::Transaction<'static, DB>,
+async fn write_one_by_one(
+    tx: &mut Tx<'_>,
     cx: &Batch<'_>,
     rows: &[RowInput],
     extensions: &mut VecDeque<Extension>,
-) -> Result<BatchCounts, Error>
-where
-    DB: sqlx::Database,
-    DB::Connection: Bulk + Send,
-{
+) -> Result<BatchCounts, Error> {
     let mut total = BatchCounts::default();
     for row in rows {
-        let mut written = None;
-        let mut taken = None;
-        for _attempt in 0..2 {
-            let mut savepoint = (**tx).begin().await.context("starting a savepoint")?;
-            let claimed = extensions.clone();
-            let written_row = write_rows(
-                &mut *savepoint,
-                cx,
-                std::slice::from_ref(row),
-                extensions,
-                Checks::Ask,
-            );
-            match written_row.await {
-                Ok(counts) => {
-                    savepoint.commit().await.context("releasing a savepoint")?;
-                    written = Some(counts);
-                    break;
-                }
-                Err(WriteError::Conflict(code)) => {
-                    taken = code;
-                    *extensions = claimed;
-                    savepoint
-                        .rollback()
-                        .await
-                        .context("rolling back a savepoint")?
-                }
-                Err(WriteError::Db(e)) => {
-                    return Err(Error::Query {
-                        what: "writing a row",
-                        source: e,
-                    });
-                }
-            }
-        }
-        let counts = match written {
-            Some(counts) => counts,
-            None => {
-                let (line, email) = match row {
-                    RowInput::Valid(v) => (v.line, Some(v.email.to_string())),
-                    RowInput::Invalid { line, email, .. } => (*line, email.clone()),
-                };
-                // Another writer holds what this row needs, twice over.
-                let code = taken.unwrap_or(Code::EmailTaken);
-                let column = match code {
-                    Code::ExtensionTaken => Column::Extension,
-                    Code::NumberAssigned => Column::PrimaryPhone,
-                    _ => Column::Email,
-                };
-                let error = RowError {
-                    row: line,
-                    column: Some(column),
-                    code,
-                    message: format!(
-                        "another change to the account took this row's {} while it was being \
-                         written; import the failed rows again",
-                        match code {
-                            Code::ExtensionTaken => "extension",
-                            Code::NumberAssigned => "number",
-                            _ => "email address",
-                        }
-                    ),
-                };
-                let failed = RowInput::Invalid {
-                    line,
-                    email,
-                    errors: vec![error],
-                };
-                let written_failure = write_rows(
-                    &mut **tx,
+        let counts = match write_in_savepoint(tx, cx, row, extensions).await? {
+            Ok(counts) => counts,
+            Err(taken) => {
+                let failed = taken_meanwhile(row, taken);
+                let written = write_rows(
+                    tx,
                     cx,
                     std::slice::from_ref(&failed),
                     extensions,
                     Checks::Ask,
                 );
-                match written_failure.await {
+                match written.await {
                     Ok(counts) => counts,
                     Err(WriteError::Conflict(_)) => BatchCounts::default(),
                     Err(WriteError::Db(e)) => {
@@ -525,6 +513,78 @@ where
         total.deliveries += counts.deliveries;
     }
     Ok(total)
+}
+
+/// Writes one row in a savepoint, twice at most; what the second conflict
+/// said was taken, when both conflicted.
+async fn write_in_savepoint(
+    tx: &mut Tx<'_>,
+    cx: &Batch<'_>,
+    row: &RowInput,
+    extensions: &mut VecDeque<Extension>,
+) -> Result<Result<BatchCounts, Option<Code>>, Error> {
+    let mut taken = None;
+    for _attempt in 0..2 {
+        let mut savepoint = tx.savepoint().await.context("starting a savepoint")?;
+        let claimed = extensions.clone();
+        let written = write_rows(
+            &mut savepoint,
+            cx,
+            std::slice::from_ref(row),
+            extensions,
+            Checks::Ask,
+        );
+        match written.await {
+            Ok(counts) => {
+                savepoint.commit().await.context("releasing a savepoint")?;
+                return Ok(Ok(counts));
+            }
+            Err(WriteError::Conflict(code)) => {
+                taken = code;
+                *extensions = claimed;
+                savepoint
+                    .rollback()
+                    .await
+                    .context("rolling back a savepoint")?
+            }
+            Err(WriteError::Db(e)) => {
+                return Err(Error::Query {
+                    what: "writing a row",
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(Err(taken))
+}
+
+/// The row failed: another writer holds what it needs (`taken`, when the
+/// constraint said), twice over.
+fn taken_meanwhile(row: &RowInput, taken: Option<Code>) -> RowInput {
+    let (line, email) = match row {
+        RowInput::Valid(v) => (v.line, Some(v.email.to_string())),
+        RowInput::Invalid { line, email, .. } => (*line, email.clone()),
+    };
+    let code = taken.unwrap_or(Code::EmailTaken);
+    let (column, what) = match code {
+        Code::ExtensionTaken => (Column::Extension, "extension"),
+        Code::NumberAssigned => (Column::PrimaryPhone, "number"),
+        _ => (Column::Email, "email address"),
+    };
+    let error = RowError {
+        row: line,
+        column: Some(column),
+        code,
+        message: format!(
+            "another change to the account took this row's {what} while it was being \
+             written; import the failed rows again"
+        ),
+    };
+    RowInput::Invalid {
+        line,
+        email,
+        errors: vec![error],
+    }
 }
 
 fn line(row: &RowInput) -> u64 {
@@ -576,7 +636,7 @@ fn failure(line: u64, email: Option<String>, errors: &[RowError]) -> NewResult {
         .collect();
     NewResult {
         row: line as i64,
-        status: "failed",
+        status: ResultStatus::Failed,
         user_id: None,
         email,
         extension: None,

@@ -222,7 +222,7 @@ async fn imports_by_prefix_finds_the_imports_whose_id_starts_with_it() {
             passwords: PasswordDelivery::None,
             total: 1,
             chunk_rows: 0,
-            reserved_extensions: None,
+            reserved_extensions: Vec::new(),
         };
         // 17 ids: two of them share a first character at least.
         let mut ids = Vec::new();

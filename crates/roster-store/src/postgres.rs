@@ -3,16 +3,9 @@
 
 use sqlx::PgConnection;
 
-use apalis_core::task::Task;
+use roster_queue::DeliverPasswords;
 
-use super::{
-    ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
-    RELINK_JOB, UNLINK_SETTLED, count_binds, first_job, shared,
-};
-use crate::BatchCounts;
-use crate::convert::to_db;
-use crate::delivery::{Change, DeliverPasswords};
-use crate::queue::PASSWORD_QUEUE;
+use crate::bulk::{Answers, Bulk, Change, NewResult, NewUser};
 
 // Each lookup probes the index once per key through a LATERAL subquery with
 // LIMIT, which PostgreSQL cannot turn into a join: the plan is the same
@@ -79,6 +72,9 @@ fn column<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
     rows.iter().map(f).collect()
 }
 
+const PARK_NUMBERS: &str = "INSERT INTO numbers (account_id, number) \
+    SELECT $1, n FROM unnest($2::bigint[]) AS n ON CONFLICT (account_id, number) DO NOTHING";
+
 impl Bulk for PgConnection {
     async fn prepare(&mut self) -> Result<(), sqlx::Error> {
         // Every list statement here is a handful of keys probing an index;
@@ -142,6 +138,15 @@ impl Bulk for PgConnection {
                 .extend(rows.into_iter().map(|(l,)| l));
         }
         Ok(answers)
+    }
+
+    async fn park_numbers(&mut self, account: i64, numbers: &[i64]) -> Result<(), sqlx::Error> {
+        sqlx::query(PARK_NUMBERS)
+            .bind(account)
+            .bind(numbers)
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
     }
 
     async fn rows_with_results(
@@ -235,7 +240,7 @@ impl Bulk for PgConnection {
             sqlx::query(INSERT_RESULTS)
                 .bind(import)
                 .bind(column(chunk, |r| r.row))
-                .bind(column(chunk, |r| r.status.to_string()))
+                .bind(column(chunk, |r| r.status.as_str().to_string()))
                 .bind(column(chunk, |r| r.user_id))
                 .bind(column(chunk, |r| r.email.clone()))
                 .bind(column(chunk, |r| r.extension.clone()))
@@ -247,7 +252,7 @@ impl Bulk for PgConnection {
         Ok(())
     }
 
-    async fn queue_deliveries(
+    async fn insert_deliveries(
         &mut self,
         import: i64,
         batch: i64,
@@ -261,10 +266,7 @@ impl Bulk for PgConnection {
                 .execute(&mut *self)
                 .await?;
         }
-        let (key, job) = first_job(import, batch);
-        self.relink_job(&DeliverPasswords::first(import, batch), &key)
-            .await?;
-        self.push_password_jobs(vec![job]).await
+        Ok(())
     }
 
     async fn keep_hashes(
@@ -316,58 +318,5 @@ impl Bulk for PgConnection {
                 .await?;
         }
         Ok(())
-    }
-
-    async fn push_password_jobs(&mut self, jobs: Vec<Task<Vec<u8>>>) -> Result<(), sqlx::Error> {
-        apalis_postgres::queries::push_tasks(self, PASSWORD_QUEUE, jobs)
-            .await
-            .map_err(|e| match e {
-                apalis_postgres::Error::Database(e) => e,
-                other => sqlx::Error::Protocol(format!("the job queue: {other}")),
-            })
-    }
-
-    async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
-        let [processed, created, failed, deliveries] = count_binds(counts);
-        shared!(
-            &mut *self, ADD_COUNTS, import, processed, created, failed, deliveries
-        )
-        .map(|_| ())
-    }
-
-    async fn link_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<bool, sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, LINK_JOB, job.import, job.batch, attempt, key).map(|n| n == 1)
-    }
-
-    async fn relink_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<(), sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, RELINK_JOB, job.import, job.batch, attempt, key).map(|_| ())
-    }
-
-    async fn unlink_settled(&mut self, job: &DeliverPasswords) -> Result<(), sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, UNLINK_SETTLED, job.import, job.batch, attempt).map(|_| ())
-    }
-
-    async fn count_deliveries(
-        &mut self,
-        import: i64,
-        sent: u64,
-        failed: u64,
-        now_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        let [sent, failed] = [sent, failed].map(to_db);
-        let window = RATE_WINDOW_MS;
-        shared!(
-            &mut *self,
-            COUNT_DELIVERIES,
-            import,
-            sent,
-            failed,
-            now_ms,
-            window
-        )
-        .map(|_| ())
     }
 }

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::ImportKey;
+use super::state::ResultStatus;
 use crate::convert::{from_db, to_db};
+use crate::db::query;
 use crate::error::Context;
-use crate::store::with_pool;
-use crate::{DeliveryState, DeliveryStatus, Error, ImportKey, Store};
+use crate::{DeliveryState, DeliveryStatus, Error, Store};
 
 /// What happened to one processed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +46,13 @@ pub enum StoredFilter<'a> {
     Code(&'a str),
 }
 
+/// Only failed rows, as the partial index `row_results_failed` names them
+/// (its condition, `status = 'failed'`, must be in the text of a query
+/// that reads through it; a test holds the word to [`ResultStatus`]).
+const ONLY_FAILED: &str = " AND r.status = 'failed'";
+/// Only failed rows with an error whose code `$4` matches.
+const ONLY_FAILED_WITH_CODE: &str = " AND r.status = 'failed' AND r.errors LIKE $4 ESCAPE '\\'";
+
 /// Rows of failed results read at a time when counting them.
 const COUNT_PAGE: i64 = 50_000;
 
@@ -72,28 +81,31 @@ impl Store {
         const SELECT: &str = "SELECT r.row, r.status, r.email, r.extension, r.numbers, r.errors, \
             d.state, d.error FROM row_results r LEFT JOIN deliveries d ON d.user_id = r.user_id \
             WHERE r.import_id = $1 AND r.row > $2";
-        let (condition, pattern) = match filter {
-            StoredFilter::All => ("", None),
-            StoredFilter::Created => (" AND r.status = 'created'", None),
-            StoredFilter::Failed => (" AND r.status = 'failed'", None),
-            StoredFilter::Code(code) => (
-                " AND r.status = 'failed' AND r.errors LIKE $4 ESCAPE '\\'",
-                Some(code_pattern(code)),
-            ),
+        // Failures are named in the text, not bound: only then do the
+        // planners read them through `row_results_failed`, whose condition
+        // the text must imply.
+        let (condition, status, pattern) = match filter {
+            StoredFilter::All => ("", None, None),
+            StoredFilter::Created => (" AND r.status = $4", Some(ResultStatus::Created), None),
+            StoredFilter::Failed => (ONLY_FAILED, None, None),
+            StoredFilter::Code(code) => (ONLY_FAILED_WITH_CODE, None, Some(code_pattern(code))),
         };
         // Made of the constants above only.
         let sql = format!("{SELECT}{condition} ORDER BY r.row LIMIT $3");
-        let rows: Vec<StoredRow> = with_pool!(&self.db, pool => {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(import.0)
-                .bind(to_db(after_row))
-                .bind(i64::from(limit));
-            if let Some(pattern) = &pattern {
-                query = query.bind(pattern);
-            }
-            query.fetch_all(pool).await
-        })
-        .context("reading row results")?;
+        let mut select = query(sqlx::AssertSqlSafe(sql))
+            .bind(import.0)
+            .bind(to_db(after_row))
+            .bind(i64::from(limit));
+        if let Some(status) = status {
+            select = select.bind(status);
+        }
+        if let Some(pattern) = pattern {
+            select = select.bind(pattern);
+        }
+        let rows: Vec<StoredRow> = select
+            .fetch_all(&self.db)
+            .await
+            .context("reading row results")?;
         rows.into_iter().map(row_result).collect()
     }
 
@@ -106,15 +118,13 @@ impl Store {
     ) -> Result<u64, Error> {
         const SQL: &str =
             "SELECT COUNT(*) FROM row_results WHERE import_id = $1 AND row >= $2 AND row < $3";
-        let count: i64 = with_pool!(&self.db, pool => {
-            sqlx::query_scalar(SQL)
-                .bind(import.0)
-                .bind(to_db(from))
-                .bind(to_db(to))
-                .fetch_one(pool)
-                .await
-        })
-        .context("counting row results")?;
+        let (count,): (i64,) = query(SQL)
+            .bind(import.0)
+            .bind(to_db(from))
+            .bind(to_db(to))
+            .fetch_one(&self.db)
+            .await
+            .context("counting row results")?;
         Ok(from_db(count))
     }
 
@@ -128,15 +138,13 @@ impl Store {
         let mut counts = BTreeMap::new();
         let mut after = 0i64;
         loop {
-            let rows: Vec<(i64, Option<String>)> = with_pool!(&self.db, pool => {
-                sqlx::query_as(SQL)
-                    .bind(import.0)
-                    .bind(after)
-                    .bind(COUNT_PAGE)
-                    .fetch_all(pool)
-                    .await
-            })
-            .context("counting failed rows")?;
+            let rows: Vec<(i64, Option<String>)> = query(SQL)
+                .bind(import.0)
+                .bind(after)
+                .bind(COUNT_PAGE)
+                .fetch_all(&self.db)
+                .await
+                .context("counting failed rows")?;
             for (_, errors) in &rows {
                 for e in parse_errors(errors.as_deref())? {
                     *counts.entry((e.code, e.column)).or_insert(0) += 1;
@@ -153,7 +161,7 @@ impl Store {
 /// A row of `row_results` joined with its delivery.
 type StoredRow = (
     i64,
-    String,
+    ResultStatus,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -167,7 +175,7 @@ fn row_result(
 ) -> Result<RowResult, Error> {
     Ok(RowResult {
         row: from_db(row),
-        created: status == "created",
+        created: status == ResultStatus::Created,
         email,
         extension,
         numbers: numbers
@@ -207,4 +215,16 @@ fn code_pattern(code: &str) -> String {
         })
         .collect();
     format!("%\"code\":\"{escaped}\"%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ONLY_FAILED, ONLY_FAILED_WITH_CODE, ResultStatus};
+
+    #[test]
+    fn the_failed_rows_condition_names_the_failed_status() {
+        let word = format!("r.status = '{}'", ResultStatus::Failed.as_str());
+        assert!(ONLY_FAILED.contains(&word));
+        assert!(ONLY_FAILED_WITH_CODE.contains(&word));
+    }
 }

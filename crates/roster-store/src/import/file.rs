@@ -3,10 +3,10 @@
 
 use std::io::{self, Read};
 
+use super::{BLOCK_BYTES, ImportKey};
 use crate::convert::to_db;
-use crate::import::BLOCK_BYTES;
-use crate::store::with_pool;
-use crate::{Error, ImportKey, Store};
+use crate::db::query;
+use crate::{Error, Store};
 
 /// An import's file, read one stored block at a time.
 ///
@@ -51,13 +51,15 @@ impl Store {
 
     async fn file_block(&self, import: ImportKey, seq: i64) -> Result<Option<Vec<u8>>, Error> {
         const SQL: &str = "SELECT bytes FROM import_file_blocks WHERE import_id = $1 AND seq = $2";
-        let block: Option<(Vec<u8>,)> = with_pool!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(import.0).bind(seq).fetch_optional(pool).await
-        })
-        .map_err(|source| Error::Query {
-            what: "reading the stored file",
-            source,
-        })?;
+        let block: Option<(Vec<u8>,)> = query(SQL)
+            .bind(import.0)
+            .bind(seq)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(|source| Error::Query {
+                what: "reading the stored file",
+                source,
+            })?;
         Ok(block.map(|(bytes,)| bytes))
     }
 }

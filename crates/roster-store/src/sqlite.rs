@@ -8,16 +8,9 @@
 
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use apalis_core::task::Task;
+use roster_queue::DeliverPasswords;
 
-use super::{
-    ADD_COUNTS, Answers, Bulk, COUNT_DELIVERIES, LINK_JOB, NewResult, NewUser, RATE_WINDOW_MS,
-    RELINK_JOB, ROWS_PER_STATEMENT, UNLINK_SETTLED, count_binds, first_job, shared,
-};
-use crate::BatchCounts;
-use crate::convert::to_db;
-use crate::delivery::{Change, DeliverPasswords};
-use crate::queue::PASSWORD_QUEUE;
+use crate::bulk::{Answers, Bulk, Change, NewResult, NewUser, ROWS_PER_STATEMENT};
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
     CROSS JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
@@ -30,16 +23,6 @@ const UNKNOWN_LOCATIONS: &str = "SELECT k.value FROM json_each($2) k WHERE NOT E
     (SELECT 1 FROM locations l WHERE l.account_id = $1 AND l.name_key = k.value)";
 const ROWS_WITH_RESULTS: &str = "SELECT r.row FROM json_each($2) k \
     CROSS JOIN row_results r ON r.import_id = $1 AND r.row = k.value";
-
-// apalis-sqlite's own push (`queries::push_tasks`) writes a row per
-// statement: 30 µs a row with the queue's dozen indexes, half a minute for a
-// million users. This writes the same rows, a batch's worth per statement;
-// `password_jobs_are_the_rows_apalis_writes` below holds it to apalis's.
-const INSERT_JOBS: &str = "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, \
-    run_at, priority, metadata, idempotency_key) \
-    SELECT CAST(k.value ->> 0 AS BLOB), k.value ->> 1, $1, 'Pending', 0, k.value ->> 2, \
-    k.value ->> 3, k.value ->> 4, k.value ->> 5, k.value ->> 6 FROM json_each($2) k \
-    WHERE true ON CONFLICT (job_type, idempotency_key) DO NOTHING";
 
 // Deliveries by a list of users, `$1`, a JSON array: those that wait for
 // attempt `$2` of their group. The hashes come as `[user, hash]` pairs.
@@ -60,30 +43,12 @@ const RETRY: &str = "UPDATE deliveries SET next_attempt = next_attempt + 1, erro
 const CLEAR_PASSWORDS: &str =
     "UPDATE users SET password_hash = NULL WHERE id IN (SELECT value FROM json_each($1))";
 
-/// Jobs per statement: one JSON parameter each, so no bind limit applies.
-const JOBS_PER_STATEMENT: usize = 2000;
-
-/// A job as the row values apalis-sqlite's push writes for it (all but its
-/// queue), in a JSON array.
-fn job_row(job: &Task<Vec<u8>>) -> serde_json::Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    serde_json::json!([
-        String::from_utf8_lossy(&job.args),
-        ulid::Ulid::generate().to_string(),
-        job.max_attempts().unwrap_or(25),
-        job.run_at().unwrap_or(now),
-        job.priority().unwrap_or_default(),
-        serde_json::to_string(job.metadata()).unwrap_or_default(),
-        job.idempotency_key(),
-    ])
-}
-
 fn json<T: serde::Serialize + ?Sized>(list: &T) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
 }
+
+const PARK_NUMBERS: &str = "INSERT INTO numbers (account_id, number) \
+    SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT (account_id, number) DO NOTHING";
 
 impl Bulk for SqliteConnection {
     async fn prepare(&mut self) -> Result<(), sqlx::Error> {
@@ -132,6 +97,15 @@ impl Bulk for SqliteConnection {
             answers.unknown_locations = rows.into_iter().map(|(l,)| l).collect();
         }
         Ok(answers)
+    }
+
+    async fn park_numbers(&mut self, account: i64, numbers: &[i64]) -> Result<(), sqlx::Error> {
+        sqlx::query(PARK_NUMBERS)
+            .bind(account)
+            .bind(json(numbers))
+            .execute(&mut *self)
+            .await
+            .map(|_| ())
     }
 
     async fn rows_with_results(
@@ -246,7 +220,7 @@ impl Bulk for SqliteConnection {
         Ok(())
     }
 
-    async fn queue_deliveries(
+    async fn insert_deliveries(
         &mut self,
         import: i64,
         batch: i64,
@@ -264,10 +238,7 @@ impl Bulk for SqliteConnection {
             });
             qb.build().execute(&mut *self).await?;
         }
-        let (key, job) = first_job(import, batch);
-        self.relink_job(&DeliverPasswords::first(import, batch), &key)
-            .await?;
-        self.push_password_jobs(vec![job]).await
+        Ok(())
     }
 
     async fn keep_hashes(
@@ -325,138 +296,11 @@ impl Bulk for SqliteConnection {
         }
         Ok(())
     }
-
-    async fn push_password_jobs(&mut self, jobs: Vec<Task<Vec<u8>>>) -> Result<(), sqlx::Error> {
-        for chunk in jobs.chunks(JOBS_PER_STATEMENT) {
-            let rows: Vec<serde_json::Value> = chunk.iter().map(job_row).collect();
-            sqlx::query(INSERT_JOBS)
-                .bind(PASSWORD_QUEUE)
-                .bind(json(&rows))
-                .execute(&mut *self)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn add_counts(&mut self, import: i64, counts: BatchCounts) -> Result<(), sqlx::Error> {
-        let [processed, created, failed, deliveries] = count_binds(counts);
-        shared!(
-            &mut *self, ADD_COUNTS, import, processed, created, failed, deliveries
-        )
-        .map(|_| ())
-    }
-
-    async fn link_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<bool, sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, LINK_JOB, job.import, job.batch, attempt, key).map(|n| n == 1)
-    }
-
-    async fn relink_job(&mut self, job: &DeliverPasswords, key: &str) -> Result<(), sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, RELINK_JOB, job.import, job.batch, attempt, key).map(|_| ())
-    }
-
-    async fn unlink_settled(&mut self, job: &DeliverPasswords) -> Result<(), sqlx::Error> {
-        let attempt = i64::from(job.attempt);
-        shared!(&mut *self, UNLINK_SETTLED, job.import, job.batch, attempt).map(|_| ())
-    }
-
-    async fn count_deliveries(
-        &mut self,
-        import: i64,
-        sent: u64,
-        failed: u64,
-        now_ms: i64,
-    ) -> Result<(), sqlx::Error> {
-        let [sent, failed] = [sent, failed].map(to_db);
-        let window = RATE_WINDOW_MS;
-        shared!(
-            &mut *self,
-            COUNT_DELIVERIES,
-            import,
-            sent,
-            failed,
-            now_ms,
-            window
-        )
-        .map(|_| ())
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use super::Bulk;
-    use crate::delivery::{DeliverPasswords, password_job};
-    use crate::queue::{PASSWORD_QUEUE, turn};
     use crate::{Pool, Store, testing};
-
-    /// The queue's rows written in bulk are the rows apalis's own push
-    /// writes for the same job, but for the id (a fresh ULID each) and the
-    /// idempotency key (the two jobs differ in it).
-    #[tokio::test]
-    async fn password_jobs_are_the_rows_apalis_writes() {
-        let db = testing::sqlite();
-        let store = Store::open(&db.url).await.expect("open");
-        let Pool::Sqlite(pool) = store.pool() else {
-            panic!("a SQLite store")
-        };
-        // The group of import 7 whose batch starts on line 4002: its turn
-        // is the third.
-        let job = DeliverPasswords {
-            import: 7,
-            batch: 4002,
-            attempt: 2,
-        };
-        let (their_key, theirs) = password_job(&job, Duration::from_secs(30));
-        let (our_key, ours) = password_job(&job, Duration::from_secs(30));
-        let mut conn = pool.acquire().await.expect("a connection");
-        apalis_sqlite::queries::push_tasks(&mut *conn, PASSWORD_QUEUE, &[theirs])
-            .await
-            .expect("apalis's push");
-        conn.push_password_jobs(vec![ours]).await.expect("ours");
-        type Row = (
-            Vec<u8>,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            i64,
-            Option<String>,
-        );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT job, job_type, status, attempts, max_attempts, run_at, last_result, \
-             lock_at, lock_by, done_at, priority, metadata FROM Jobs ORDER BY idempotency_key",
-        )
-        .fetch_all(&mut *conn)
-        .await
-        .expect("the rows");
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], rows[1]);
-        assert_eq!(rows[0].0, br#"{"import":7,"batch":4002,"attempt":2}"#);
-        assert_eq!(rows[0].10, turn(2) as i64);
-        let ids: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT id, idempotency_key FROM Jobs ORDER BY idempotency_key")
-                .fetch_all(&mut *conn)
-                .await
-                .expect("the ids");
-        let mut keys = [their_key, our_key];
-        keys.sort();
-        assert_eq!([ids[0].1.clone(), ids[1].1.clone()], keys.clone().map(Some));
-        assert!(keys[0].starts_with("passwords-7-4002-2-"), "{keys:?}");
-        assert_ne!(keys[0], keys[1]);
-        assert!(
-            ids.iter()
-                .all(|(id, _)| ulid::Ulid::from_string(id).is_ok()),
-            "{ids:?}"
-        );
-    }
 
     /// Regression: with a plain JOIN, SQLite scanned the account's whole
     /// table once per key as soon as the table had rows, and a million-row
