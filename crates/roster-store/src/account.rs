@@ -104,6 +104,16 @@ impl fmt::Display for AccountSlug {
     }
 }
 
+/// A user's row id in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub(crate) i64);
+
+impl UserId {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
 impl AccountId {
     pub fn get(self) -> i64 {
         self.0

@@ -38,7 +38,18 @@ use crate::bulk::{Bulk, Change};
 use crate::convert::{from_db, to_db};
 use crate::db::{Tx, query};
 use crate::error::Context;
-use crate::{Account, Error, PasswordDelivery, Store, UserId, time};
+use crate::{Account, Error, Store, UserId, time};
+
+/// How temporary passwords reach the users of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordDelivery {
+    /// To each user's own email.
+    Users,
+    /// Not at all.
+    None,
+    /// All to one address, one message per user.
+    To(roster_validate::Email),
+}
 
 /// A group's deliveries that wait for its job's attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +136,37 @@ pub struct StoredPassword {
     pub hash: Option<String>,
     /// The user must choose a new password at the next sign-in.
     pub must_change: bool,
+}
+
+impl PasswordDelivery {
+    /// `users`, `none` or `to:ADDRESS`.
+    pub fn parse(s: &str) -> Option<PasswordDelivery> {
+        match s {
+            "users" => Some(PasswordDelivery::Users),
+            "none" => Some(PasswordDelivery::None),
+            _ => s
+                .strip_prefix("to:")
+                .and_then(|a| roster_validate::Email::parse(a).ok())
+                .map(PasswordDelivery::To),
+        }
+    }
+}
+
+impl PasswordDelivery {
+    /// Whether each new user gets a message with a temporary password.
+    pub fn sends(&self) -> bool {
+        !matches!(self, PasswordDelivery::None)
+    }
+}
+
+impl fmt::Display for PasswordDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordDelivery::Users => f.write_str("users"),
+            PasswordDelivery::None => f.write_str("none"),
+            PasswordDelivery::To(address) => write!(f, "to:{address}"),
+        }
+    }
 }
 
 impl DeliveryState {

@@ -6,8 +6,6 @@
 //! kept in the database too, in blocks, so any worker on any machine that
 //! shares the database can read it; its name as uploaded is only shown.
 
-use std::fmt;
-
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use roster_queue::{CHUNK_QUEUE, chunk_key_prefix};
@@ -16,7 +14,10 @@ use roster_validate::Extension;
 use crate::convert::{from_db, to_db};
 use crate::db::{Tx, query};
 use crate::error::Context;
-use crate::{Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, Store, time};
+use crate::{
+    Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, PasswordDelivery, Store,
+    time,
+};
 
 pub(crate) mod chunk;
 pub(crate) mod file;
@@ -27,27 +28,6 @@ pub(crate) mod state;
 use state::ChunkState;
 pub use state::ImportState;
 
-/// How big a block of a stored file is.
-pub(crate) const BLOCK_BYTES: usize = 1 << 20;
-
-/// An import's id outside roster: a UUID, so ids cannot be guessed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ImportId(String); // Invariant: a lower-case hyphenated UUID.
-
-/// An import's row id inside the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ImportKey(pub(crate) i64);
-
-/// How temporary passwords reach the users of an import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordDelivery {
-    /// To each user's own email.
-    Users,
-    /// Not at all.
-    None,
-    /// All to one address, one message per user.
-    To(roster_validate::Email),
-}
 
 /// What is needed to queue an import.
 #[derive(Debug, Clone)]
@@ -108,60 +88,6 @@ pub enum StopOutcome {
     Stopping,
     /// It had already finished or was already stopping; nothing changed.
     AlreadyFinished(ImportState),
-}
-
-impl ImportId {
-    fn new() -> ImportId {
-        ImportId(uuid::Uuid::new_v4().hyphenated().to_string())
-    }
-
-    /// Parses an id as given on the command line or in a URL.
-    pub fn parse(s: &str) -> Option<ImportId> {
-        uuid::Uuid::try_parse(s.trim())
-            .ok()
-            .map(|u| ImportId(u.hyphenated().to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ImportId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PasswordDelivery {
-    /// `users`, `none` or `to:ADDRESS`.
-    pub fn parse(s: &str) -> Option<PasswordDelivery> {
-        match s {
-            "users" => Some(PasswordDelivery::Users),
-            "none" => Some(PasswordDelivery::None),
-            _ => s
-                .strip_prefix("to:")
-                .and_then(|a| roster_validate::Email::parse(a).ok())
-                .map(PasswordDelivery::To),
-        }
-    }
-}
-
-impl PasswordDelivery {
-    /// Whether each new user gets a message with a temporary password.
-    pub fn sends(&self) -> bool {
-        !matches!(self, PasswordDelivery::None)
-    }
-}
-
-impl fmt::Display for PasswordDelivery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PasswordDelivery::Users => f.write_str("users"),
-            PasswordDelivery::None => f.write_str("none"),
-            PasswordDelivery::To(address) => write!(f, "to:{address}"),
-        }
-    }
 }
 
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \

@@ -39,21 +39,19 @@ mod token;
 mod users;
 
 pub use account::{
-    Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserSpec,
+    Account, AccountId, AccountSlug, AccountSpec, AccountSummary, SlugError, UserId, UserSpec,
 };
 pub use delivery::{
-    Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus, Pending, Settled,
-    Settlement, StoredPassword,
+    Delivery, DeliveryCounts, DeliveryPace, DeliveryState, DeliveryStatus, PasswordDelivery,
+    Pending, Settled, Settlement, StoredPassword,
 };
 pub use directory::StoreDirectory;
 pub use error::Error;
 pub use import::chunk::{Chunk, chunk_rows};
 pub use import::file::StoredFile;
 pub use import::results::{ResultError, RowResult, StoredFilter};
-pub use import::{
-    Import, ImportId, ImportKey, ImportState, NewImport, PasswordDelivery, StopOutcome,
-};
+pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome};
 /// The pool behind a store, for the job queue that shares its database.
 pub use roster_queue::Pool;
 pub use store::{DEFAULT_URL, LockSharing, Store};
-pub use users::{BatchCounts, RowInput, User, UserId};
+pub use users::{BatchCounts, RowInput, User};

@@ -4,6 +4,7 @@
 //! `migrations/postgres`), and the job queue's beside them (see
 //! roster-queue). How the store speaks to either is `db.rs`.
 
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,9 +14,11 @@ use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use roster_validate::Extension;
+
 use crate::Error;
 use crate::db::Db;
-use crate::import::reserved::KeptReserved;
+use crate::import::id::ImportKey;
 
 /// Statements slower than this are logged, at info level: a bulk statement
 /// or a wait for the write lock is expected to take a while, and is no
@@ -59,6 +62,9 @@ pub struct LockSharing {
     pub every: Duration,
     pub pause: Duration,
 }
+
+/// An import and the extensions its file names, as a store keeps them.
+pub(crate) type KeptReserved = Option<(ImportKey, Arc<HashSet<Extension>>)>;
 
 /// A write waiting for the lock, until dropped.
 pub(crate) struct WaitingWriter(Arc<AtomicUsize>);

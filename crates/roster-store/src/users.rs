@@ -60,10 +60,6 @@ pub struct BatchCounts {
     pub deliveries: u64,
 }
 
-/// A user's row id in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserId(pub(crate) i64);
-
 /// A user of the account, as `roster users` lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -74,12 +70,6 @@ pub struct User {
     pub extensions: Vec<String>,
     /// E.164, primary first.
     pub numbers: Vec<String>,
-}
-
-impl UserId {
-    pub fn get(self) -> i64 {
-        self.0
-    }
 }
 
 /// What a batch writer needs to know about the import and its account.

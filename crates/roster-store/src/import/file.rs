@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use super::{BLOCK_BYTES, ImportKey};
+use super::id::ImportKey;
 use crate::convert::to_db;
 use crate::db::query;
 use crate::{Error, Store};
@@ -12,6 +12,9 @@ use crate::{Error, Store};
 ///
 /// Blocks on the async store through `runtime`: use it from a blocking
 /// thread (`tokio::task::spawn_blocking`), never from async code.
+/// How big a block of a stored file is.
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
 pub struct StoredFile {
     store: Store,
     import: ImportKey,

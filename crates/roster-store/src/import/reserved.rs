@@ -9,10 +9,10 @@ use roster_validate::{Extension, ExtensionPolicy};
 
 use crate::db::{Tx, query};
 use crate::error::Context;
-use crate::{Error, ImportKey, Store};
+use super::id::ImportKey;
+use crate::store::KeptReserved;
+use crate::{Error, Store};
 
-/// An import and the extensions its file names, as a store keeps them.
-pub(crate) type KeptReserved = Option<(ImportKey, Arc<HashSet<Extension>>)>;
 
 /// Records the extensions the import's file names, in the transaction that
 /// queues it.

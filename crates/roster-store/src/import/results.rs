@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::ImportKey;
+use super::id::ImportKey;
 use super::state::ResultStatus;
 use crate::convert::{from_db, to_db};
 use crate::db::query;

@@ -10,7 +10,7 @@ use std::fmt;
 use crate::db::{Tx, Value, query};
 use crate::time;
 
-use super::ImportKey;
+use super::id::ImportKey;
 
 /// Where an import is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
