@@ -4,10 +4,10 @@
 use std::io::{BufWriter, Write};
 
 use anyhow::Context;
+use roster_csv::csv_line;
 use roster_jobs::{ResultLine, for_each_result, write_failed_rows};
 use roster_server::contract::{RESULTS_CSV_HEADER, ResultJson, result_csv};
 use roster_store::{Import, Store};
-use roster_template::csv_line;
 
 use crate::Outcome;
 use crate::args::TableFormat;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::args::TableFormat;
-use roster_template::csv_line;
+use roster_csv::csv_line;
 
 #[derive(Serialize)]
 struct UserJson<'a> {

@@ -3,14 +3,15 @@
 //! A refused upload has one too: every row of the file (nothing of it was
 //! written), each with its errors.
 //!
-//! Every cell is neutralised (see [`roster_template::neutralise`]) so a
+//! Every cell is neutralised (see [`roster_csv::neutralise`]) so a
 //! spreadsheet cannot run it; roster reads the neutralised cells back as
 //! they were.
 
 use std::io::Write;
 
+use roster_csv::csv_line;
 use roster_store::{Import, Store};
-use roster_template::{ERRORS_HEADER, csv_line};
+use roster_template::ERRORS_HEADER;
 use roster_validate::{Options, RowError};
 
 use crate::results::{ResultLine, RowStatus, for_each_result};

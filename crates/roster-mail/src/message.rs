@@ -9,7 +9,7 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use roster_template::{fill, html_escape};
+use roster_text::{fill, html_escape};
 
 use crate::{Error, TemporaryPassword};
 

@@ -392,7 +392,7 @@ pub fn result_csv(line: &ResultLine) -> String {
         .as_ref()
         .map(|d| (d.state.as_str(), d.describe()))
         .unwrap_or_default();
-    roster_template::csv_line([
+    roster_csv::csv_line([
         line.row.to_string().as_str(),
         line.status.as_str(),
         line.email.as_deref().unwrap_or(""),

@@ -9,12 +9,12 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use roster_csv::csv_line;
 use roster_jobs::{
     DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where,
     results_page, submit, write_failed_rows,
 };
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
-use roster_template::csv_line;
 use roster_validate::Code;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

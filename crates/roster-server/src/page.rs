@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use roster_store::{Account, Import};
 use serde::Deserialize;
 
-use roster_template::{fill, html_escape};
+use roster_text::{fill, html_escape};
 
 use crate::auth::{self, session_token};
 use crate::{ApiError, AppState, token};

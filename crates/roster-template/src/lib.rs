@@ -14,15 +14,11 @@
 //! assert_eq!(headers.index_of(Column::Email), Some(0));
 //! ```
 
-mod cell;
 mod column;
 mod header;
-mod text;
 
-pub use cell::{csv_line, neutralise, unneutralise};
 pub use column::Column;
 pub use header::{HeaderProblem, Headers};
-pub use text::{fill, html_escape};
 
 /// The header of the extra column a failed-rows file carries. roster writes it
 /// and accepts it back on re-import, ignoring its cells.

@@ -195,7 +195,7 @@ impl RowReader {
     /// file has no such column.
     pub fn cell(&self, column: Column) -> &str {
         match self.checker.headers.index_of(column) {
-            Some(i) => roster_template::unneutralise(self.record.field(i)).trim(),
+            Some(i) => roster_csv::unneutralise(self.record.field(i)).trim(),
             None => "",
         }
     }

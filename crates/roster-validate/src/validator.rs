@@ -12,7 +12,8 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers, unneutralise};
+use roster_csv::unneutralise;
+use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
 
 use crate::directory::{Directory, DirectoryError, Facts, Keys, location_key};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};

@@ -1,8 +1,8 @@
 //! Filling the `{{key}}` places of a text template (the welcome message,
 //! the web page), and escaping text for HTML.
 //!
-//! Not the CSV template: a small tool the crates above share, kept here
-//! because it is pure text and everything may depend on this crate.
+//! Not the CSV template (that is `roster-template`): a small tool of pure
+//! text, depending on nothing, that `roster-mail` and `roster-server` share.
 
 /// `template` with each `{{key}}` of `values` replaced by its value passed
 /// through `escape`, in one pass: a value is never read as a template, so a
