@@ -1,7 +1,7 @@
 //! The account file (`roster account load FILE.toml`): its TOML shape, and
 //! its translation into an [`AccountSpec`] with every value checked.
 //!
-//! Beyond the keys `CONTRACT.md` lists, the file may give
+//! Beyond the contract's keys (`docs/account-file.md`), the file may give
 //! `extension_min_digits`, `extension_max_digits`, `extension_first`,
 //! `default_role`, ranges of parked numbers (`[[parked_ranges]]` with `first`
 //! and `count`), and a `location` and `role` per user. Unknown keys are

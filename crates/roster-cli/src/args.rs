@@ -1,6 +1,6 @@
 //! `Args`: every command, flag and default of the `roster` binary.
 //!
-//! The names here are the outside contract (`CONTRACT.md`): add freely,
+//! The names here are the outside contract (`docs/cli.md`): add freely,
 //! rename never.
 
 use std::path::PathBuf;

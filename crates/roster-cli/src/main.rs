@@ -2,7 +2,7 @@
 //!
 //! This crate alone knows flags, exit codes and terminals. Each command lives
 //! in the file named after it; `main` turns every failure into a message a
-//! person can act on and into the exit code `CONTRACT.md` promises.
+//! person can act on and into the exit code `docs/cli.md` promises.
 
 use std::process::ExitCode;
 

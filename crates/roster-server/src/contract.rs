@@ -1,4 +1,4 @@
-//! The outside contract's JSON shapes (`CONTRACT.md`): a validation report,
+//! The outside contract's JSON shapes (`docs/api.md`): a validation report,
 //! an import's status, a row result. One struct per shape, filled by hand
 //! from roster's types, so that renaming a field inside roster never
 //! changes what scripts read. The command line prints the same shapes.

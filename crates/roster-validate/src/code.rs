@@ -1,6 +1,6 @@
 //! `Code`: the stable error codes of a validation report.
 //!
-//! These strings are the outside contract (`CONTRACT.md`): scripts match on
+//! These strings are the outside contract (`docs/errors.md`): scripts match on
 //! them. Add a code freely; never rename or drop one.
 
 /// Why a file or a row was refused.
