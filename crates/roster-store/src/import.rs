@@ -28,7 +28,6 @@ pub(crate) mod state;
 use state::ChunkState;
 pub use state::ImportState;
 
-
 /// What is needed to queue an import.
 #[derive(Debug, Clone)]
 pub struct NewImport {

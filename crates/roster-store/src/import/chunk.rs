@@ -10,9 +10,9 @@ use std::collections::HashSet;
 
 use roster_validate::{Extension, ExtensionPolicy, RowStart};
 
-use super::state::{self, ChunkState};
 use super::Import;
 use super::id::ImportKey;
+use super::state::{self, ChunkState};
 use crate::bulk::Bulk;
 use crate::convert::{from_db, to_db};
 use crate::db::query;

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use roster_validate::{Extension, ExtensionPolicy};
 
+use super::id::ImportKey;
 use crate::db::{Tx, query};
 use crate::error::Context;
-use super::id::ImportKey;
 use crate::store::KeptReserved;
 use crate::{Error, Store};
-
 
 /// Records the extensions the import's file names, in the transaction that
 /// queues it.
