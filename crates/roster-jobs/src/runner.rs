@@ -445,7 +445,7 @@ pub(crate) fn next_row(
 
 fn refused(e: roster_validate::Error) -> Error {
     match e {
-        roster_validate::Error::Unreadable(why) => Error::FileRefused(why),
+        roster_validate::Error::Unreadable(why) => Error::FileRefused(why.message),
         other => Error::File(other),
     }
 }

@@ -6,7 +6,7 @@
 //! kept in the database too, in blocks, so any worker on any machine that
 //! shares the database can read it; its name as uploaded is only shown.
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 use roster_queue::{CHUNK_QUEUE, chunk_key_prefix};
 use roster_validate::Extension;
@@ -21,10 +21,13 @@ use crate::{
 
 pub(crate) mod chunk;
 pub(crate) mod file;
+pub(crate) mod id;
 pub(crate) mod reserved;
 pub(crate) mod results;
 pub(crate) mod state;
 
+pub use id::{ImportId, ImportKey};
+use file::read_block;
 use state::ChunkState;
 pub use state::ImportState;
 
@@ -464,15 +467,6 @@ async fn drop_chunks(tx: &mut Tx<'_>, id: &ImportId, key: ImportKey) -> Result<(
         .await
         .context("finishing the import")?;
     Ok(())
-}
-
-/// Reads up to one block from `file`; empty at the end.
-async fn read_block(file: &mut (dyn AsyncRead + Unpin + Send)) -> std::io::Result<Vec<u8>> {
-    let mut block = Vec::with_capacity(BLOCK_BYTES);
-    file.take(BLOCK_BYTES as u64)
-        .read_to_end(&mut block)
-        .await?;
-    Ok(block)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -283,7 +283,7 @@ async fn facts_now(
             let unknown = valid
                 .iter()
                 .filter_map(|v| v.location.as_ref())
-                .any(|key| !cx.locations.contains_key(key));
+                .any(|location| !cx.locations.contains_key(&location.key));
             if unknown {
                 return Err(WriteError::Conflict(None));
             }
@@ -302,7 +302,11 @@ async fn facts_now(
                 .filter_map(|v| v.extension)
                 .map(|e| e.to_string())
                 .collect();
-            let locations: Vec<&str> = valid.iter().filter_map(|v| v.location.as_deref()).collect();
+            let locations: Vec<&str> = valid
+                .iter()
+                .filter_map(|v| v.location.as_ref())
+                .map(|location| location.key.as_str())
+                .collect();
             let answers = tx
                 .look_up(
                     cx.account.id.get(),
@@ -380,7 +384,7 @@ async fn insert_creates(
             location_id: v
                 .location
                 .as_ref()
-                .and_then(|key| cx.locations.get(key).copied())
+                .and_then(|location| cx.locations.get(&location.key).copied())
                 .unwrap_or(main),
         })
         .collect();

@@ -9,10 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::{E164, Extension};
-
-/// The name of the location every account has, and the default one.
-pub const MAIN_LOCATION: &str = "Main Company Address";
+use crate::{E164, Extension, MAIN_LOCATION, location_key};
 
 /// The account as the validator sees it.
 ///
@@ -58,12 +55,6 @@ pub struct Facts {
 pub enum NumberState {
     Parked,
     Assigned,
-}
-
-/// The key of a location name: locations are matched case-insensitively,
-/// surrounding spaces ignored.
-pub fn location_key(name: &str) -> String {
-    name.trim().to_lowercase()
 }
 
 /// A whole account held in memory.

@@ -4,7 +4,7 @@
 //! a [`crate::Report`]. An `Error` means roster could not look — the input
 //! could not be read, or the account's directory could not be asked.
 
-use crate::DirectoryError;
+use crate::{DirectoryError, FileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,8 +13,8 @@ pub enum Error {
     #[error("looking up the account's directory")]
     Directory(#[source] DirectoryError),
     /// A file that passed validation could not be read again: it changed.
-    #[error("the file can no longer be read: {0}")]
-    Unreadable(String),
+    #[error("the file can no longer be read: {}", .0.message)]
+    Unreadable(FileError),
     #[error("keeping what validation found for later")]
     Scratch(#[source] std::io::Error),
     #[error("handing on what validation found: {0}")]

@@ -20,12 +20,14 @@
 //! # Ok::<(), roster_validate::Error>(())
 //! ```
 
+mod check;
 mod code;
 mod directory;
 mod email;
 mod error;
 mod extension;
 mod input;
+mod location;
 mod options;
 mod phone;
 mod records;
@@ -37,13 +39,11 @@ mod uniques;
 mod validator;
 
 pub use code::Code;
-pub use directory::{
-    Directory, DirectoryError, Facts, Keys, MAIN_LOCATION, MemoryDirectory, NumberState,
-    location_key,
-};
+pub use directory::{Directory, DirectoryError, Facts, Keys, MemoryDirectory, NumberState};
 pub use email::{Email, EmailError};
 pub use error::Error;
 pub use extension::{Extension, ExtensionError, ExtensionPolicy};
+pub use location::{Location, MAIN_LOCATION, location_key};
 pub use options::{Limits, Options};
 pub use phone::{E164, PhoneError};
 pub use report::{ErrorCounts, FileError, Findings, Report, RowError};

@@ -156,17 +156,17 @@ impl Records {
         let mut bytes = std::mem::take(&mut record.text).into_bytes();
         bytes.clear();
         record.ends.clear();
-        let mut state = State::FieldStart;
-        let mut quote_line = 0;
-        // Where the text of the quoted cell being read starts in `bytes`.
-        let mut quote_start = 0;
-        // Bytes of the input this record took so far. The cap is on these,
-        // not on the text of the cells: a line of nothing but delimiters has
-        // no text, yet every delimiter costs a place in `ends`.
-        let mut raw = 0;
-        let delimiter = self.delimiter;
+        if !self.start_record(record)? || !self.scan(record, &mut bytes)? {
+            record.text = String::from_utf8(bytes).unwrap_or_default();
+            return Ok(false);
+        }
+        record.text = utf8_text(record, bytes)?;
+        Ok(true)
+    }
 
-        // Skip the LF of a CRLF whose CR ended the previous record.
+    /// Marks where the next record starts in `record`, past the LF of a
+    /// CRLF whose CR ended the previous one; false at the end of the input.
+    fn start_record(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         if self.after_cr {
             if self.pos == self.end && !self.fill().map_err(ReadError::Io)? {
                 return Ok(false);
@@ -180,7 +180,21 @@ impl Records {
         record.offset = self
             .prefix
             .map(|prefix| prefix + self.base + self.pos as u64);
+        Ok(true)
+    }
 
+    /// Reads the cells of one record into `bytes`, with where each ends in
+    /// `record`; false when the input ended before the record began.
+    fn scan(&mut self, record: &mut Record, bytes: &mut Vec<u8>) -> Result<bool, ReadError> {
+        let mut state = State::FieldStart;
+        let mut quote_line = 0;
+        // Where the text of the quoted cell being read starts in `bytes`.
+        let mut quote_start = 0;
+        // Bytes of the input this record took so far. The cap is on these,
+        // not on the text of the cells: a line of nothing but delimiters has
+        // no text, yet every delimiter costs a place in `ends`.
+        let mut raw = 0;
+        let delimiter = self.delimiter;
         loop {
             if self.pos == self.end && !self.fill().map_err(ReadError::Io)? {
                 // End of input.
@@ -188,11 +202,10 @@ impl Records {
                     return Err(ReadError::UnclosedQuote { line: quote_line });
                 }
                 if state == State::FieldStart && record.ends.is_empty() && bytes.is_empty() {
-                    record.text = String::from_utf8(bytes).unwrap_or_default();
                     return Ok(false);
                 }
                 record.ends.push(bytes.len());
-                break;
+                return Ok(true);
             }
             let chunk = &self.buf[self.pos..self.end];
             let mut consumed = 0;
@@ -253,37 +266,9 @@ impl Records {
                 });
             }
             if done {
-                break;
+                return Ok(true);
             }
         }
-
-        let (bytes, bad) = match String::from_utf8(bytes) {
-            Ok(text) => {
-                // The cells are valid only cut where a character ends: a
-                // delimiter between the bytes of one (`\xC3,\xA9`) leaves
-                // text that is UTF-8 only once the delimiter is gone.
-                let Some(end) = record.ends.iter().find(|&&end| !text.is_char_boundary(end)) else {
-                    record.text = text;
-                    return Ok(true);
-                };
-                let start = (0..*end)
-                    .rev()
-                    .find(|&i| text.is_char_boundary(i))
-                    .unwrap_or(0);
-                (text.into_bytes(), start)
-            }
-            Err(e) => {
-                let bad = e.utf8_error().valid_up_to();
-                (e.into_bytes(), bad)
-            }
-        };
-        let field = record.ends.iter().take_while(|end| **end <= bad).count();
-        let newlines = bytes[..bad].iter().filter(|b| **b == b'\n').count();
-        Err(ReadError::Utf8 {
-            line: record.line + newlines as u64,
-            field,
-            byte: bytes[bad],
-        })
     }
 
     /// Refills the buffer; false when the input is exhausted.
@@ -349,6 +334,37 @@ impl Records {
         self.line += 1;
         Ok(())
     }
+}
+
+/// The text of a record's cells, when they are UTF-8 each; or where the
+/// first byte that is not is, by line and field.
+fn utf8_text(record: &Record, bytes: Vec<u8>) -> Result<String, ReadError> {
+    let (bytes, bad) = match String::from_utf8(bytes) {
+        Ok(text) => {
+            // The cells are valid only cut where a character ends: a
+            // delimiter between the bytes of one (`\xC3,\xA9`) leaves
+            // text that is UTF-8 only once the delimiter is gone.
+            let Some(end) = record.ends.iter().find(|&&end| !text.is_char_boundary(end)) else {
+                return Ok(text);
+            };
+            let start = (0..*end)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            (text.into_bytes(), start)
+        }
+        Err(e) => {
+            let bad = e.utf8_error().valid_up_to();
+            (e.into_bytes(), bad)
+        }
+    };
+    let field = record.ends.iter().take_while(|end| **end <= bad).count();
+    let newlines = bytes[..bad].iter().filter(|b| **b == b'\n').count();
+    Err(ReadError::Utf8 {
+        line: record.line + newlines as u64,
+        field,
+        byte: bytes[bad],
+    })
 }
 
 impl Record {

@@ -12,9 +12,10 @@ use std::io::Read;
 
 use roster_template::Column;
 
+use crate::check::{Checked, Claims, Rules, check_against};
 use crate::records::{Record, Records};
-use crate::validator::{Checker, Claims, Pending, check_against, open, outcome};
-use crate::{Code, E164, Email, Error, Extension, Facts, Options, Report, Role, RowError};
+use crate::validator::{file_error, open, outcome};
+use crate::{E164, Email, Error, Extension, Facts, Location, Options, Report, Role, RowError};
 
 /// A row that passed every rule that needs only the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +33,8 @@ pub struct ValidRow {
     pub additional_numbers: Vec<E164>,
     /// `None`: roster assigns one (with voice services).
     pub extension: Option<Extension>,
-    /// The location's key ([`crate::location_key`]); `None`: Main Company Address.
-    pub location: Option<String>,
+    /// `None`: Main Company Address.
+    pub location: Option<Location>,
     /// `None`: the account's default role.
     pub role: Option<Role>,
 }
@@ -43,14 +44,13 @@ impl ValidRow {
     /// keys: the same rules, codes and messages as validation, applied again
     /// when the row is written.
     pub fn account_errors(&self, facts: &Facts) -> Vec<RowError> {
-        let key = self.email.key();
         let claims = Claims {
             line: self.line,
-            email: Some(&key),
+            email_key: Some(self.email.key()),
             primary: self.primary_number,
-            additional: &self.additional_numbers,
+            additional: self.additional_numbers.clone(),
             extension: self.extension,
-            location: self.location.as_deref().map(|key| (key, key)),
+            location: self.location.clone(),
         };
         let mut errors = Vec::new();
         check_against(&claims, facts, &mut errors);
@@ -83,7 +83,7 @@ pub enum Opened {
 /// Reads the rows of a file one by one.
 pub struct RowReader {
     records: Records,
-    checker: Checker,
+    rules: Rules,
     record: Record,
     header: Vec<String>,
 }
@@ -100,11 +100,11 @@ impl RowReader {
         let errors_index = headers.errors_index();
         let mut reader = RowReader {
             records,
-            checker: Checker::new(headers, *options, false),
+            rules: Rules::new(headers, *options),
             record: Record::default(),
             header: Vec::new(),
         };
-        reader.header = header_cells(&reader.checker.headers, errors_index);
+        reader.header = header_cells(&reader.rules.headers, errors_index);
         Ok(Opened::Rows(Box::new(reader)))
     }
 
@@ -121,12 +121,13 @@ impl RowReader {
             return Ok(None);
         }
         let record = &self.record;
-        self.checker.check_row(record);
-        let pending = self.checker.batch.rows.pop();
-        let errors = std::mem::take(&mut self.checker.batch.errors);
-        let row = match pending {
-            Some(pending) if errors.is_empty() => valid_row(&self.checker, record, pending),
-            _ => Err(errors),
+        let row = match self.rules.check(record) {
+            Checked {
+                errors,
+                email: Some(email),
+                claims,
+            } if errors.is_empty() => Ok(valid_row(&self.rules, record, email, claims)),
+            Checked { errors, .. } => Err(errors),
         };
         Ok(Some(ImportRow {
             line: record.line,
@@ -148,12 +149,7 @@ impl RowReader {
                 Ok(true) if self.record.is_blank() => continue,
                 Ok(read) => return Ok(read),
                 Err(e) => {
-                    let report = outcome(e, Some(&self.checker.headers), Report::default())?;
-                    let message = report
-                        .file_errors
-                        .first()
-                        .map_or_else(|| "unreadable".to_string(), |e| e.message.clone());
-                    return Err(Error::Unreadable(message));
+                    return Err(Error::Unreadable(file_error(e, Some(&self.rules.headers))?));
                 }
             }
         }
@@ -179,13 +175,13 @@ impl RowReader {
     /// [`RowReader::header`]: the `Errors` column of a failed-rows file and
     /// the empty cells past the header's end left out.
     pub fn cells(&self) -> impl Iterator<Item = &str> {
-        let errors_index = self.checker.headers.errors_index();
+        let errors_index = self.rules.headers.errors_index();
         // Cells past the header's width are empty (a row with text there
         // is ragged); kept, they would push the `Errors` cell a failed-rows
         // file appends out from under its header.
         self.record
             .fields()
-            .take(self.checker.headers.width())
+            .take(self.rules.headers.width())
             .enumerate()
             .filter(move |(i, _)| Some(*i) != errors_index)
             .map(|(_, c)| c)
@@ -194,7 +190,7 @@ impl RowReader {
     /// The cell of `column` in the row last read, trimmed; "" when the
     /// file has no such column.
     pub fn cell(&self, column: Column) -> &str {
-        match self.checker.headers.index_of(column) {
+        match self.rules.headers.index_of(column) {
             Some(i) => roster_csv::unneutralise(self.record.field(i)).trim(),
             None => "",
         }
@@ -202,25 +198,12 @@ impl RowReader {
 }
 
 /// The parsed values of a row that passed its checks.
-fn valid_row(
-    checker: &Checker,
-    record: &Record,
-    pending: Pending,
-) -> Result<ValidRow, Vec<RowError>> {
+fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims) -> ValidRow {
     let text = |column| {
-        let cell = checker.cell(record, column).trim();
+        let cell = rules.cell(record, column).trim();
         (!cell.is_empty()).then(|| cell.to_string())
     };
-    // The checks parsed the address already; parsing again cannot fail.
-    let email = Email::parse(checker.cell(record, Column::Email)).map_err(|e| {
-        vec![RowError {
-            row: record.line,
-            column: Some(Column::Email),
-            code: Code::InvalidEmail,
-            message: e.to_string(),
-        }]
-    })?;
-    Ok(ValidRow {
+    ValidRow {
         line: record.line,
         display_name: text(Column::DisplayName).unwrap_or_default(),
         email,
@@ -229,12 +212,12 @@ fn valid_row(
         job_title: text(Column::JobTitle),
         department: text(Column::Department),
         organizational_unit: text(Column::OrganizationalUnit),
-        primary_number: pending.primary,
-        additional_numbers: pending.additional,
-        extension: pending.extension,
-        location: pending.location.map(|(_, key)| key),
-        role: Role::parse(checker.cell(record, Column::Role)),
-    })
+        primary_number: claims.primary,
+        additional_numbers: claims.additional,
+        extension: claims.extension,
+        location: claims.location,
+        role: Role::parse(rules.cell(record, Column::Role)),
+    }
 }
 
 fn header_cells(headers: &roster_template::Headers, errors_index: Option<usize>) -> Vec<String> {
@@ -279,6 +262,58 @@ mod tests {
             rows.cells().collect::<Vec<_>>(),
             ["Ada", "ada@acme.example"]
         );
+    }
+
+    /// An import that finds a location gone since validation names it as
+    /// the admin typed it, as validation does, not by its key.
+    #[test]
+    fn account_errors_quote_the_location_as_typed() {
+        let mut rows = reader(
+            b"Display Name (Mandatory),Email Address (Mandatory),Voice Location (Optional)\n\
+              Ada,Ada@Acme.example, Boston Office \n",
+        );
+        let ada = rows
+            .next_row()
+            .expect("a row")
+            .expect("Ada")
+            .row
+            .expect("valid");
+        assert_eq!(ada.email.as_str(), "Ada@Acme.example");
+        let facts = Facts {
+            unknown_locations: ["boston office".to_string()].into(),
+            ..Facts::default()
+        };
+        let errors = ada.account_errors(&facts);
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "'Boston Office' is not a location of this account; create the location first, \
+              or leave the cell empty for Main Company Address"
+            ]
+        );
+        assert_eq!(errors[0].code, crate::Code::UnknownLocation);
+    }
+
+    /// A file that cannot be read past the header any more says why in the
+    /// report's own terms: the code and the line, not only a message.
+    #[test]
+    fn a_file_unreadable_past_the_header_is_a_typed_error() {
+        let mut rows = reader(
+            b"Display Name (Mandatory),Email Address (Mandatory)\nAda,ada@acme.example\nB\xFF,b@acme.example\n",
+        );
+        rows.next_row().expect("a row").expect("Ada");
+        match rows.next_row() {
+            Err(Error::Unreadable(e)) => {
+                assert_eq!((e.code, e.line), (crate::Code::Encoding, Some(3)));
+                assert!(
+                    e.message.contains("column 'Display Name (Mandatory)'"),
+                    "{}",
+                    e.message
+                );
+            }
+            other => panic!("not unreadable: {other:?}"),
+        }
     }
 
     /// A reader resumed at a row's start reads on exactly as one that read

@@ -13,11 +13,13 @@
 //! Emails are compared by a 128-bit hash of their key, as before: two
 //! different addresses colliding is beyond any practical chance.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 
 use roster_template::Column;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::check::Checked;
 use crate::report::Found;
 use crate::scratch::{Scratch, SpillBuffer, Spilled, read_array};
 use crate::{Code, E164, Extension, RowError};
@@ -48,7 +50,7 @@ enum Kind {
 
 /// One use of a key by a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyUse {
+pub(crate) struct KeyUse<'a> {
     kind: Kind,
     /// The email's hash, the number's digits, or the extension (its digit
     /// count above its value).
@@ -56,37 +58,37 @@ pub(crate) struct KeyUse {
     line: u64,
     column: Column,
     /// The address as typed, for an email.
-    typed: String,
+    typed: Cow<'a, str>,
 }
 
-impl KeyUse {
-    pub(crate) fn email(key: &str, typed: String, line: u64) -> KeyUse {
+impl<'a> KeyUse<'a> {
+    pub(crate) fn email(key: &str, typed: &'a str, line: u64) -> KeyUse<'a> {
         KeyUse {
             kind: Kind::Email,
             key: xxh3_128(key.as_bytes()),
             line,
             column: Column::Email,
-            typed,
+            typed: Cow::Borrowed(typed),
         }
     }
 
-    pub(crate) fn number(n: E164, line: u64, column: Column) -> KeyUse {
+    pub(crate) fn number(n: E164, line: u64, column: Column) -> KeyUse<'a> {
         KeyUse {
             kind: Kind::Number,
             key: u128::from(n.digits()),
             line,
             column,
-            typed: String::new(),
+            typed: Cow::Borrowed(""),
         }
     }
 
-    pub(crate) fn extension(e: Extension, line: u64) -> KeyUse {
+    pub(crate) fn extension(e: Extension, line: u64) -> KeyUse<'a> {
         KeyUse {
             kind: Kind::Extension,
             key: e.packed(),
             line,
             column: Column::Extension,
-            typed: String::new(),
+            typed: Cow::Borrowed(""),
         }
     }
 
@@ -144,7 +146,7 @@ impl KeyUse {
     }
 }
 
-impl Spilled for KeyUse {
+impl Spilled for KeyUse<'_> {
     fn write(&self, out: &mut Vec<u8>) {
         out.push(self.kind as u8);
         out.extend_from_slice(&self.key.to_le_bytes());
@@ -155,7 +157,7 @@ impl Spilled for KeyUse {
         out.extend_from_slice(typed);
     }
 
-    fn read(input: &mut dyn Read) -> io::Result<Option<KeyUse>> {
+    fn read(input: &mut dyn Read) -> io::Result<Option<Self>> {
         let Some(head) = read_array::<28>(input)? else {
             return Ok(None);
         };
@@ -177,7 +179,7 @@ impl Spilled for KeyUse {
             key,
             line,
             column,
-            typed: String::from_utf8(typed).map_err(|_| corrupt())?,
+            typed: Cow::Owned(String::from_utf8(typed).map_err(|_| corrupt())?),
         }))
     }
 }
@@ -203,7 +205,24 @@ impl Uniques {
         }
     }
 
-    pub(crate) fn add(&mut self, used: &KeyUse, scratch: &mut dyn Scratch) -> io::Result<()> {
+    /// Keeps the keys a checked row uses: its address, numbers and
+    /// extension.
+    pub(crate) fn add_row(&mut self, row: &Checked, scratch: &mut dyn Scratch) -> io::Result<()> {
+        let claims = &row.claims;
+        let line = claims.line;
+        if let (Some(email), Some(key)) = (&row.email, &claims.email_key) {
+            self.add(&KeyUse::email(key, email.as_str(), line), scratch)?;
+        }
+        for (n, column) in claims.numbers() {
+            self.add(&KeyUse::number(n, line, column), scratch)?;
+        }
+        if let Some(extension) = claims.extension {
+            self.add(&KeyUse::extension(extension, line), scratch)?;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, used: &KeyUse<'_>, scratch: &mut dyn Scratch) -> io::Result<()> {
         self.parts[used.part()].push(used, scratch)
     }
 

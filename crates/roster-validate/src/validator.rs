@@ -12,18 +12,16 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use roster_csv::unneutralise;
 use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
 
-use crate::directory::{Directory, DirectoryError, Facts, Keys, location_key};
+use crate::check::{Checked, Claims, Rules, check_against};
+use crate::directory::{Directory, DirectoryError, Facts, Keys};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
 use crate::records::{ReadError, Record, Records};
 use crate::report::{ErrorCounts, Findings, Found};
 use crate::scratch::{MemoryScratch, Scratch, SpillBuffer, Spilled};
-use crate::uniques::{Duplicates, KeyUse, Uniques};
-use crate::{
-    Code, E164, Email, Error, Extension, FileError, Limits, Options, Report, Role, RowError,
-};
+use crate::uniques::{Duplicates, Uniques};
+use crate::{Code, Error, FileError, Limits, Options, Report, RowError};
 
 /// Rows checked against the directory at a time.
 const BATCH_ROWS: usize = 4096;
@@ -70,7 +68,8 @@ pub fn validate_into(
         Ok(None) => return Ok(report),
         Err(e) => return outcome(e, None, report),
     };
-    let mut checker = Checker::new(headers, *options, true);
+    let rules = Rules::new(headers, *options);
+    let mut batch = Batch::default();
     let mut uniques = Uniques::new();
     let mut found = SpillBuffer::new(ERRORS_AREA, ERRORS_BUDGET);
     let spill = |e: io::Error| Error::Scratch(e);
@@ -86,17 +85,16 @@ pub fn validate_into(
             }
         });
         let mut in_flight = 0;
-        let mut finish_one =
-            |checker: &mut Checker, scratch: &mut dyn Scratch| -> Result<(), Error> {
-                let (batch, facts) = answers
-                    .recv()
-                    .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
-                let facts = facts.map_err(Error::Directory)?;
-                for e in checker.finish(batch, &facts) {
-                    found.push(&e, scratch).map_err(spill)?;
-                }
-                Ok(())
-            };
+        let mut finish_one = |scratch: &mut dyn Scratch| -> Result<(), Error> {
+            let (batch, facts) = answers
+                .recv()
+                .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
+            let facts = facts.map_err(Error::Directory)?;
+            for e in batch.finish(&facts) {
+                found.push(&e, scratch).map_err(spill)?;
+            }
+            Ok(())
+        };
         let mut record = Record::default();
         let read_error = loop {
             match records.read(&mut record) {
@@ -113,16 +111,15 @@ pub fn validate_into(
                     .push(too_many_rows(record.line, options.limits.max_rows));
                 break None;
             }
-            checker.check_row(&record);
-            for used in checker.batch.key_uses.drain(..) {
-                uniques.add(&used, scratch).map_err(spill)?;
-            }
-            if checker.batch.rows.len() == BATCH_ROWS {
+            let checked = rules.check(&record);
+            uniques.add_row(&checked, scratch).map_err(spill)?;
+            batch.push(checked);
+            if batch.rows.len() == BATCH_ROWS {
                 if in_flight == 1 {
-                    finish_one(&mut checker, scratch)?;
+                    finish_one(scratch)?;
                     in_flight -= 1;
                 }
-                let full = std::mem::take(&mut checker.batch);
+                let full = std::mem::take(&mut batch);
                 if to_directory.send(full).is_err() {
                     return Err(Error::Directory("the directory lookup stopped".into()));
                 }
@@ -130,14 +127,14 @@ pub fn validate_into(
             }
         };
         if in_flight == 1 {
-            finish_one(&mut checker, scratch)?;
+            finish_one(scratch)?;
         }
-        let last = std::mem::take(&mut checker.batch);
+        let last = std::mem::take(&mut batch);
         if !last.rows.is_empty() {
             if to_directory.send(last).is_err() {
                 return Err(Error::Directory("the directory lookup stopped".into()));
             }
-            finish_one(&mut checker, scratch)?;
+            finish_one(scratch)?;
         }
         Ok(read_error)
     })?;
@@ -154,7 +151,7 @@ pub fn validate_into(
     )?;
     report.valid_rows = report.rows - failed_rows;
     if let Some(e) = read_error {
-        return outcome(e, Some(&checker.headers), report);
+        return outcome(e, Some(&rules.headers), report);
     }
     if report.rows == 0 && report.file_errors.is_empty() {
         report.file_errors.push(empty_file(
@@ -279,328 +276,46 @@ pub(crate) fn open(
     Ok(Some((records, headers)))
 }
 
-/// The longest text each free-text column takes, in characters.
-fn max_chars(column: Column) -> usize {
-    match column {
-        Column::DisplayName => 256,
-        Column::FirstName | Column::LastName => 64,
-        _ => 128,
-    }
-}
-
-/// Checks rows and remembers what earlier rows used.
-pub(crate) struct Checker {
-    pub(crate) headers: Headers,
-    options: Options,
-    /// Whether the keys rows use are kept, for uniqueness within the file.
-    unique: bool,
-    /// The batch being read.
-    pub(crate) batch: Batch,
-}
-
-/// Rows read and checked on their own, waiting for the directory.
+/// Rows checked on their own, waiting for the directory.
 #[derive(Default)]
-pub(crate) struct Batch {
-    pub(crate) rows: Vec<Pending>,
-    /// The errors of these rows found so far.
-    pub(crate) errors: Vec<RowError>,
-    /// The keys the last row used, for uniqueness within the file.
-    pub(crate) key_uses: Vec<KeyUse>,
-}
-
-/// What the directory must confirm about one row.
-pub(crate) struct Pending {
-    pub(crate) line: u64,
-    pub(crate) email: Option<String>,
-    pub(crate) primary: Option<E164>,
-    pub(crate) additional: Vec<E164>,
-    pub(crate) extension: Option<Extension>,
-    /// The location as written, and its key.
-    pub(crate) location: Option<(String, String)>,
+struct Batch {
+    /// What each row asks of the account.
+    rows: Vec<Claims>,
+    /// The rows' own errors.
+    errors: Vec<RowError>,
 }
 
 impl Batch {
+    fn push(&mut self, checked: Checked) {
+        self.errors.extend(checked.errors);
+        self.rows.push(checked.claims);
+    }
+
     /// The keys the directory is asked about.
     fn keys(&self) -> Keys<'_> {
         let mut keys = Keys::default();
         let mut locations = HashSet::new();
         for row in &self.rows {
-            keys.emails.extend(row.email.as_deref());
-            keys.numbers
-                .extend(row.primary.iter().chain(&row.additional));
+            keys.emails.extend(row.email_key.as_deref());
+            keys.numbers.extend(row.numbers().map(|(n, _)| n));
             keys.extensions.extend(row.extension);
-            if let Some((_, key)) = &row.location
-                && locations.insert(key.as_str())
+            if let Some(location) = &row.location
+                && locations.insert(location.key.as_str())
             {
-                keys.locations.push(key);
+                keys.locations.push(&location.key);
             }
         }
         keys
     }
-}
 
-impl Checker {
-    /// A checker for a file's rows; `unique` checks that emails, numbers and
-    /// extensions are not used twice in the file.
-    pub(crate) fn new(headers: Headers, options: Options, unique: bool) -> Checker {
-        Checker {
-            headers,
-            options,
-            unique,
-            batch: Batch::default(),
-        }
-    }
-
-    pub(crate) fn cell<'r>(&self, record: &'r Record, column: Column) -> &'r str {
-        if column.is_voice() && !self.options.voice {
-            return "";
-        }
-        match self.headers.index_of(column) {
-            Some(i) => unneutralise(record.field(i)),
-            None => "",
-        }
-    }
-
-    fn error(&mut self, row: u64, column: Option<Column>, code: Code, message: String) {
-        self.batch.errors.push(RowError {
-            row,
-            column,
-            code,
-            message,
-        });
-    }
-
-    /// Runs every rule that needs only this row and the rows before it.
-    pub(crate) fn check_row(&mut self, record: &Record) {
-        let line = record.line;
-        let width = self.headers.width();
-        let extra_filled = (width..record.len()).any(|i| !record.field(i).trim().is_empty());
-        if record.len() < width || extra_filled {
-            let message = format!(
-                "has {} cells but the header has {width}; check for a missing or extra {} \
-                 (a cell with a comma in it must be in double quotes)",
-                record.len(),
-                if record.len() < width {
-                    "cell"
-                } else {
-                    "cell or delimiter"
-                },
-            );
-            self.error(line, None, Code::RaggedRow, message);
-            self.batch.rows.push(Pending::failed(line));
-            return;
-        }
-
-        let display_name = self.cell(record, Column::DisplayName).trim();
-        if display_name.is_empty() {
-            self.error(
-                line,
-                Some(Column::DisplayName),
-                Code::Required,
-                "is empty; every user needs a display name, like Jane Doe".to_string(),
-            );
-        }
-        for column in [
-            Column::DisplayName,
-            Column::FirstName,
-            Column::LastName,
-            Column::JobTitle,
-            Column::Department,
-            Column::OrganizationalUnit,
-        ] {
-            let text = self.cell(record, column).trim();
-            let limit = max_chars(column);
-            if text.len() > limit {
-                let chars = text.chars().count();
-                if chars > limit {
-                    let message =
-                        format!("is {chars} characters long; at most {limit} are allowed");
-                    self.error(line, Some(column), Code::TooLong, message);
-                }
-            }
-        }
-
-        let email = self.check_email(record, line);
-        let (primary, additional) = self.check_numbers(record, line);
-        let extension = self.check_extension(record, line);
-
-        let location = self.cell(record, Column::VoiceLocation).trim();
-        let location =
-            (!location.is_empty()).then(|| (location.to_string(), location_key(location)));
-
-        let role = self.cell(record, Column::Role);
-        if !role.trim().is_empty() && Role::parse(role).is_none() {
-            let message = format!(
-                "{} is not a role; use one of: {}",
-                quote(role),
-                Role::choices()
-            );
-            self.error(line, Some(Column::Role), Code::InvalidRole, message);
-        }
-
-        self.batch.rows.push(Pending {
-            line,
-            email,
-            primary,
-            additional,
-            extension,
-            location,
-        });
-    }
-
-    fn check_email(&mut self, record: &Record, line: u64) -> Option<String> {
-        let cell = self.cell(record, Column::Email);
-        if cell.trim().is_empty() {
-            let message =
-                "is empty; every user needs a unique email address to sign in with".to_string();
-            self.error(line, Some(Column::Email), Code::Required, message);
-            return None;
-        }
-        let email = match Email::parse(cell) {
-            Ok(email) => email,
-            Err(e) => {
-                self.error(
-                    line,
-                    Some(Column::Email),
-                    Code::InvalidEmail,
-                    format!("{} {e}", quote(cell)),
-                );
-                return None;
-            }
-        };
-        let typed = email.to_string();
-        let key = email.into_key();
-        if self.unique {
-            self.batch.key_uses.push(KeyUse::email(&key, typed, line));
-        }
-        Some(key)
-    }
-
-    fn check_numbers(&mut self, record: &Record, line: u64) -> (Option<E164>, Vec<E164>) {
-        let primary_cell = self.cell(record, Column::PrimaryPhone);
-        let primary = if primary_cell.trim().is_empty() {
-            None
-        } else {
-            match E164::parse(primary_cell) {
-                Ok(n) if n.is_toll_free() => {
-                    let message = format!(
-                        "{n} is a toll-free number, which cannot be a user's primary number; \
-                         put it under Additional Phone Numbers and give a local number here"
-                    );
-                    self.error(
-                        line,
-                        Some(Column::PrimaryPhone),
-                        Code::TollFreePrimary,
-                        message,
-                    );
-                    Some(n)
-                }
-                Ok(n) => Some(n),
-                Err(e) => {
-                    let message = format!("{} {e}", quote(primary_cell));
-                    self.error(
-                        line,
-                        Some(Column::PrimaryPhone),
-                        Code::InvalidPhone,
-                        message,
-                    );
-                    None
-                }
-            }
-        };
-        if let Some(n) = primary {
-            self.check_number_unique(n, line, Column::PrimaryPhone);
-        }
-
-        let additional_cell = self.cell(record, Column::AdditionalPhones);
-        let mut additional = Vec::new();
-        let mut any = false;
-        for part in additional_cell
-            .split(';')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            any = true;
-            match E164::parse(part) {
-                Ok(n) if primary == Some(n) || additional.contains(&n) => {
-                    let message =
-                        format!("{n} is listed twice for this user; list each number once");
-                    self.error(
-                        line,
-                        Some(Column::AdditionalPhones),
-                        Code::DuplicateNumber,
-                        message,
-                    );
-                }
-                Ok(n) => {
-                    self.check_number_unique(n, line, Column::AdditionalPhones);
-                    additional.push(n);
-                }
-                Err(e) => {
-                    let message = format!(
-                        "{} {e}; separate several numbers with semicolons",
-                        quote(part)
-                    );
-                    self.error(
-                        line,
-                        Some(Column::AdditionalPhones),
-                        Code::InvalidPhone,
-                        message,
-                    );
-                }
-            }
-        }
-        if any && primary_cell.trim().is_empty() {
-            let message = "lists numbers but the row has no Primary Phone Number; \
-                           move one of them to the primary column"
-                .to_string();
-            self.error(
-                line,
-                Some(Column::AdditionalPhones),
-                Code::AdditionalWithoutPrimary,
-                message,
-            );
-        }
-        (primary, additional)
-    }
-
-    fn check_number_unique(&mut self, n: E164, line: u64, column: Column) {
-        if self.unique {
-            self.batch.key_uses.push(KeyUse::number(n, line, column));
-        }
-    }
-
-    fn check_extension(&mut self, record: &Record, line: u64) -> Option<Extension> {
-        let cell = self.cell(record, Column::Extension);
-        if cell.trim().is_empty() {
-            return None;
-        }
-        let extension = match Extension::parse(cell, self.options.extensions) {
-            Ok(e) => e,
-            Err(e) => {
-                self.error(
-                    line,
-                    Some(Column::Extension),
-                    Code::InvalidExtension,
-                    format!("{} {e}", quote(cell)),
-                );
-                return None;
-            }
-        };
-        if self.unique {
-            self.batch.key_uses.push(KeyUse::extension(extension, line));
-        }
-        Some(extension)
-    }
-
-    /// The errors of `batch`: the rows' own, and what the directory found
+    /// The errors of the batch: the rows' own, and what the directory found
     /// about them, in file order and within a row in column order.
-    fn finish(&mut self, batch: Batch, facts: &Facts) -> Vec<Found> {
+    fn finish(self, facts: &Facts) -> Vec<Found> {
         let mut account = Vec::new();
-        for row in &batch.rows {
-            check_against(&row.claims(), facts, &mut account);
+        for row in &self.rows {
+            check_against(row, facts, &mut account);
         }
-        let mut found: Vec<Found> = batch
+        let mut found: Vec<Found> = self
             .errors
             .into_iter()
             .map(Found::own)
@@ -609,119 +324,6 @@ impl Checker {
         // Stable: a row's errors of one column and stage stay in check order.
         found.sort_by_key(Found::order);
         found
-    }
-}
-
-/// The rules that need the account.
-/// What a row asks of the account, as the account rules see it.
-pub(crate) struct Claims<'a> {
-    pub(crate) line: u64,
-    /// The email key.
-    pub(crate) email: Option<&'a str>,
-    pub(crate) primary: Option<E164>,
-    pub(crate) additional: &'a [E164],
-    pub(crate) extension: Option<Extension>,
-    /// The location as written, and its key.
-    pub(crate) location: Option<(&'a str, &'a str)>,
-}
-
-impl Pending {
-    fn claims(&self) -> Claims<'_> {
-        Claims {
-            line: self.line,
-            email: self.email.as_deref(),
-            primary: self.primary,
-            additional: &self.additional,
-            extension: self.extension,
-            location: self
-                .location
-                .as_ref()
-                .map(|(name, key)| (name.as_str(), key.as_str())),
-        }
-    }
-}
-
-pub(crate) fn check_against(row: &Claims<'_>, facts: &Facts, errors: &mut Vec<RowError>) {
-    let mut error = |column: Column, code: Code, message: String| {
-        errors.push(RowError {
-            row: row.line,
-            column: Some(column),
-            code,
-            message,
-        })
-    };
-    if let Some(key) = row.email
-        && facts.taken_emails.contains(key)
-    {
-        let message = format!(
-            "{key} already belongs to a user of this account; remove the row, or use another address"
-        );
-        error(Column::Email, Code::EmailTaken, message);
-    }
-    let numbers = row
-        .primary
-        .iter()
-        .map(|n| (*n, Column::PrimaryPhone))
-        .chain(
-            row.additional
-                .iter()
-                .map(|n| (*n, Column::AdditionalPhones)),
-        );
-    for (n, column) in numbers {
-        if facts.assigned_numbers.contains(&n) {
-            let message = format!(
-                "{n} is already assigned to another user; use a number that is parked on the account"
-            );
-            error(column, Code::NumberAssigned, message);
-        } else if facts.unowned_numbers.contains(&n) {
-            let message = format!(
-                "{n} is not parked on this account; park the number on the account first, \
-                 or leave the cell empty"
-            );
-            error(column, Code::NumberNotParked, message);
-        }
-    }
-    if let Some(extension) = &row.extension
-        && facts.taken_extensions.contains(extension)
-    {
-        let message = format!(
-            "{extension} is already used by another user of this account; pick a free \
-             extension or leave the cell empty to have one assigned"
-        );
-        error(Column::Extension, Code::ExtensionTaken, message);
-    }
-    if let Some((name, key)) = row.location
-        && facts.unknown_locations.contains(key)
-    {
-        let message = format!(
-            "{} is not a location of this account; create the location first, or leave \
-             the cell empty for Main Company Address",
-            quote(name)
-        );
-        error(Column::VoiceLocation, Code::UnknownLocation, message);
-    }
-}
-
-impl Pending {
-    fn failed(line: u64) -> Pending {
-        Pending {
-            line,
-            email: None,
-            primary: None,
-            additional: Vec::new(),
-            extension: None,
-            location: None,
-        }
-    }
-}
-
-/// A cell as a message shows it: quoted, and cut short when long.
-fn quote(cell: &str) -> String {
-    let cell = cell.trim();
-    const SHOWN: usize = 40;
-    match cell.char_indices().nth(SHOWN) {
-        Some((cut, _)) => format!("'{}…'", &cell[..cut]),
-        None => format!("'{cell}'"),
     }
 }
 
@@ -801,8 +403,16 @@ pub(crate) fn outcome(
     headers: Option<&Headers>,
     mut report: Report,
 ) -> Result<Report, Error> {
+    report.file_errors.push(file_error(e, headers)?);
+    report.valid_rows = 0;
+    Ok(report)
+}
+
+/// What is wrong with a file its records cannot be read from; `Err` when
+/// it is not about the file.
+pub(crate) fn file_error(e: ReadError, headers: Option<&Headers>) -> Result<FileError, Error> {
     let error = match e {
-        ReadError::Io(e) => return io_outcome(e, report),
+        ReadError::Io(e) => return io_file_error(e),
         ReadError::Utf8 { line, field, byte } => {
             let column = headers
                 .and_then(|h| {
@@ -853,14 +463,12 @@ pub(crate) fn outcome(
             },
         },
     };
-    report.file_errors.push(error);
-    report.valid_rows = 0;
-    Ok(report)
+    Ok(error)
 }
 
 /// An IO failure is the file's fault when it is the size cap or broken
 /// UTF-16; otherwise roster could not read the file at all.
-fn io_outcome(e: io::Error, mut report: Report) -> Result<Report, Error> {
+fn io_file_error(e: io::Error) -> Result<FileError, Error> {
     let error = if let Some(TooLarge { max_bytes }) =
         e.get_ref().and_then(|i| i.downcast_ref::<TooLarge>())
     {
@@ -883,9 +491,7 @@ fn io_outcome(e: io::Error, mut report: Report) -> Result<Report, Error> {
     } else {
         return Err(Error::Io(e));
     };
-    report.file_errors.push(error);
-    report.valid_rows = 0;
-    Ok(report)
+    Ok(error)
 }
 
 #[cfg(test)]

@@ -3,18 +3,20 @@
 
 use std::io::{self, Read};
 
+use tokio::io::{AsyncRead, AsyncReadExt};
+
 use super::id::ImportKey;
 use crate::convert::to_db;
 use crate::db::query;
 use crate::{Error, Store};
 
+/// How big a block of a stored file is.
+pub(crate) const BLOCK_BYTES: usize = 1 << 20;
+
 /// An import's file, read one stored block at a time.
 ///
 /// Blocks on the async store through `runtime`: use it from a blocking
 /// thread (`tokio::task::spawn_blocking`), never from async code.
-/// How big a block of a stored file is.
-pub(crate) const BLOCK_BYTES: usize = 1 << 20;
-
 pub struct StoredFile {
     store: Store,
     import: ImportKey,
@@ -88,4 +90,15 @@ impl Read for StoredFile {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Reads up to one block from `file`, as it is stored; empty at the end.
+pub(crate) async fn read_block(
+    file: &mut (dyn AsyncRead + Unpin + Send),
+) -> std::io::Result<Vec<u8>> {
+    let mut block = Vec::with_capacity(BLOCK_BYTES);
+    file.take(BLOCK_BYTES as u64)
+        .read_to_end(&mut block)
+        .await?;
+    Ok(block)
 }
