@@ -26,8 +26,8 @@ pub(crate) mod reserved;
 pub(crate) mod results;
 pub(crate) mod state;
 
-pub use id::{ImportId, ImportKey};
 use file::read_block;
+pub use id::{ImportId, ImportKey};
 use state::ChunkState;
 pub use state::ImportState;
 
