@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow, Postgres, SqlSafeStr, SqlStr, Sqlite, Transaction};
@@ -180,29 +181,7 @@ impl<'q> Query<'q> {
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Vec<T>, sqlx::Error> {
-        let sql = self.sql.clone();
-        match on.into() {
-            On::SqlitePool(pool) => {
-                sqlx::query_as_with(sql, self.sqlite()?)
-                    .fetch_all(pool)
-                    .await
-            }
-            On::Sqlite(conn) => {
-                sqlx::query_as_with(sql, self.sqlite()?)
-                    .fetch_all(conn)
-                    .await
-            }
-            On::PostgresPool(pool) => {
-                sqlx::query_as_with(sql, self.postgres()?)
-                    .fetch_all(pool)
-                    .await
-            }
-            On::Postgres(conn) => {
-                sqlx::query_as_with(sql, self.postgres()?)
-                    .fetch_all(conn)
-                    .await
-            }
-        }
+        self.rows(on.into()).try_collect().await
     }
 
     /// The first row the statement answers, if any.
@@ -210,29 +189,30 @@ impl<'q> Query<'q> {
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<T>, sqlx::Error> {
+        self.rows(on.into()).try_next().await
+    }
+
+    /// The rows the statement answers, as they come.
+    fn rows<'a, T: Record + 'a>(self, on: On<'a>) -> BoxStream<'a, Result<T, sqlx::Error>>
+    where
+        'q: 'a,
+    {
         let sql = self.sql.clone();
-        match on.into() {
-            On::SqlitePool(pool) => {
-                sqlx::query_as_with(sql, self.sqlite()?)
-                    .fetch_optional(pool)
-                    .await
-            }
-            On::Sqlite(conn) => {
-                sqlx::query_as_with(sql, self.sqlite()?)
-                    .fetch_optional(conn)
-                    .await
-            }
-            On::PostgresPool(pool) => {
-                sqlx::query_as_with(sql, self.postgres()?)
-                    .fetch_optional(pool)
-                    .await
-            }
-            On::Postgres(conn) => {
-                sqlx::query_as_with(sql, self.postgres()?)
-                    .fetch_optional(conn)
-                    .await
-            }
-        }
+        let rows = match on {
+            On::SqlitePool(pool) => self
+                .sqlite()
+                .map(|args| sqlx::query_as_with(sql, args).fetch(pool)),
+            On::Sqlite(conn) => self
+                .sqlite()
+                .map(|args| sqlx::query_as_with(sql, args).fetch(conn)),
+            On::PostgresPool(pool) => self
+                .postgres()
+                .map(|args| sqlx::query_as_with(sql, args).fetch(pool)),
+            On::Postgres(conn) => self
+                .postgres()
+                .map(|args| sqlx::query_as_with(sql, args).fetch(conn)),
+        };
+        rows.unwrap_or_else(|e| stream::once(async { Err(e) }).boxed())
     }
 
     /// The first row the statement answers; none is an error.
