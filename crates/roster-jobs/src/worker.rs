@@ -1,28 +1,26 @@
 //! The worker of imports, on roster-queue's `serve`.
 //!
-//! [`run_worker`] serves the queues of imports and of their chunks. An import travels as two kinds of job: `RunImport`
-//! plans it (splits it into chunks) and queues a `RunChunk` per chunk, which
-//! any worker may take. A job carries only ids; the import's state lives in
-//! roster's tables. So a job delivered twice, or pushed again by a worker
-//! that starts up and finds an import unfinished, does no harm: a chunk
-//! picks up where the database says it is.
+//! [`run_worker`] serves the queues of imports and of their chunks. An
+//! import travels as two kinds of job: `RunImport` plans it (splits it into
+//! chunks) and queues a `RunChunk` per chunk, which any worker may take. A
+//! job carries only ids; the import's state lives in roster's tables. So a
+//! job delivered twice, or pushed again by a worker that starts up and finds
+//! an import unfinished, does no harm: a chunk picks up where the database
+//! says it is.
 
 use std::future::Future;
 use std::time::Duration;
 
 use apalis::prelude::BoxDynError;
 use roster_queue::{
-    CHUNK_QUEUE, Handler, IMPORT_QUEUE, QueueConfig, RunChunk, RunImport, chunk_job_key,
-    chunk_job_key_again, import_job_key, serve, turn,
+    CHUNK_QUEUE, Handler, IMPORT_QUEUE, MAX_ATTEMPTS, QueueConfig, RunChunk, RunImport,
+    chunk_job_key, chunk_job_key_again, import_job_key, serve, turn,
 };
 use roster_store::{Chunk, ImportId, Pool, Store};
 use tracing::{error, warn};
 
 use crate::Error;
 use crate::runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk};
-
-/// Attempts before an import that keeps failing is marked failed.
-const MAX_ATTEMPTS: usize = 5;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]

@@ -2,12 +2,10 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("queueing {what}: {reason}")]
+    #[error("the job queue: queueing {what}: {reason}")]
     Push { what: String, reason: String },
-    #[error("the job queue's schema")]
+    #[error("migrating the database schema")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("the job queue: {0}")]
-    Database(#[source] sqlx::Error),
     #[error("the job queue: {0}")]
     Worker(String),
 }

@@ -20,6 +20,10 @@ pub const CHUNK_QUEUE: &str = "roster-chunks";
 /// The queue password jobs travel on.
 pub const PASSWORD_QUEUE: &str = "roster-passwords";
 
+/// Runs of an import's or a chunk's job that ends in an error before the
+/// queue gives up on it (and the import is marked failed).
+pub const MAX_ATTEMPTS: usize = 5;
+
 /// Runs of one password job that ends in an error of roster's own (the
 /// database out of reach, say) before the queue gives up on it. A failure
 /// to send is not such an error: it is settled on the delivery.

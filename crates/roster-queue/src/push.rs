@@ -10,10 +10,7 @@ use apalis_sqlite::SqliteStorage;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Conn, Error, Pool};
-
-/// Attempts before a job that keeps failing is given up.
-pub(crate) const MAX_ATTEMPTS: usize = 5;
+use crate::{Conn, Error, MAX_ATTEMPTS, Pool};
 
 /// Pushes a job onto `queue` unless one with its key was pushed before;
 /// `what` names it in an error.

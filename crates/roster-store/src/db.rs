@@ -184,12 +184,36 @@ impl<'q> Query<'q> {
         self.rows(on.into()).try_collect().await
     }
 
-    /// The first row the statement answers, if any.
+    /// The first row the statement answers, if any. (The driver's own: on
+    /// PostgreSQL it reads the statement's whole answer, so an error sent
+    /// after the first row is this statement's, not the next one's.)
     pub(crate) async fn fetch_optional<'a, T: Record>(
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Option<T>, sqlx::Error> {
-        self.rows(on.into()).try_next().await
+        let sql = self.sql.clone();
+        match on.into() {
+            On::SqlitePool(pool) => {
+                sqlx::query_as_with(sql, self.sqlite()?)
+                    .fetch_optional(pool)
+                    .await
+            }
+            On::Sqlite(conn) => {
+                sqlx::query_as_with(sql, self.sqlite()?)
+                    .fetch_optional(conn)
+                    .await
+            }
+            On::PostgresPool(pool) => {
+                sqlx::query_as_with(sql, self.postgres()?)
+                    .fetch_optional(pool)
+                    .await
+            }
+            On::Postgres(conn) => {
+                sqlx::query_as_with(sql, self.postgres()?)
+                    .fetch_optional(conn)
+                    .await
+            }
+        }
     }
 
     /// The rows the statement answers, as they come.

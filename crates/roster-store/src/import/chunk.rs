@@ -239,11 +239,14 @@ impl Store {
         if extensions.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.db.begin().await.context("a connection")?;
+        // A read, in a transaction because the lookup is one of the batch
+        // writer's.
+        let mut tx = self.db.begin().await.context("looking up extensions")?;
         let answers = tx
             .look_up(account.id.get(), &[], &[], extensions, &[])
             .await
             .context("looking up extensions")?;
+        tx.commit().await.context("looking up extensions")?;
         Ok(answers.taken_extensions)
     }
 }

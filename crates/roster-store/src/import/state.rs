@@ -1,9 +1,11 @@
 //! The states an import, its chunks and its rows' results go through, as types on both sides
 //! of the database, and the statement that ends an import.
 //!
-//! States are bound and read as these types, never written into SQL as
-//! text: the words live in `as_str` only (and in the schema's check
-//! constraints).
+//! States are bound and read as these types: the words live here (and in
+//! the schema's check constraints). The one exception is a condition a
+//! partial index is defined by, which must name its word in the SQL to be
+//! used: the failed results' (`results.rs`, tested against
+//! `ResultStatus::Failed`).
 
 use std::fmt;
 
