@@ -11,7 +11,6 @@
 
 use std::borrow::Cow;
 
-use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Arguments, FromRow, Postgres, SqlSafeStr, SqlStr, Sqlite, Transaction};
@@ -181,12 +180,32 @@ impl<'q> Query<'q> {
         self,
         on: impl Into<On<'a>>,
     ) -> Result<Vec<T>, sqlx::Error> {
-        self.rows(on.into()).try_collect().await
+        let sql = self.sql.clone();
+        match on.into() {
+            On::SqlitePool(pool) => {
+                sqlx::query_as_with(sql, self.sqlite()?)
+                    .fetch_all(pool)
+                    .await
+            }
+            On::Sqlite(conn) => {
+                sqlx::query_as_with(sql, self.sqlite()?)
+                    .fetch_all(conn)
+                    .await
+            }
+            On::PostgresPool(pool) => {
+                sqlx::query_as_with(sql, self.postgres()?)
+                    .fetch_all(pool)
+                    .await
+            }
+            On::Postgres(conn) => {
+                sqlx::query_as_with(sql, self.postgres()?)
+                    .fetch_all(conn)
+                    .await
+            }
+        }
     }
 
-    /// The first row the statement answers, if any. (The driver's own: on
-    /// PostgreSQL it reads the statement's whole answer, so an error sent
-    /// after the first row is this statement's, not the next one's.)
+    /// The first row the statement answers, if any.
     pub(crate) async fn fetch_optional<'a, T: Record>(
         self,
         on: impl Into<On<'a>>,
@@ -214,29 +233,6 @@ impl<'q> Query<'q> {
                     .await
             }
         }
-    }
-
-    /// The rows the statement answers, as they come.
-    fn rows<'a, T: Record + 'a>(self, on: On<'a>) -> BoxStream<'a, Result<T, sqlx::Error>>
-    where
-        'q: 'a,
-    {
-        let sql = self.sql.clone();
-        let rows = match on {
-            On::SqlitePool(pool) => self
-                .sqlite()
-                .map(|args| sqlx::query_as_with(sql, args).fetch(pool)),
-            On::Sqlite(conn) => self
-                .sqlite()
-                .map(|args| sqlx::query_as_with(sql, args).fetch(conn)),
-            On::PostgresPool(pool) => self
-                .postgres()
-                .map(|args| sqlx::query_as_with(sql, args).fetch(pool)),
-            On::Postgres(conn) => self
-                .postgres()
-                .map(|args| sqlx::query_as_with(sql, args).fetch(conn)),
-        };
-        rows.unwrap_or_else(|e| stream::once(async { Err(e) }).boxed())
     }
 
     /// The first row the statement answers; none is an error.
