@@ -6,6 +6,8 @@
 //! asked once per batch) and adds uniqueness within the file; an import runs
 //! them again row by row when it writes the rows.
 
+use std::borrow::Cow;
+
 use roster_csv::unneutralise;
 use roster_template::{Column, Headers};
 
@@ -26,23 +28,25 @@ pub(crate) struct Checked {
     /// The address, when it is one.
     pub(crate) email: Option<Email>,
     /// What the row asks of the account.
-    pub(crate) claims: Claims,
+    pub(crate) claims: Claims<'static>,
 }
 
 /// What a row asks of the account: every key that parsed, for the rules
 /// that need the account (and, in validation, uniqueness in the file).
+/// Owned when a check made it; borrowed from a [`crate::ValidRow`] when an
+/// import asks again as it writes the row.
 #[derive(Debug, Default)]
-pub(crate) struct Claims {
+pub(crate) struct Claims<'a> {
     pub(crate) line: u64,
     /// The email's key ([`Email::key`]).
-    pub(crate) email_key: Option<String>,
+    pub(crate) email_key: Option<Cow<'a, str>>,
     pub(crate) primary: Option<E164>,
-    pub(crate) additional: Vec<E164>,
+    pub(crate) additional: Cow<'a, [E164]>,
     pub(crate) extension: Option<Extension>,
-    pub(crate) location: Option<Location>,
+    pub(crate) location: Option<Cow<'a, Location>>,
 }
 
-impl Claims {
+impl Claims<'_> {
     /// The row's numbers, each with the column that lists it.
     pub(crate) fn numbers(&self) -> impl Iterator<Item = (E164, Column)> + '_ {
         self.primary
@@ -116,12 +120,13 @@ impl Rules {
 
         self.check_text(record, &mut errors);
         checked.email = self.check_email(record, &mut errors);
-        checked.claims.email_key = checked.email.as_ref().map(Email::key);
+        checked.claims.email_key = checked.email.as_ref().map(|e| Cow::Owned(e.key()));
         let (primary, additional) = self.check_numbers(record, &mut errors);
         checked.claims.primary = primary;
-        checked.claims.additional = additional;
+        checked.claims.additional = Cow::Owned(additional);
         checked.claims.extension = self.check_extension(record, &mut errors);
-        checked.claims.location = Location::parse(self.cell(record, Column::VoiceLocation));
+        checked.claims.location =
+            Location::parse(self.cell(record, Column::VoiceLocation)).map(Cow::Owned);
         let role = self.cell(record, Column::Role);
         if !role.trim().is_empty() && Role::parse(role).is_none() {
             let message = format!(
@@ -282,13 +287,13 @@ impl Errors<'_> {
 
 /// The rules that need the account: what `facts` say against the keys a
 /// row claims, in column order.
-pub(crate) fn check_against(row: &Claims, facts: &Facts, errors: &mut Vec<RowError>) {
+pub(crate) fn check_against(row: &Claims<'_>, facts: &Facts, errors: &mut Vec<RowError>) {
     let mut errors = Errors {
         line: row.line,
         errors,
     };
     if let Some(key) = &row.email_key
-        && facts.taken_emails.contains(key)
+        && facts.taken_emails.contains(key.as_ref())
     {
         let message = format!(
             "{key} already belongs to a user of this account; remove the row, or use another address"

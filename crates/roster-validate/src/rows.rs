@@ -8,6 +8,7 @@
 //! constraints hold uniqueness when the rows are written — so reading a
 //! million rows keeps no set of a million keys.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use roster_template::Column;
@@ -46,11 +47,11 @@ impl ValidRow {
     pub fn account_errors(&self, facts: &Facts) -> Vec<RowError> {
         let claims = Claims {
             line: self.line,
-            email_key: Some(self.email.key()),
+            email_key: Some(Cow::Owned(self.email.key())),
             primary: self.primary_number,
-            additional: self.additional_numbers.clone(),
+            additional: Cow::Borrowed(&self.additional_numbers),
             extension: self.extension,
-            location: self.location.clone(),
+            location: self.location.as_ref().map(Cow::Borrowed),
         };
         let mut errors = Vec::new();
         check_against(&claims, facts, &mut errors);
@@ -198,7 +199,7 @@ impl RowReader {
 }
 
 /// The parsed values of a row that passed its checks.
-fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims) -> ValidRow {
+fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims<'static>) -> ValidRow {
     let text = |column| {
         let cell = rules.cell(record, column).trim();
         (!cell.is_empty()).then(|| cell.to_string())
@@ -213,9 +214,9 @@ fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims) -> Va
         department: text(Column::Department),
         organizational_unit: text(Column::OrganizationalUnit),
         primary_number: claims.primary,
-        additional_numbers: claims.additional,
+        additional_numbers: claims.additional.into_owned(),
         extension: claims.extension,
-        location: claims.location,
+        location: claims.location.map(Cow::into_owned),
         role: Role::parse(rules.cell(record, Column::Role)),
     }
 }

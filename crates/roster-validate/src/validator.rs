@@ -280,7 +280,7 @@ pub(crate) fn open(
 #[derive(Default)]
 struct Batch {
     /// What each row asks of the account.
-    rows: Vec<Claims>,
+    rows: Vec<Claims<'static>>,
     /// The rows' own errors.
     errors: Vec<RowError>,
 }
