@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use roster_csv::unneutralise;
 use roster_template::{Column, Headers};
 
+use crate::plan::is_clear_marker;
 use crate::records::Record;
 use crate::{Code, E164, Email, Extension, Facts, Location, Options, Role, RowError};
 
@@ -35,7 +36,7 @@ pub(crate) struct Checked {
 /// that need the account (and, in validation, uniqueness in the file).
 /// Owned when a check made it; borrowed from a [`crate::ValidRow`] when an
 /// import asks again as it writes the row.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Claims<'a> {
     pub(crate) line: u64,
     /// The email's key ([`Email::key`]).
@@ -125,10 +126,14 @@ impl Rules {
         checked.claims.primary = primary;
         checked.claims.additional = Cow::Owned(additional);
         checked.claims.extension = self.check_extension(record, &mut errors);
-        checked.claims.location =
-            Location::parse(self.cell(record, Column::VoiceLocation)).map(Cow::Owned);
+        let location = self.cell(record, Column::VoiceLocation);
+        checked.claims.location = if is_clear_marker(location) {
+            None
+        } else {
+            Location::parse(location).map(Cow::Owned)
+        };
         let role = self.cell(record, Column::Role);
-        if !role.trim().is_empty() && Role::parse(role).is_none() {
+        if !role.trim().is_empty() && !is_clear_marker(role) && Role::parse(role).is_none() {
             let message = format!(
                 "{} is not a role; use one of: {}",
                 quote(role),
@@ -141,12 +146,16 @@ impl Rules {
 
     fn check_text(&self, record: &Record, errors: &mut Errors<'_>) {
         let display_name = self.cell(record, Column::DisplayName).trim();
-        if display_name.is_empty() {
+        if is_clear_marker(display_name) {
             errors.push(
                 Some(Column::DisplayName),
                 Code::Required,
-                "is empty; every user needs a display name, like Jane Doe".to_string(),
+                "cannot be cleared; every user needs a display name, like Jane Doe".to_string(),
             );
+        } else if display_name.is_empty() && !self.options.mode.plans() {
+            // When rows may update users, an empty name keeps the user's: a
+            // new user's is checked by the plan.
+            errors.push(Some(Column::DisplayName), Code::Required, required_name());
         }
         for column in [
             Column::DisplayName,
@@ -189,7 +198,8 @@ impl Rules {
 
     fn check_numbers(&self, record: &Record, errors: &mut Errors<'_>) -> (Option<E164>, Vec<E164>) {
         let primary_cell = self.cell(record, Column::PrimaryPhone);
-        let primary = if primary_cell.trim().is_empty() {
+        let primary_cleared = is_clear_marker(primary_cell);
+        let primary = if primary_cell.trim().is_empty() || primary_cleared {
             None
         } else {
             match E164::parse(primary_cell) {
@@ -210,7 +220,10 @@ impl Rules {
             }
         };
 
-        let additional_cell = self.cell(record, Column::AdditionalPhones);
+        let mut additional_cell = self.cell(record, Column::AdditionalPhones);
+        if is_clear_marker(additional_cell) {
+            additional_cell = "";
+        }
         let mut additional = Vec::new();
         let mut any = false;
         for part in additional_cell
@@ -239,14 +252,14 @@ impl Rules {
                 }
             }
         }
-        if any && primary_cell.trim().is_empty() {
-            let message = "lists numbers but the row has no Primary Phone Number; \
-                           move one of them to the primary column"
-                .to_string();
+        // When rows may update users, an empty primary keeps the user's: the
+        // plan checks the user the row leaves.
+        let keeps_primary = self.options.mode.plans() && !primary_cleared;
+        if any && primary_cell.trim().is_empty() && !keeps_primary || any && primary_cleared {
             errors.push(
                 Some(Column::AdditionalPhones),
                 Code::AdditionalWithoutPrimary,
-                message,
+                additional_without_primary(),
             );
         }
         (primary, additional)
@@ -255,6 +268,14 @@ impl Rules {
     fn check_extension(&self, record: &Record, errors: &mut Errors<'_>) -> Option<Extension> {
         let cell = self.cell(record, Column::Extension);
         if cell.trim().is_empty() {
+            return None;
+        }
+        if is_clear_marker(cell) {
+            let message = "cannot be cleared: every user has an extension; give another one, or \
+                           leave the cell empty to keep the user's (or, for a new user, to have \
+                           one assigned)"
+                .to_string();
+            errors.push(Some(Column::Extension), Code::InvalidExtension, message);
             return None;
         }
         match Extension::parse(cell, self.options.extensions) {
@@ -268,14 +289,29 @@ impl Rules {
     }
 }
 
+/// Why a row without a display name cannot make a user.
+pub(crate) fn required_name() -> String {
+    "is empty; every user needs a display name, like Jane Doe".to_string()
+}
+
+/// Why additional numbers need a primary one.
+pub(crate) fn additional_without_primary() -> String {
+    "lists numbers but the row has no Primary Phone Number; move one of them to the primary column"
+        .to_string()
+}
+
 /// The errors of one row, as they are found.
-struct Errors<'a> {
+pub(crate) struct Errors<'a> {
     line: u64,
     errors: &'a mut Vec<RowError>,
 }
 
 impl Errors<'_> {
-    fn push(&mut self, column: Option<Column>, code: Code, message: String) {
+    pub(crate) fn new(line: u64, errors: &mut Vec<RowError>) -> Errors<'_> {
+        Errors { line, errors }
+    }
+
+    pub(crate) fn push(&mut self, column: Option<Column>, code: Code, message: String) {
         self.errors.push(RowError {
             row: self.line,
             column,

@@ -34,6 +34,10 @@ pub enum Code {
     DuplicateExtension,
     UnknownLocation,
     InvalidRole,
+    /// Update mode: no user has the row's email.
+    UnknownUser,
+    /// At import time: the user changed since the plan was made.
+    ChangedSincePlan,
 }
 
 impl Code {
@@ -66,11 +70,13 @@ impl Code {
             Code::DuplicateExtension => "duplicate_extension",
             Code::UnknownLocation => "unknown_location",
             Code::InvalidRole => "invalid_role",
+            Code::UnknownUser => "unknown_user",
+            Code::ChangedSincePlan => "changed_since_plan",
         }
     }
 
     /// Every code, file-level ones first.
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 28] = [
         Code::NotCsv,
         Code::EmptyFile,
         Code::FileTooLarge,
@@ -97,6 +103,8 @@ impl Code {
         Code::DuplicateExtension,
         Code::UnknownLocation,
         Code::InvalidRole,
+        Code::UnknownUser,
+        Code::ChangedSincePlan,
     ];
 
     /// The code whose spelling is `s`.

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::{E164, Extension, MAIN_LOCATION, location_key};
+use crate::{E164, Extension, MAIN_LOCATION, UserState, location_key};
 
 /// The account as the validator sees it.
 ///
@@ -33,6 +33,9 @@ pub struct Keys<'a> {
     pub extensions: Vec<Extension>,
     /// Location keys ([`location_key`]).
     pub locations: Vec<&'a str>,
+    /// The rows may update users: the facts name the users the emails
+    /// belong to, and who holds the numbers and extensions that are taken.
+    pub plan: bool,
 }
 
 /// What is wrong with a batch's keys.
@@ -48,6 +51,20 @@ pub struct Facts {
     pub taken_extensions: HashSet<Extension>,
     /// Location keys the account has no location for.
     pub unknown_locations: HashSet<String>,
+    /// Asked with [`Keys::plan`]: the users with the emails, by email key.
+    pub users: HashMap<String, UserState>,
+    /// Asked with [`Keys::plan`]: who has each assigned number.
+    pub number_holders: HashMap<E164, Holder>,
+    /// Asked with [`Keys::plan`]: who has each extension in use.
+    pub extension_holders: HashMap<Extension, Holder>,
+}
+
+/// The user who has a number or an extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The user's id in the store.
+    pub id: i64,
+    pub email: String,
 }
 
 /// Whether an owned number is free to give to a user.
@@ -66,6 +83,9 @@ pub struct MemoryDirectory {
     pub extensions: HashSet<Extension>,
     /// Location keys.
     pub locations: HashSet<String>,
+    /// The users a plan may update, with what they have; their emails,
+    /// numbers and extensions are in the sets above too.
+    pub users: Vec<UserState>,
 }
 
 impl Default for MemoryDirectory {
@@ -76,6 +96,7 @@ impl Default for MemoryDirectory {
             numbers: HashMap::new(),
             extensions: HashSet::new(),
             locations: HashSet::from([location_key(MAIN_LOCATION)]),
+            users: Vec::new(),
         }
     }
 }
@@ -86,7 +107,7 @@ impl Directory for MemoryDirectory {
             let numbers = &self.numbers;
             move |n: &&E164| numbers.get(*n).copied() == state
         };
-        Ok(Facts {
+        let mut facts = Facts {
             taken_emails: keys
                 .emails
                 .iter()
@@ -117,6 +138,26 @@ impl Directory for MemoryDirectory {
                 .filter(|l| !self.locations.contains(**l))
                 .map(|l| l.to_string())
                 .collect(),
-        })
+            ..Facts::default()
+        };
+        if keys.plan {
+            for user in &self.users {
+                let key = user.email.to_ascii_lowercase();
+                if keys.emails.contains(&key.as_str()) {
+                    facts.users.insert(key, user.clone());
+                }
+                let holder = Holder {
+                    id: user.id,
+                    email: user.email.clone(),
+                };
+                for n in user.numbers().filter(|n| keys.numbers.contains(n)) {
+                    facts.number_holders.insert(n, holder.clone());
+                }
+                for e in user.extensions.iter().filter(|e| keys.extensions.contains(e)) {
+                    facts.extension_holders.insert(*e, holder.clone());
+                }
+            }
+        }
+        Ok(facts)
     }
 }

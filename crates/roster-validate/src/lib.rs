@@ -30,6 +30,8 @@ mod input;
 mod location;
 mod options;
 mod phone;
+mod plan;
+mod planner;
 mod records;
 mod report;
 mod role;
@@ -39,13 +41,19 @@ mod uniques;
 mod validator;
 
 pub use code::Code;
-pub use directory::{Directory, DirectoryError, Facts, Keys, MemoryDirectory, NumberState};
+pub use directory::{
+    Directory, DirectoryError, Facts, Holder, Keys, MemoryDirectory, NumberState,
+};
 pub use email::{Email, EmailError};
 pub use error::Error;
 pub use extension::{Extension, ExtensionError, ExtensionPolicy};
 pub use location::{Location, MAIN_LOCATION, location_key};
-pub use options::{Limits, Options};
+pub use options::{Limits, Mode, Options};
 pub use phone::{E164, PhoneError};
+pub use plan::{
+    Action, CLEAR_MARKER, Change, Cleared, PlanCounts, PlannedRow, UserState, changes,
+    is_clear_marker,
+};
 pub use report::{ErrorCounts, FileError, Findings, Report, RowError};
 pub use role::Role;
 pub use rows::{ImportRow, Opened, RowReader, RowStart, ValidRow};

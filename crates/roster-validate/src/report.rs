@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use roster_template::Column;
 
 use crate::scratch::{Spilled, read_array};
-use crate::{Code, Error, Extension};
+use crate::{Code, Error, Extension, PlanCounts, PlannedRow};
 
 /// The outcome of validating one file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,6 +35,12 @@ pub struct Report {
     /// The extensions the rows name, each once, in no order. An import
     /// reserves them, so that none is assigned to another row first.
     pub extensions: Vec<Extension>,
+    /// When rows may update users: how many rows without errors do what.
+    pub plan: Option<PlanCounts>,
+    /// The plan of every row without errors, in file order: filled by
+    /// [`crate::validate`] (as `row_errors`), handed to [`Findings`] by
+    /// [`crate::validate_into`].
+    pub planned: Vec<PlannedRow>,
 }
 
 /// A problem with the file as a whole.
@@ -64,6 +70,13 @@ pub struct ErrorCounts(BTreeMap<(Code, Option<Column>), u64>);
 /// Where the errors of a file's rows go, one at a time, in file order.
 pub trait Findings {
     fn row_error(&mut self, error: RowError) -> Result<(), Error>;
+
+    /// The plan of a row without errors, when rows may update users; after
+    /// every error, in file order.
+    fn planned(&mut self, row: PlannedRow) -> Result<(), Error> {
+        let _ = row;
+        Ok(())
+    }
 }
 
 impl Findings for Vec<RowError> {

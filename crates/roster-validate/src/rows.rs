@@ -14,6 +14,7 @@ use std::io::Read;
 use roster_template::Column;
 
 use crate::check::{Checked, Claims, Rules, check_against};
+use crate::plan::{Cleared, is_clear_marker};
 use crate::records::{Record, Records};
 use crate::validator::{file_error, open, outcome};
 use crate::{E164, Email, Error, Extension, Facts, Location, Options, Report, Role, RowError};
@@ -38,6 +39,9 @@ pub struct ValidRow {
     pub location: Option<Location>,
     /// `None`: the account's default role.
     pub role: Option<Role>,
+    /// The columns that hold [`crate::CLEAR_MARKER`]: their fields read as
+    /// empty above (what a new user gets), and an update clears them.
+    pub cleared: Cleared,
 }
 
 impl ValidRow {
@@ -93,7 +97,7 @@ impl RowReader {
     /// Runs the file checks and reads the header line.
     pub fn open(input: Box<dyn Read + Send>, options: &Options) -> Result<Opened, Error> {
         let mut report = Report::default();
-        let (records, headers) = match open(input, &options.limits, &mut report) {
+        let (records, headers) = match open(input, options, &mut report) {
             Ok(Some(opened)) => opened,
             Ok(None) => return Ok(Opened::Refused(report)),
             Err(e) => return outcome(e, None, report).map(Opened::Refused),
@@ -199,10 +203,26 @@ impl RowReader {
 }
 
 /// The parsed values of a row that passed its checks.
-fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims<'static>) -> ValidRow {
+pub(crate) fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims<'static>) -> ValidRow {
+    let mut cleared = Cleared::default();
+    for column in [
+        Column::FirstName,
+        Column::LastName,
+        Column::JobTitle,
+        Column::Department,
+        Column::OrganizationalUnit,
+        Column::PrimaryPhone,
+        Column::AdditionalPhones,
+        Column::VoiceLocation,
+        Column::Role,
+    ] {
+        if is_clear_marker(rules.cell(record, column)) {
+            cleared.insert(column);
+        }
+    }
     let text = |column| {
         let cell = rules.cell(record, column).trim();
-        (!cell.is_empty()).then(|| cell.to_string())
+        (!cell.is_empty() && !cleared.contains(column)).then(|| cell.to_string())
     };
     ValidRow {
         line: record.line,
@@ -218,6 +238,7 @@ fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims<'stati
         extension: claims.extension,
         location: claims.location.map(Cow::into_owned),
         role: Role::parse(rules.cell(record, Column::Role)),
+        cleared,
     }
 }
 

@@ -36,7 +36,7 @@ const RUN_BUDGET: usize = 4 * 1024 * 1024;
 
 /// The scratch areas this module uses start here (the validator's own
 /// errors use area 0): the partitions, the extensions, then the runs.
-pub(crate) const FIRST_AREA: usize = 1;
+pub(crate) const FIRST_AREA: usize = 2;
 const EXTENSIONS_AREA: usize = FIRST_AREA + 3 * PARTS;
 
 /// What kind of key a row uses.

@@ -15,13 +15,15 @@ use std::sync::mpsc;
 use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
 
 use crate::check::{Checked, Claims, Rules, check_against};
+use crate::planner::Planner;
+use crate::rows::valid_row;
 use crate::directory::{Directory, DirectoryError, Facts, Keys};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
 use crate::records::{ReadError, Record, Records};
 use crate::report::{ErrorCounts, Findings, Found};
 use crate::scratch::{MemoryScratch, Scratch, SpillBuffer, Spilled};
 use crate::uniques::{Duplicates, Uniques};
-use crate::{Code, Error, FileError, Limits, Options, Report, RowError};
+use crate::{Code, Error, FileError, Mode, Options, PlannedRow, Report, RowError, ValidRow};
 
 /// Rows checked against the directory at a time.
 const BATCH_ROWS: usize = 4096;
@@ -35,16 +37,36 @@ pub fn validate(
     directory: &mut dyn Directory,
     options: &Options,
 ) -> Result<Report, Error> {
-    let mut errors = Vec::new();
+    let mut found = Collected::default();
     let mut report = validate_into(
         input,
         directory,
         options,
         &mut MemoryScratch::default(),
-        &mut errors,
+        &mut found,
     )?;
-    report.row_errors = errors;
+    report.row_errors = found.errors;
+    report.planned = found.planned;
     Ok(report)
+}
+
+/// What [`validate`] keeps of the findings: all of them.
+#[derive(Default)]
+struct Collected {
+    errors: Vec<RowError>,
+    planned: Vec<PlannedRow>,
+}
+
+impl Findings for Collected {
+    fn row_error(&mut self, error: RowError) -> Result<(), Error> {
+        self.errors.push(error);
+        Ok(())
+    }
+
+    fn planned(&mut self, row: PlannedRow) -> Result<(), Error> {
+        self.planned.push(row);
+        Ok(())
+    }
 }
 
 /// Validates a whole file, handing each row error to `findings` in file
@@ -63,13 +85,18 @@ pub fn validate_into(
     findings: &mut dyn Findings,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
-    let (mut records, headers) = match open(input, &options.limits, &mut report) {
+    let (mut records, headers) = match open(input, options, &mut report) {
         Ok(Some(opened)) => opened,
         Ok(None) => return Ok(report),
         Err(e) => return outcome(e, None, report),
     };
     let rules = Rules::new(headers, *options);
     let mut batch = Batch::default();
+    let mut planner = options
+        .mode
+        .plans()
+        .then(|| Planner::new(options.mode, options.default_role));
+    let plans = planner.is_some();
     let mut uniques = Uniques::new();
     let mut found = SpillBuffer::new(ERRORS_AREA, ERRORS_BUDGET);
     let spill = |e: io::Error| Error::Scratch(e);
@@ -90,7 +117,11 @@ pub fn validate_into(
                 .recv()
                 .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
             let facts = facts.map_err(Error::Directory)?;
-            for e in batch.finish(&facts) {
+            let found_here = match &mut planner {
+                Some(planner) => batch.plan(&facts, planner, scratch).map_err(spill)?,
+                None => batch.finish(&facts),
+            };
+            for e in found_here {
                 found.push(&e, scratch).map_err(spill)?;
             }
             Ok(())
@@ -113,6 +144,22 @@ pub fn validate_into(
             }
             let checked = rules.check(&record);
             uniques.add_row(&checked, scratch).map_err(spill)?;
+            if plans {
+                let valid = match &checked {
+                    Checked {
+                        errors,
+                        email: Some(email),
+                        claims,
+                    } if errors.is_empty() => Some(valid_row(
+                        &rules,
+                        &record,
+                        email.clone(),
+                        claims.clone(),
+                    )),
+                    _ => None,
+                };
+                batch.valid.push(valid);
+            }
             batch.push(checked);
             if batch.rows.len() == BATCH_ROWS {
                 if in_flight == 1 {
@@ -142,14 +189,24 @@ pub fn validate_into(
     // Every row is read: the uses of what an earlier row used, then every
     // error in order.
     let mut duplicates = uniques.duplicates(scratch).map_err(spill)?;
+    let unreleased = planner.as_mut().map(Planner::unreleased).unwrap_or_default();
+    let mut failed = Vec::new();
     let failed_rows = merge(
         &mut found,
         &mut duplicates,
+        unreleased,
         scratch,
         &mut report.counts,
         findings,
+        planner.is_some().then_some(&mut failed),
     )?;
     report.valid_rows = report.rows - failed_rows;
+    if let Some(planner) = &mut planner
+        && read_error.is_none()
+        && report.file_errors.is_empty()
+    {
+        report.plan = Some(planner.deliver(&failed, scratch, findings)?);
+    }
     if let Some(e) = read_error {
         return outcome(e, Some(&rules.headers), report);
     }
@@ -174,14 +231,18 @@ const ERRORS_AREA: usize = 0;
 const ERRORS_BUDGET: usize = 4 * 1024 * 1024;
 
 /// Hands every error to `findings` in order: those found while reading
-/// (sorted already) merged with the runs of duplicates (each sorted); counts
-/// them in `counts`, and returns how many rows have any.
+/// (sorted already) merged with the runs of duplicates (each sorted) and
+/// the plan's claims that no row released (sorted); counts them in
+/// `counts`, keeps the rows that have any in `failed` when asked, and
+/// returns how many rows have any.
 fn merge(
     found: &mut SpillBuffer,
     duplicates: &mut Duplicates,
+    unreleased: Vec<Found>,
     scratch: &mut dyn Scratch,
     counts: &mut ErrorCounts,
     findings: &mut dyn Findings,
+    mut failed: Option<&mut Vec<u64>>,
 ) -> Result<u64, Error> {
     let spill = |e: io::Error| Error::Scratch(e);
     // Every run is read at once, each a value at a time: its next error is
@@ -189,6 +250,13 @@ fn merge(
     let mut readers = vec![found.drain(scratch).map_err(spill)?];
     for run in &mut duplicates.runs {
         readers.push(run.drain(scratch).map_err(spill)?);
+    }
+    if !unreleased.is_empty() {
+        let mut bytes = Vec::new();
+        for e in &unreleased {
+            e.write(&mut bytes);
+        }
+        readers.push(Box::new(io::Cursor::new(bytes)));
     }
     let mut heads: Vec<Option<Found>> = Vec::with_capacity(readers.len());
     for reader in &mut readers {
@@ -210,6 +278,9 @@ fn merge(
         if last_row != Some(head.error.row) {
             failed_rows += 1;
             last_row = Some(head.error.row);
+            if let Some(failed) = failed.as_mut() {
+                failed.push(head.error.row);
+            }
         }
         counts.add(&head.error);
         findings.row_error(head.error)?;
@@ -221,9 +292,10 @@ fn merge(
 /// refused the file, with the reason in `report`.
 pub(crate) fn open(
     input: Box<dyn Read + Send>,
-    limits: &Limits,
+    options: &Options,
     report: &mut Report,
 ) -> Result<Option<(Records, Headers)>, ReadError> {
+    let limits = &options.limits;
     let mut records = match input::sniff(input, limits.max_bytes).map_err(ReadError::Io)? {
         Sniffed::Text(text, prefix) => Records::new(text, limits.max_record_bytes, prefix),
         Sniffed::Empty => {
@@ -265,12 +337,18 @@ pub(crate) fn open(
     }
     let cells: Vec<&str> = record.fields().collect();
     let headers = Headers::match_line(&cells);
-    if !headers.problems().is_empty() {
-        report.file_errors = headers
-            .problems()
-            .iter()
-            .map(|p| header_error(p, record.line))
-            .collect();
+    // When rows may update users, a file may leave out the display name
+    // (keeping every user's); a new user's row still needs one.
+    let problems: Vec<FileError> = headers
+        .problems()
+        .iter()
+        .filter(|p| {
+            options.mode == Mode::Create || **p != HeaderProblem::Missing(Column::DisplayName)
+        })
+        .map(|p| header_error(p, record.line))
+        .collect();
+    if !problems.is_empty() {
+        report.file_errors = problems;
         return Ok(None);
     }
     Ok(Some((records, headers)))
@@ -283,6 +361,9 @@ struct Batch {
     rows: Vec<Claims<'static>>,
     /// The rows' own errors.
     errors: Vec<RowError>,
+    /// When rows may update users: each row parsed, `None` when it has
+    /// errors of its own.
+    valid: Vec<Option<ValidRow>>,
 }
 
 impl Batch {
@@ -293,7 +374,10 @@ impl Batch {
 
     /// The keys the directory is asked about.
     fn keys(&self) -> Keys<'_> {
-        let mut keys = Keys::default();
+        let mut keys = Keys {
+            plan: !self.valid.is_empty(),
+            ..Keys::default()
+        };
         let mut locations = HashSet::new();
         for row in &self.rows {
             keys.emails.extend(row.email_key.as_deref());
@@ -315,6 +399,26 @@ impl Batch {
         for row in &self.rows {
             check_against(row, facts, &mut account);
         }
+        self.sorted(account)
+    }
+
+    /// Like [`Batch::finish`] for rows that may update users: `planner`
+    /// plans each row, and decides at the end what waits for the file.
+    fn plan(
+        self,
+        facts: &Facts,
+        planner: &mut Planner,
+        scratch: &mut dyn Scratch,
+    ) -> io::Result<Vec<Found>> {
+        let mut account = Vec::new();
+        for (row, valid) in self.rows.iter().zip(&self.valid) {
+            planner.plan_row(row, valid.as_ref(), facts, &mut account, scratch)?;
+        }
+        Ok(self.sorted(account))
+    }
+
+    /// The rows' own errors and `account`'s, in file order.
+    fn sorted(self, account: Vec<RowError>) -> Vec<Found> {
         let mut found: Vec<Found> = self
             .errors
             .into_iter()

@@ -63,7 +63,7 @@ fn check_cells(policy: [u8; 2], cells: &[&str], expect: Expect) {
 #[test]
 fn the_first_bytes_choose_the_caps() {
     let options = small_options(b"\x10\x03\x20\x01\x04\xff");
-    expect!["Options { voice: false, limits: Limits { max_bytes: 64, max_rows: 3, max_record_bytes: 32 }, extensions: ExtensionPolicy { min_digits: 5, max_digits: 7 } }"]
+    expect!["Options { voice: false, limits: Limits { max_bytes: 64, max_rows: 3, max_record_bytes: 32 }, extensions: ExtensionPolicy { min_digits: 5, max_digits: 7 }, mode: Create, default_role: User }"]
     .assert_eq(&format!("{options:?}"));
 }
 

@@ -32,6 +32,7 @@ fn directory() -> MemoryDirectory {
             Extension::parse("7001", ExtensionPolicy::DEFAULT).expect("valid")
         ]),
         locations,
+        users: Vec::new(),
     }
 }
 
