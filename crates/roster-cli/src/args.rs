@@ -146,11 +146,36 @@ pub(crate) struct ServeArgs {
     pub(crate) worker: WorkerArgs,
 }
 
+/// What rows do to existing users (`roster_validate::Mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModeArg {
+    Create,
+    Upsert,
+    Update,
+}
+
+impl From<ModeArg> for roster_validate::Mode {
+    fn from(mode: ModeArg) -> roster_validate::Mode {
+        match mode {
+            ModeArg::Create => roster_validate::Mode::Create,
+            ModeArg::Upsert => roster_validate::Mode::Upsert,
+            ModeArg::Update => roster_validate::Mode::Update,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct ValidateArgs {
     /// The account the users are for.
     #[arg(long)]
     pub(crate) account: String,
+    /// What rows do to users whose email they name: `create` refuses them
+    /// (email_taken), `upsert` updates them and creates the rest, `update`
+    /// updates them and refuses unknown emails (unknown_user). In upsert
+    /// and update mode the report shows the plan: every row's action and
+    /// changes.
+    #[arg(long, value_enum, default_value_t = ModeArg::Create)]
+    pub(crate) mode: ModeArg,
     /// The CSV file; `-` reads standard input.
     pub(crate) file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -171,6 +196,13 @@ pub(crate) struct ImportArgs {
     /// The account the users are for.
     #[arg(long)]
     pub(crate) account: String,
+    /// What rows do to users whose email they name: `create` refuses them
+    /// (email_taken), `upsert` updates them and creates the rest, `update`
+    /// updates them and refuses unknown emails (unknown_user). In upsert
+    /// and update mode the report shows the plan: every row's action and
+    /// changes.
+    #[arg(long, value_enum, default_value_t = ModeArg::Create)]
+    pub(crate) mode: ModeArg,
     /// The CSV file; `-` reads standard input.
     pub(crate) file: PathBuf,
     /// Temporary passwords: to each user's email (`users`), not at all

@@ -53,6 +53,7 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
             ..Limits::DEFAULT
         },
         chunk_rows: args.chunk_rows,
+        mode: args.mode.into(),
     };
     let shown = args.file.display().to_string();
     let import = match submit(&store, submission).await? {
@@ -67,6 +68,7 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
                     &shown,
                     &report,
                     std::iter::empty(),
+                    None::<std::iter::Empty<_>>,
                 )?;
             }
             *import
@@ -239,7 +241,7 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
         }
         let now = store.existing_import(&import.id).await?;
         bar.set_position(now.processed);
-        bar.set_message(format!("{} created, {} failed", now.created, now.failed));
+        bar.set_message(counts_line(&now));
         if !terminal && format == Format::Text {
             // A line a second at most, and always the last one.
             let finished = !now.state.is_active();
@@ -248,8 +250,10 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
             });
             if due && now.state != ImportState::Queued {
                 println!(
-                    "progress: {}/{} rows, {} created, {} failed",
-                    now.processed, now.total, now.created, now.failed
+                    "progress: {}/{} rows, {}",
+                    now.processed,
+                    now.total,
+                    counts_line(&now)
                 );
                 last_line = Some((Instant::now(), now.processed));
             }
@@ -261,15 +265,27 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
     }
 }
 
+/// The import's rows by what became of them: `3 created, 1 failed`, with
+/// the updated and unchanged ones when its rows may update users.
+pub(crate) fn counts_line(import: &Import) -> String {
+    if import.mode.plans() {
+        format!(
+            "{} created, {} updated, {} unchanged, {} failed",
+            import.created, import.updated, import.unchanged, import.failed
+        )
+    } else {
+        format!("{} created, {} failed", import.created, import.failed)
+    }
+}
+
 /// How the import's rows ended, in one line.
 fn rows_line(import: &Import, took: Duration) -> String {
     let seconds = took.as_secs_f64();
     format!(
-        "import {} {}: {} created, {} failed, {} not processed of {} rows in {:.1} s ({:.0} rows/s)",
+        "import {} {}: {}, {} not processed of {} rows in {:.1} s ({:.0} rows/s)",
         import.id,
         import.state,
-        import.created,
-        import.failed,
+        counts_line(import),
         import.not_processed,
         import.total,
         seconds,
@@ -287,7 +303,12 @@ async fn summary(store: &Store, import: &Import, mail: &MailArgs) -> anyhow::Res
     let not_created = import.failed + import.not_processed;
     if not_created == 0 {
         println!(
-            "every row was created; `roster users --account {}` lists the users",
+            "every row was {}; `roster users --account {}` lists the users",
+            if import.mode.plans() {
+                "applied"
+            } else {
+                "created"
+            },
             import.account_slug
         );
         return Ok(());

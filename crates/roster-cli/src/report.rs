@@ -4,20 +4,25 @@
 
 use std::io::{self, Write};
 
-use roster_validate::{Report, RowError};
+use roster_validate::{Action, PlannedRow, Report, RowError};
 
 /// Writes the report as text: a summary line; when rows have errors, how
 /// many of each code; then the errors of the file and of each row under a
 /// heading, in aligned columns. `errors` are the rows' errors in file order.
+/// In upsert and update mode, for a file without errors, the plan: its
+/// counts, then (given `planned`) every row that creates or changes a
+/// user, with each change.
 pub(crate) fn write_text(
     out: &mut dyn Write,
     file: &str,
     report: &Report,
     errors: impl Iterator<Item = io::Result<RowError>>,
+    planned: Option<impl Iterator<Item = io::Result<PlannedRow>>>,
 ) -> io::Result<()> {
     let total = report.file_errors.len() as u64 + report.counts.total();
     if report.is_valid() {
-        return writeln!(out, "{file}: {} rows, all valid", report.rows);
+        writeln!(out, "{file}: {} rows, all valid", report.rows)?;
+        return write_plan(out, report, planned);
     }
     writeln!(
         out,
@@ -77,5 +82,43 @@ pub(crate) fn write_text(
     writeln!(
         out,
         "\nNothing was written. Fix the rows above and validate the file again."
+    )
+}
+
+/// The plan of a valid file: how many rows do what, then each row that
+/// creates a user or changes one, with its changes.
+fn write_plan(
+    out: &mut dyn Write,
+    report: &Report,
+    planned: Option<impl Iterator<Item = io::Result<PlannedRow>>>,
+) -> io::Result<()> {
+    let Some(plan) = report.plan else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "plan: {} to create, {} to update, {} unchanged",
+        plan.create, plan.update, plan.unchanged
+    )?;
+    let Some(planned) = planned else {
+        return Ok(());
+    };
+    writeln!(out)?;
+    for row in planned {
+        let row = row?;
+        match row.action {
+            Action::Unchanged => continue,
+            Action::Create => writeln!(out, "row {}  {}  create", row.row, row.email)?,
+            Action::Update => {
+                writeln!(out, "row {}  {}  update", row.row, row.email)?;
+                for c in &row.changes {
+                    writeln!(out, "  {}: '{}' -> '{}'", c.column.header(), c.from, c.to)?;
+                }
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\nNothing was written. `roster import` with the same --mode applies this plan."
     )
 }

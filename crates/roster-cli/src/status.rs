@@ -30,7 +30,7 @@ pub(crate) fn print(import: &Import, format: Format) -> anyhow::Result<()> {
 /// The status as a few aligned lines.
 pub(crate) fn text(import: &Import) -> String {
     let mut out = format!(
-        "import    {}\naccount   {}\nfile      {} ({} bytes)\nstate     {}\nrows      {} total, {} processed: {} created, {} failed, {} not processed\n",
+        "import    {}\naccount   {}\nfile      {} ({} bytes)\nstate     {}\nrows      {} total, {} processed: {}, {} not processed\n",
         import.id,
         import.account_slug,
         import.file_name,
@@ -38,12 +38,12 @@ pub(crate) fn text(import: &Import) -> String {
         import.state,
         import.total,
         import.processed,
-        import.created,
-        import.failed,
+        crate::import::counts_line(import),
         import.not_processed
     );
     out.push_str(&format!(
-        "options   voice services {}, passwords {}\n",
+        "options   mode {}, voice services {}, passwords {}\n",
+        import.mode,
         if import.voice { "on" } else { "off" },
         import.passwords
     ));

@@ -24,8 +24,15 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
         ..Limits::DEFAULT
     };
     let input = open(&args.file)?;
-    let checked = roster_jobs::check(&store, &account, input, !args.no_voice, limits)
-        .await
+    let checked = roster_jobs::check(
+        &store,
+        &account,
+        input,
+        !args.no_voice,
+        limits,
+        args.mode.into(),
+    )
+    .await
         .with_context(|| format!("validating {}", args.file.display()))?;
     store.close().await;
     let valid = checked.report.is_valid();
@@ -55,10 +62,11 @@ pub(crate) async fn print(mut checked: Checked, name: &str, format: Format) -> a
             .errors
             .errors()
             .context("reading the report's errors")?;
+        let planned = checked.plan.rows().context("reading the report's plan")?;
         let mut out = io::BufWriter::new(io::stdout().lock());
         match format {
-            Format::Text => write_text(&mut out, &name, &checked.report, errors)?,
-            Format::Json => write_report_json(&mut out, &checked.report, errors)?,
+            Format::Text => write_text(&mut out, &name, &checked.report, errors, Some(planned))?,
+            Format::Json => write_report_json(&mut out, &checked.report, errors, planned)?,
         }
         out.flush()?;
         anyhow::Ok(())

@@ -9,6 +9,7 @@
 mod error;
 mod failed_rows;
 mod findings;
+mod plan_file;
 mod results;
 mod runner;
 mod scratch;
@@ -18,10 +19,11 @@ mod worker;
 pub use error::Error;
 pub use failed_rows::{NOT_PROCESSED, write_failed_rows, write_refused_rows};
 pub use findings::{Errors, ErrorsFile, SharedErrors};
+pub use plan_file::{PlanFile, PlanRows, SharedPlan};
 pub use results::{
     ResultFilter, ResultLine, RowStatus, for_each_result, for_each_result_where, results_page,
 };
 pub use runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk, run_import};
 pub use scratch::FileScratch;
-pub use submit::{Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, check, submit};
+pub use submit::{Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, check, queue, submit};
 pub use worker::{WorkerConfig, enqueue, run_worker};

@@ -11,18 +11,21 @@
 use std::ops::ControlFlow;
 
 use roster_store::{
-    Chunk, DeliveryState, DeliveryStatus, Import, ResultError, RowResult, Store, StoredFilter,
+    Chunk, DeliveryState, DeliveryStatus, Import, ResultError, ResultStatus, RowResult, Store,
+    StoredFilter,
 };
 use roster_template::Column;
-use roster_validate::{ExtensionPolicy, RowReader, RowStart};
+use roster_validate::{ExtensionPolicy, Role, RowReader, RowStart};
 
 use crate::Error;
-use crate::runner::{next_row, open, reading_options};
+use crate::runner::{next_row, open, reading};
 
 /// What happened to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStatus {
     Created,
+    Updated,
+    Unchanged,
     Failed,
     NotProcessed,
 }
@@ -57,8 +60,10 @@ pub enum ResultFilter<'a> {
 const PAGE: u32 = 10_000;
 
 impl RowStatus {
-    pub const ALL: [RowStatus; 3] = [
+    pub const ALL: [RowStatus; 5] = [
         RowStatus::Created,
+        RowStatus::Updated,
+        RowStatus::Unchanged,
         RowStatus::Failed,
         RowStatus::NotProcessed,
     ];
@@ -66,8 +71,21 @@ impl RowStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RowStatus::Created => "created",
+            RowStatus::Updated => "updated",
+            RowStatus::Unchanged => "unchanged",
             RowStatus::Failed => "failed",
             RowStatus::NotProcessed => "not_processed",
+        }
+    }
+
+    /// The status as stored, for a processed row.
+    fn stored(self) -> Option<ResultStatus> {
+        match self {
+            RowStatus::Created => Some(ResultStatus::Created),
+            RowStatus::Updated => Some(ResultStatus::Updated),
+            RowStatus::Unchanged => Some(ResultStatus::Unchanged),
+            RowStatus::Failed => Some(ResultStatus::Failed),
+            RowStatus::NotProcessed => None,
         }
     }
 
@@ -118,8 +136,10 @@ pub fn for_each_result_where(
     each: &mut dyn FnMut(&ResultLine) -> Result<ControlFlow<()>, Error>,
 ) -> Result<(), Error> {
     let stored = match filter {
-        ResultFilter::Status(RowStatus::Created) => StoredFilter::Created,
         ResultFilter::Status(RowStatus::Failed) => StoredFilter::Failed,
+        ResultFilter::Status(status @ (RowStatus::Created | RowStatus::Updated | RowStatus::Unchanged)) => {
+            StoredFilter::Status(status.stored().unwrap_or(ResultStatus::Created))
+        }
         ResultFilter::Code(code) => StoredFilter::Code(code),
         ResultFilter::All => {
             let entry = chunk_holding(&chunks(store, import, &runtime)?, after);
@@ -193,7 +213,7 @@ fn walk(
 ) -> Result<(), Error> {
     let finished = !import.state.is_active();
     // Only lines and cells matter here: any extension length will do.
-    let options = reading_options(import, ExtensionPolicy::DEFAULT);
+    let options = reading(import, ExtensionPolicy::DEFAULT, Role::User);
     let file = Box::new(store.stored_file(import.key, runtime.clone()));
     let mut reader = open(file, &options)?;
     if let Some(start) = entry {
@@ -312,17 +332,20 @@ fn first_short_chunk(
 fn stored_line(result: RowResult, import: &Import) -> ResultLine {
     ResultLine {
         delivery: match result.delivery {
-            None if result.created && !import.passwords.sends() => Some(DeliveryStatus {
-                state: DeliveryState::NotSent,
-                error: None,
-            }),
+            None if result.status == ResultStatus::Created && !import.passwords.sends() => {
+                Some(DeliveryStatus {
+                    state: DeliveryState::NotSent,
+                    error: None,
+                })
+            }
             delivery => delivery,
         },
         row: result.row,
-        status: if result.created {
-            RowStatus::Created
-        } else {
-            RowStatus::Failed
+        status: match result.status {
+            ResultStatus::Created => RowStatus::Created,
+            ResultStatus::Updated => RowStatus::Updated,
+            ResultStatus::Unchanged => RowStatus::Unchanged,
+            ResultStatus::Failed => RowStatus::Failed,
         },
         email: result.email,
         extension: result.extension,

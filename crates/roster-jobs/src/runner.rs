@@ -20,11 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use roster_store::{
-    Account, BatchCounts, Chunk, Import, ImportId, ImportState, LockSharing, RowInput, Store,
+    Account, BatchCounts, Chunk, Import, ImportId, ImportState, LockSharing, Plan, RowInput, Store,
     chunk_rows,
 };
 use roster_template::Column;
-use roster_validate::{Extension, ExtensionPolicy, Limits, Opened, Options, RowReader, RowStart};
+use roster_validate::{
+    Extension, ExtensionPolicy, Limits, Opened, Options, Role, RowReader, RowStart,
+};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, instrument};
 
@@ -100,9 +102,12 @@ pub async fn plan_import(store: &Store, id: &ImportId) -> Result<Option<Vec<Chun
         }
         return Ok(None);
     }
+    if import.mode.plans() {
+        write_linked(store, &import).await?;
+    }
     let starts = if import.chunks == 0 && import.total > chunk_rows(&import) {
         let account = store.existing_account(&import.account_slug).await?;
-        let options = reading_options(&import, account.extensions);
+        let options = reading_options(&import, &account);
         chunk_starts(store, &import, options).await?
     } else {
         Vec::new()
@@ -173,7 +178,7 @@ async fn write_chunk(
     let account = Arc::new(store.existing_account(&import.account_slug).await?);
     let locations = Arc::new(store.location_ids(&account).await?);
     let reserved = store.reserved_extensions(import.key).await?;
-    let options = reading_options(&import, account.extensions);
+    let options = reading_options(&import, &account);
     let writers = store.batch_writers();
     let sharing = store.lock_sharing();
     let mut held_since = Instant::now();
@@ -236,8 +241,14 @@ async fn write_chunk(
                 held_since = Instant::now();
             }
         }
+        let plan = if import.mode.plans() {
+            let lines: Vec<u64> = batch.iter().map(RowInput::line).collect();
+            store.plan_rows(import.key, &lines).await?
+        } else {
+            Plan::new()
+        };
         let mut extensions = if import.voice {
-            extensions_for(store, &import, &account, &reserved, &batch, &mut spare).await?
+            extensions_for(store, &import, &account, &reserved, &batch, &plan, &mut spare).await?
         } else {
             VecDeque::new()
         };
@@ -249,7 +260,15 @@ async fn write_chunk(
         );
         in_flight.push_back(tokio::spawn(async move {
             let counts = store
-                .create_users(&import, &account, &locations, &batch, &mut extensions)
+                .write_users(
+                    &import,
+                    &account,
+                    &locations,
+                    &batch,
+                    &mut extensions,
+                    &plan,
+                    false,
+                )
                 .await?;
             Ok((counts, extensions))
         }));
@@ -280,20 +299,25 @@ async fn share_lock(store: &Store, sharing: LockSharing) {
     }
 }
 
-/// Extensions for the rows of `batch` that name none: the spares of
-/// earlier batches first (lowest first), then new ones claimed from the
-/// import's cursor.
+/// Extensions for the rows of `batch` that create users and name none
+/// (the plan's other rows keep their users'): the spares of earlier
+/// batches first (lowest first), then new ones claimed from the import's
+/// cursor.
 async fn extensions_for(
     store: &Store,
     import: &Import,
     account: &Account,
     reserved: &HashSet<Extension>,
     batch: &[RowInput],
+    plan: &Plan,
     spare: &mut Vec<Extension>,
 ) -> Result<VecDeque<Extension>, Error> {
     let needed = batch
         .iter()
-        .filter(|row| matches!(row, RowInput::Valid(v) if v.extension.is_none()))
+        .filter(|row| {
+            matches!(row, RowInput::Valid(v) if v.extension.is_none()
+                && plan.get(&v.line).is_none_or(|e| e.before.is_none()))
+        })
         .count();
     spare.sort_unstable_by(|a, b| b.cmp(a));
     let mut given: VecDeque<Extension> = VecDeque::with_capacity(needed);
@@ -350,14 +374,7 @@ fn read_batches(
         && let Some(row) = next_row(reader)?
     {
         taken += 1;
-        batch.push(match row.row {
-            Ok(valid) => RowInput::Valid(valid),
-            Err(errors) => RowInput::Invalid {
-                line: row.line,
-                email: Some(reader.cell(Column::Email).to_string()).filter(|e| !e.is_empty()),
-                errors,
-            },
-        });
+        batch.push(row_input(reader, row));
         if batch.len() == batch_rows {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
             if batches.blocking_send(Ok(full)).is_err() {
@@ -369,6 +386,18 @@ fn read_batches(
         let _ = batches.blocking_send(Ok(batch));
     }
     Ok(())
+}
+
+/// A row read for writing.
+fn row_input(reader: &RowReader, row: roster_validate::ImportRow) -> RowInput {
+    match row.row {
+        Ok(valid) => RowInput::Valid(valid),
+        Err(errors) => RowInput::Invalid {
+            line: row.line,
+            email: Some(reader.cell(Column::Email).to_string()).filter(|e| !e.is_empty()),
+            errors,
+        },
+    }
 }
 
 /// Where each chunk after the first starts in the file, found in one pass
@@ -400,9 +429,62 @@ async fn chunk_starts(
     .map_err(|e| Error::Task(e.to_string()))?
 }
 
+/// Writes the plan's linked rows — those that take what another row of the
+/// file gives up — together, in one transaction, before any chunk runs:
+/// two users swapping extensions are each before or after their row, never
+/// between. Does nothing when they are written (a job delivered twice).
+async fn write_linked(store: &Store, import: &Import) -> Result<(), Error> {
+    let linked = store.linked_rows(import.key).await?;
+    if linked.is_empty() {
+        return Ok(());
+    }
+    let account = store.existing_account(&import.account_slug).await?;
+    let locations = store.location_ids(&account).await?;
+    let options = reading_options(import, &account);
+    let file = Box::new(store.stored_file(import.key, tokio::runtime::Handle::current()));
+    let wanted: HashSet<u64> = linked.iter().copied().collect();
+    let rows = tokio::task::spawn_blocking(move || {
+        let mut reader = open(file, &options)?;
+        let mut rows = Vec::with_capacity(wanted.len());
+        while rows.len() < wanted.len()
+            && let Some(row) = next_row(&mut reader)?
+        {
+            if wanted.contains(&row.line) {
+                rows.push(row_input(&reader, row));
+            }
+        }
+        Ok::<_, Error>(rows)
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    let plan = store.plan_rows(import.key, &linked).await?;
+    let reserved = store.reserved_extensions(import.key).await?;
+    let mut spare = Vec::new();
+    let mut extensions = if import.voice {
+        extensions_for(store, import, &account, &reserved, &rows, &plan, &mut spare).await?
+    } else {
+        VecDeque::new()
+    };
+    let counts = store
+        .write_users(import, &account, &locations, &rows, &mut extensions, &plan, true)
+        .await?;
+    info!(
+        rows = rows.len(),
+        updated = counts.updated,
+        created = counts.created,
+        "linked rows written"
+    );
+    Ok(())
+}
+
 /// How an import's stored file is read again: with the import's options and
 /// no limits (the file passed them when it was uploaded).
-pub(crate) fn reading_options(import: &Import, extensions: ExtensionPolicy) -> Options {
+pub(crate) fn reading_options(import: &Import, account: &Account) -> Options {
+    reading(import, account.extensions, account.default_role)
+}
+
+/// [`reading_options`] under an extension policy and a default role.
+pub(crate) fn reading(import: &Import, extensions: ExtensionPolicy, default_role: Role) -> Options {
     Options {
         voice: import.voice,
         limits: Limits {
@@ -411,6 +493,8 @@ pub(crate) fn reading_options(import: &Import, extensions: ExtensionPolicy) -> O
             ..Limits::DEFAULT
         },
         extensions,
+        mode: import.mode,
+        default_role,
     }
 }
 

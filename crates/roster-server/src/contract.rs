@@ -5,7 +5,7 @@
 
 use roster_jobs::ResultLine;
 use roster_store::Import;
-use roster_validate::{Report, RowError};
+use roster_validate::{PlannedRow, Report, RowError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,9 +25,65 @@ pub struct ReportJson {
     pub errors_total: u64,
     /// The rows' errors by code and column, most first.
     pub error_counts: Vec<ErrorCountJson>,
+    /// In upsert and update mode: how many rows without errors do what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanJson>,
+    /// In upsert and update mode: what each row without errors does, in
+    /// file order (from the API the first 100; `report` has them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionJson>>,
     /// From the API: where the whole report is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportLinksJson>,
+}
+
+/// How many rows of a plan do what.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct PlanJson {
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+}
+
+/// What one row of a plan does.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionJson {
+    pub row: u64,
+    pub email: String,
+    /// `create`, `update` or `unchanged`.
+    pub action: &'static str,
+    /// What an update changes, in column order; empty otherwise.
+    pub changes: Vec<ChangeJson>,
+}
+
+/// One field an update changes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeJson {
+    /// The column as the template spells it.
+    pub column: &'static str,
+    /// As it is; empty for none.
+    pub from: String,
+    /// As it will be; empty for none.
+    pub to: String,
+}
+
+impl ActionJson {
+    pub fn new(planned: &PlannedRow) -> ActionJson {
+        ActionJson {
+            row: planned.row,
+            email: planned.email.clone(),
+            action: planned.action.as_str(),
+            changes: planned
+                .changes
+                .iter()
+                .map(|c| ChangeJson {
+                    column: c.column.header(),
+                    from: c.from.clone(),
+                    to: c.to.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Where a refused upload's whole report is, kept for a day.
@@ -87,8 +143,22 @@ impl ReportJson {
             errors: file.chain(rows).collect(),
             errors_total: report.file_errors.len() as u64 + report.counts.total(),
             error_counts: error_counts(report),
+            plan: report.plan.map(|p| PlanJson {
+                create: p.create,
+                update: p.update,
+                unchanged: p.unchanged,
+            }),
+            actions: None,
             report: None,
         }
+    }
+
+    /// The report with `actions`, the first of its plan's rows (or all).
+    pub fn planned(self, actions: impl IntoIterator<Item = PlannedRow>) -> ReportJson {
+        let actions = self
+            .plan
+            .map(|_| actions.into_iter().map(|p| ActionJson::new(&p)).collect());
+        ReportJson { actions, ..self }
     }
 
     /// The report with where all of it is.
@@ -150,6 +220,8 @@ pub struct SummaryJson<'a> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusCountsJson {
     pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
     pub failed: u64,
     pub not_processed: u64,
     pub pending: u64,
@@ -175,6 +247,8 @@ impl<'a> SummaryJson<'a> {
             total: import.total,
             statuses: StatusCountsJson {
                 created: import.created,
+                updated: import.updated,
+                unchanged: import.unchanged,
                 failed: import.failed,
                 not_processed: import.not_processed,
                 pending: import
@@ -186,13 +260,15 @@ impl<'a> SummaryJson<'a> {
     }
 }
 
-/// Writes the report with every one of its rows' `errors` as pretty JSON,
-/// the shape of [`ReportJson`], one error at a time: a report of millions
-/// of errors is never whole in memory.
+/// Writes the report with every one of its rows' `errors`, and in upsert
+/// and update mode every row of its plan (`planned`), as pretty JSON, the
+/// shape of [`ReportJson`], one at a time: a report of millions of errors
+/// or rows is never whole in memory.
 pub fn write_report_json(
     out: &mut dyn std::io::Write,
     report: &Report,
     errors: impl Iterator<Item = std::io::Result<RowError>>,
+    planned: impl Iterator<Item = std::io::Result<PlannedRow>>,
 ) -> std::io::Result<()> {
     let indent = |json: String, by: &str| json.replace('\n', &format!("\n{by}"));
     let head = ReportJson::new(report, []);
@@ -215,13 +291,35 @@ pub fn write_report_json(
         first = false;
     }
     let counts = serde_json::to_string_pretty(&head.error_counts).map_err(std::io::Error::other)?;
-    writeln!(
+    write!(
         out,
-        "{}],\n  \"errors_total\": {},\n  \"error_counts\": {}\n}}",
+        "{}],\n  \"errors_total\": {},\n  \"error_counts\": {}",
         if first { "" } else { "\n  " },
         head.errors_total,
         indent(counts, "  ")
-    )
+    )?;
+    if let Some(plan) = head.plan {
+        let plan = serde_json::to_string_pretty(&plan).map_err(std::io::Error::other)?;
+        write!(
+            out,
+            ",\n  \"plan\": {},\n  \"actions\": [",
+            indent(plan, "  ")
+        )?;
+        let mut first = true;
+        for planned in planned {
+            let json = serde_json::to_string_pretty(&ActionJson::new(&planned?))
+                .map_err(std::io::Error::other)?;
+            write!(
+                out,
+                "{}\n    {}",
+                if first { "" } else { "," },
+                indent(json, "    ")
+            )?;
+            first = false;
+        }
+        write!(out, "{}]", if first { "" } else { "\n  " })?;
+    }
+    writeln!(out, "\n}}")
 }
 
 /// An import's state and counts.
@@ -235,8 +333,14 @@ pub struct StatusJson<'a> {
     pub total: u64,
     pub processed: u64,
     pub created: u64,
+    /// Rows that updated a user (upsert and update mode).
+    pub updated: u64,
+    /// Rows whose user was already as the row says.
+    pub unchanged: u64,
     pub failed: u64,
     pub not_processed: u64,
+    /// Extra to the contract: `create`, `upsert` or `update`.
+    pub mode: &'static str,
     pub created_at: &'a str,
     pub started_at: Option<&'a str>,
     pub finished_at: Option<&'a str>,
@@ -272,7 +376,7 @@ pub struct DeliveriesJson {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultJson<'a> {
     pub row: u64,
-    /// `created`, `failed` or `not_processed`.
+    /// `created`, `updated`, `unchanged`, `failed` or `not_processed`.
     pub status: &'static str,
     pub email: Option<&'a str>,
     pub extension: Option<&'a str>,
@@ -311,8 +415,11 @@ impl<'a> StatusJson<'a> {
             total: import.total,
             processed: import.processed,
             created: import.created,
+            updated: import.updated,
+            unchanged: import.unchanged,
             failed: import.failed,
             not_processed: import.not_processed,
+            mode: import.mode.as_str(),
             created_at: &import.created_at,
             started_at: import.started_at.as_deref(),
             finished_at: import.finished_at.as_deref(),

@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_csv::csv_line;
 use roster_jobs::{
-    DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where,
+    DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where, queue,
     results_page, submit, write_failed_rows,
 };
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
-use roster_validate::Code;
+use roster_validate::{Code, Mode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -49,6 +49,18 @@ pub(crate) struct ImportOptions {
     /// Data rows per chunk, for workers to share (default 100000).
     #[param(value_type = Option<u64>, minimum = 1000, maximum = 1000000)]
     chunk_rows: Option<String>,
+    /// What rows do to users whose email they name: `create` (default),
+    /// `upsert` or `update`.
+    #[param(pattern = "^(create|upsert|update)$")]
+    mode: Option<String>,
+    /// `true`: validate and make the plan only, and keep the report (its
+    /// `report.id` is the plan to apply); nothing is written.
+    #[param(schema_with = voice_schema)]
+    dry_run: Option<String>,
+    /// Apply this plan: the id of a dry run's report. No file is sent: the
+    /// file the plan was made of is imported as the plan says, in its mode
+    /// and with its voice setting.
+    plan: Option<String>,
 }
 
 /// What `voice` takes.
@@ -187,9 +199,15 @@ pub(crate) struct ImportForm {
     passwords: Option<String>,
     /// Data rows per chunk: 1000 to 1000000.
     chunk_rows: Option<String>,
+    /// `create`, `upsert` or `update`.
+    mode: Option<String>,
+    /// `true`: the plan only.
+    dry_run: Option<String>,
 }
 
 /// Uploads a file: validates every row and, if all pass, queues the import.
+/// With `dry_run`, validates and plans only; with `plan`, queues the import
+/// of a dry run's file exactly as its plan says.
 #[utoipa::path(
     post,
     path = "/api/imports",
@@ -202,10 +220,12 @@ pub(crate) struct ImportForm {
     responses(
         (status = 202, description = "Every row is valid; the import is queued",
             body = StatusJson, headers(("Location" = String, description = "The import's URL"))),
+        (status = 200, description = "A dry run: every row is valid; the report holds the plan, kept a day", body = ReportJson),
         (status = 422, description = "The file has errors; nothing was written", body = ReportJson),
         (status = 400, description = "An unusable option or form", body = ErrorJson),
         (status = 401, description = "No or unknown token", body = ErrorJson),
-        (status = 409, description = "The account already has an import queued or running", body = ErrorJson),
+        (status = 409, description = "The account already has an import queued or running, or the plan to apply has errors", body = ErrorJson),
+        (status = 404, description = "No such plan for this account (kept a day)", body = ErrorJson),
         (status = 413, description = "The file is over the size limit", body = ErrorJson),
     ),
     security(("token" = []))
@@ -222,29 +242,43 @@ pub(crate) async fn create_import(
         voice,
         passwords,
         chunk_rows,
+        mode,
+        dry_run,
+        plan,
     } = query;
-    Chosen::read(
+    let asked = Chosen::read(
         voice.as_deref(),
         passwords.as_deref(),
         chunk_rows.as_deref(),
+        mode.as_deref(),
+        dry_run.as_deref(),
     )?;
-    state
-        .store
-        .check_no_active_import(caller.account.id)
-        .await?;
+    if !asked.dry_run {
+        state
+            .store
+            .check_no_active_import(caller.account.id)
+            .await?;
+    }
+    if let Some(plan) = plan {
+        return apply_plan(&state, &caller, &plan, asked).await;
+    }
     let upload: Upload = receive(request, &state, state.limits.max_bytes).await?;
     // A form field says what the query does not.
     let field =
         |name: &str, from_query: Option<String>| upload.fields.get(name).cloned().or(from_query);
-    let (voice, passwords, chunk_rows) = (
+    let (voice, passwords, chunk_rows, mode, dry_run) = (
         field("voice", voice),
         field("passwords", passwords),
         field("chunk_rows", chunk_rows),
+        field("mode", mode),
+        field("dry_run", dry_run),
     );
     let chosen = Chosen::read(
         voice.as_deref(),
         passwords.as_deref(),
         chunk_rows.as_deref(),
+        mode.as_deref(),
+        dry_run.as_deref(),
     )?;
     let submission = Submission {
         account: &caller.account,
@@ -254,29 +288,94 @@ pub(crate) async fn create_import(
         passwords: chosen.passwords,
         limits: state.limits,
         chunk_rows: chosen.chunk_rows,
+        mode: chosen.mode,
     };
+    if chosen.dry_run {
+        let input = std::fs::File::open(&upload.path).map_err(ApiError::internal)?;
+        let checked = roster_jobs::check(
+            &state.store,
+            &caller.account,
+            Box::new(input),
+            chosen.voice,
+            state.limits,
+            chosen.mode,
+        )
+        .await?;
+        let status = if checked.report.is_valid() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let Upload { path, name, .. } = upload;
+        let kept = state.reports.keep(caller.account.id, checked, path, name)?;
+        return Ok((status, Json(report_body(kept).await?)).into_response());
+    }
     match submit(&state.store, submission).await? {
         Submitted::Invalid(checked) => {
             let Upload { path, name, .. } = upload;
             let kept = state.reports.keep(caller.account.id, checked, path, name)?;
-            let body = tokio::task::spawn_blocking(move || -> Result<ReportJson, ApiError> {
-                let first = kept.first_errors()?;
-                Ok(ReportJson::new(&kept.report, first).linked(report_links(&kept)))
-            })
-            .await
-            .map_err(ApiError::internal)??;
+            let body = report_body(kept).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
         }
-        Submitted::Queued { import, .. } => {
-            let location = format!("/api/imports/{}", import.id);
-            let mut response =
-                (StatusCode::ACCEPTED, Json(StatusJson::new(&import))).into_response();
-            if let Ok(value) = HeaderValue::from_str(&location) {
-                response.headers_mut().insert(header::LOCATION, value);
-            }
-            Ok(response)
-        }
+        Submitted::Queued { import, .. } => Ok(queued(&import)),
     }
+}
+
+/// A kept report as an upload is answered: its first errors and actions,
+/// and where all of it is.
+async fn report_body(kept: crate::reports::KeptReport) -> Result<ReportJson, ApiError> {
+    tokio::task::spawn_blocking(move || -> Result<ReportJson, ApiError> {
+        let first = kept.first_errors()?;
+        let actions = kept.first_actions()?;
+        Ok(ReportJson::new(&kept.report, first)
+            .planned(actions)
+            .linked(report_links(&kept)))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// The answer to an upload whose import is queued.
+fn queued(import: &roster_store::Import) -> Response {
+    let location = format!("/api/imports/{}", import.id);
+    let mut response = (StatusCode::ACCEPTED, Json(StatusJson::new(import))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// Queues the import of a dry run's file, exactly as its plan says: the
+/// file is not validated again, so that what changed since the plan fails
+/// its rows (`changed_since_plan`) rather than changing the plan.
+async fn apply_plan(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    asked: Chosen,
+) -> Result<Response, ApiError> {
+    let kept = state.reports.get(caller.account.id, id)?;
+    if !kept.report.is_valid() {
+        return Err(ApiError::BadRequest {
+            code: "plan_has_errors",
+            message: format!(
+                "the plan {id} has errors: fix the file and make a new plan (dry_run=true)"
+            ),
+        });
+    }
+    let submission = Submission {
+        account: &caller.account,
+        path: &kept.file,
+        file_name: kept.name.clone(),
+        voice: kept.options.voice,
+        passwords: asked.passwords,
+        limits: state.limits,
+        chunk_rows: asked.chunk_rows,
+        mode: kept.options.mode,
+    };
+    let rows = kept.plan.rows().map_err(ApiError::internal)?;
+    let (_, import) = queue(&state.store, &submission, (*kept.report).clone(), Some(rows)).await?;
+    Ok(queued(&import))
 }
 
 /// The account's imports, newest first.
@@ -619,6 +718,19 @@ struct Chosen {
     voice: bool,
     passwords: PasswordDelivery,
     chunk_rows: u64,
+    mode: Mode,
+    dry_run: bool,
+}
+
+/// A yes-or-no option; `None` when it is neither.
+fn yes_no(text: &str) -> Option<bool> {
+    if VOICE_ON.contains(&text) {
+        Some(true)
+    } else if VOICE_OFF.contains(&text) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 impl Chosen {
@@ -627,16 +739,24 @@ impl Chosen {
         voice: Option<&str>,
         passwords: Option<&str>,
         chunk_rows: Option<&str>,
+        mode: Option<&str>,
+        dry_run: Option<&str>,
     ) -> Result<Chosen, ApiError> {
         let voice = match voice {
             None => true,
-            Some(v) if VOICE_ON.contains(&v) => true,
-            Some(v) if VOICE_OFF.contains(&v) => false,
-            Some(other) => {
-                return Err(invalid_option(format!(
-                    "voice '{other}': use true or false"
-                )));
-            }
+            Some(v) => yes_no(v)
+                .ok_or_else(|| invalid_option(format!("voice '{v}': use true or false")))?,
+        };
+        let dry_run = match dry_run {
+            None => false,
+            Some(v) => yes_no(v)
+                .ok_or_else(|| invalid_option(format!("dry_run '{v}': use true or false")))?,
+        };
+        let mode = match mode {
+            None => Mode::Create,
+            Some(text) => Mode::parse(text.trim()).ok_or_else(|| {
+                invalid_option(format!("mode '{text}': use create, upsert or update"))
+            })?,
         };
         let passwords = match passwords {
             None => PasswordDelivery::Users,
@@ -665,6 +785,8 @@ impl Chosen {
             voice,
             passwords,
             chunk_rows,
+            mode,
+            dry_run,
         })
     }
 }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use roster_jobs::{Checked, SharedErrors, write_refused_rows};
+use roster_jobs::{Checked, SharedErrors, SharedPlan, write_refused_rows};
 use roster_store::AccountId;
-use roster_validate::{Options, Report, RowError};
+use roster_validate::{Options, PlannedRow, Report, RowError};
 use serde::Deserialize;
 use tempfile::TempPath;
 use utoipa::IntoParams;
@@ -41,7 +41,8 @@ const KEPT_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reports(Arc<Mutex<VecDeque<KeptReport>>>);
 
-/// A refused upload's report, its errors and its file.
+/// A refused upload's report (or a dry run's), its errors, its plan and
+/// its file.
 #[derive(Clone)]
 pub(crate) struct KeptReport {
     pub(crate) id: String,
@@ -49,6 +50,8 @@ pub(crate) struct KeptReport {
     kept_at: Instant,
     pub(crate) report: Arc<Report>,
     pub(crate) errors: SharedErrors,
+    /// In upsert and update mode: every row's plan.
+    pub(crate) plan: SharedPlan,
     pub(crate) file: Arc<TempPath>,
     pub(crate) options: Options,
     /// The uploaded file's name, as shown.
@@ -83,6 +86,7 @@ impl Reports {
             kept_at: Instant::now(),
             report: Arc::new(checked.report),
             errors: checked.errors.finish().map_err(ApiError::internal)?,
+            plan: checked.plan.finish().map_err(ApiError::internal)?,
             file: Arc::new(file),
             options: checked.options,
             name,
@@ -118,6 +122,18 @@ impl KeptReport {
     pub(crate) fn first_errors(&self) -> Result<Vec<RowError>, ApiError> {
         self.errors
             .errors_after(0)
+            .map_err(ApiError::internal)?
+            .take(FIRST_ERRORS)
+            .collect::<Result<_, _>>()
+            .map_err(ApiError::internal)
+    }
+}
+
+impl KeptReport {
+    /// The plan's first rows: as many as an upload is answered with.
+    pub(crate) fn first_actions(&self) -> Result<Vec<PlannedRow>, ApiError> {
+        self.plan
+            .rows()
             .map_err(ApiError::internal)?
             .take(FIRST_ERRORS)
             .collect::<Result<_, _>>()
@@ -185,7 +201,8 @@ pub(crate) async fn report(
             .errors
             .errors_after(0)
             .map_err(roster_jobs::Error::Scratch)?;
-        write_report_json(out, &kept.report, errors).map_err(roster_jobs::Error::Output)
+        let planned = kept.plan.rows().map_err(roster_jobs::Error::Scratch)?;
+        write_report_json(out, &kept.report, errors, planned).map_err(roster_jobs::Error::Output)
     })))
 }
 

@@ -49,6 +49,92 @@ pub(crate) struct Answers {
     pub(crate) unknown_locations: Vec<String>,
 }
 
+/// A user's fields as stored, for a plan to compare.
+pub(crate) struct UserRow {
+    pub(crate) id: i64,
+    pub(crate) email: String,
+    pub(crate) display_name: String,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) job_title: Option<String>,
+    pub(crate) department: Option<String>,
+    pub(crate) organizational_unit: Option<String>,
+    pub(crate) role: String,
+    /// The location's name.
+    pub(crate) location: String,
+}
+
+/// The columns of a [`UserRow`] as a statement reads them.
+pub(crate) type UserColumns = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+impl From<UserColumns> for UserRow {
+    fn from(c: UserColumns) -> UserRow {
+        UserRow {
+            id: c.0,
+            email: c.1,
+            display_name: c.2,
+            first_name: c.3,
+            last_name: c.4,
+            job_title: c.5,
+            department: c.6,
+            organizational_unit: c.7,
+            role: c.8,
+            location: c.9,
+        }
+    }
+}
+
+/// Which users to read.
+#[derive(Clone, Copy)]
+pub(crate) enum UsersBy<'a> {
+    /// By email key, in an account.
+    Emails(i64, &'a [&'a str]),
+    /// By id.
+    Ids(&'a [i64]),
+}
+
+/// What some users have: `(user, extension)` and `(user, number, is_primary)`.
+#[derive(Default)]
+pub(crate) struct UserKeys {
+    pub(crate) extensions: Vec<(i64, String)>,
+    pub(crate) numbers: Vec<(i64, i64, bool)>,
+}
+
+/// Who has some keys: `(number, user, email)` and `(extension, user, email)`.
+#[derive(Default)]
+pub(crate) struct KeyHolders {
+    pub(crate) numbers: Vec<(i64, i64, String)>,
+    pub(crate) extensions: Vec<(String, i64, String)>,
+}
+
+/// A user's fields as an update writes them.
+pub(crate) struct UserUpdate<'a> {
+    pub(crate) id: i64,
+    pub(crate) display_name: &'a str,
+    pub(crate) first_name: Option<&'a str>,
+    pub(crate) last_name: Option<&'a str>,
+    pub(crate) job_title: Option<&'a str>,
+    pub(crate) department: Option<&'a str>,
+    pub(crate) organizational_unit: Option<&'a str>,
+    pub(crate) role: &'static str,
+    pub(crate) location_id: i64,
+}
+
+/// A row of an import's plan, as stored: `(row, action, user, before,
+/// linked)`.
+pub(crate) type PlanRow = (i64, String, Option<i64>, Option<Vec<u8>>, bool);
+
 /// A change to the deliveries of a slice, as `Bulk::settle_deliveries`
 /// writes it.
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +241,62 @@ pub(crate) trait Bulk {
         &mut self,
         users: &[i64],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// The users with these emails or ids, with their location's name.
+    fn user_rows(
+        &mut self,
+        by: UsersBy<'_>,
+    ) -> impl Future<Output = Result<Vec<UserRow>, sqlx::Error>> + Send;
+
+    /// The extensions and numbers of these users.
+    fn user_keys(
+        &mut self,
+        users: &[i64],
+    ) -> impl Future<Output = Result<UserKeys, sqlx::Error>> + Send;
+
+    /// Who has these numbers and extensions of the account.
+    fn key_holders(
+        &mut self,
+        account: i64,
+        numbers: &[i64],
+        extensions: &[String],
+    ) -> impl Future<Output = Result<KeyHolders, sqlx::Error>> + Send;
+
+    /// Writes these users' fields.
+    fn update_users(
+        &mut self,
+        users: &[UserUpdate<'_>],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Takes extensions from users: `(extension, user_id)`. Returns how
+    /// many the users had.
+    fn release_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+
+    /// Parks numbers users have: `(number, user_id)`. Returns how many the
+    /// users had.
+    fn release_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64)],
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+
+    /// Keeps rows of an import's plan.
+    fn insert_plan_rows(
+        &mut self,
+        import: i64,
+        rows: &[PlanRow],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// The plan's rows among these rows of the import.
+    fn plan_rows(
+        &mut self,
+        import: i64,
+        rows: &[i64],
+    ) -> impl Future<Output = Result<Vec<PlanRow>, sqlx::Error>> + Send;
 }
 
 /// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
@@ -293,6 +435,75 @@ impl Bulk for Tx<'_> {
         match self {
             Tx::Sqlite(c) => c.clear_passwords(users).await,
             Tx::Postgres(c) => c.clear_passwords(users).await,
+        }
+    }
+
+    async fn user_rows(&mut self, by: UsersBy<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.user_rows(by).await,
+            Tx::Postgres(c) => c.user_rows(by).await,
+        }
+    }
+
+    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.user_keys(users).await,
+            Tx::Postgres(c) => c.user_keys(users).await,
+        }
+    }
+
+    async fn key_holders(
+        &mut self,
+        account: i64,
+        numbers: &[i64],
+        extensions: &[String],
+    ) -> Result<KeyHolders, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.key_holders(account, numbers, extensions).await,
+            Tx::Postgres(c) => c.key_holders(account, numbers, extensions).await,
+        }
+    }
+
+    async fn update_users(&mut self, users: &[UserUpdate<'_>]) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.update_users(users).await,
+            Tx::Postgres(c) => c.update_users(users).await,
+        }
+    }
+
+    async fn release_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.release_extensions(account, extensions).await,
+            Tx::Postgres(c) => c.release_extensions(account, extensions).await,
+        }
+    }
+
+    async fn release_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.release_numbers(account, numbers).await,
+            Tx::Postgres(c) => c.release_numbers(account, numbers).await,
+        }
+    }
+
+    async fn insert_plan_rows(&mut self, import: i64, rows: &[PlanRow]) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.insert_plan_rows(import, rows).await,
+            Tx::Postgres(c) => c.insert_plan_rows(import, rows).await,
+        }
+    }
+
+    async fn plan_rows(&mut self, import: i64, rows: &[i64]) -> Result<Vec<PlanRow>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.plan_rows(import, rows).await,
+            Tx::Postgres(c) => c.plan_rows(import, rows).await,
         }
     }
 }

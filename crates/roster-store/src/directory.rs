@@ -5,9 +5,10 @@
 //! and each returns only what is wrong, so for a good file the answers are
 //! empty.
 
-use roster_validate::{Directory, DirectoryError, Extension, Facts, Keys};
+use roster_validate::{Directory, DirectoryError, E164, Extension, Facts, Holder, Keys};
 
-use crate::bulk::{Answers, Bulk};
+use crate::bulk::{Answers, Bulk, UsersBy};
+use crate::plan::{any_length, user_states};
 use crate::db::Db;
 use crate::error::Context;
 use crate::{Account, AccountId, Error, Store};
@@ -78,7 +79,48 @@ impl Store {
                 }
             }
         };
-        Ok(answers.into_facts())
+        let mut facts = answers.into_facts();
+        if keys.plan {
+            let (numbers, extensions) = (&numbers, &extensions);
+            let (users, holders) = tokio::try_join!(
+                async {
+                    let mut tx = self.db.begin().await.context("connecting")?;
+                    tx.prepare().await.context("reading the users to update")?;
+                    let users = user_states(&mut tx, UsersBy::Emails(id, &keys.emails))
+                        .await
+                        .context("reading the users to update")?;
+                    tx.commit().await.context("reading the users to update")?;
+                    Ok::<_, Error>(users)
+                },
+                async {
+                    let mut tx = self.db.begin().await.context("connecting")?;
+                    tx.prepare().await.context("reading who has the numbers")?;
+                    let holders = tx
+                        .key_holders(id, numbers, extensions)
+                        .await
+                        .context("reading who has the numbers and extensions")?;
+                    tx.commit().await.context("reading who has the numbers")?;
+                    Ok::<_, Error>(holders)
+                },
+            )?;
+            for user in users {
+                facts.users.insert(user.email.to_ascii_lowercase(), user);
+            }
+            for (digits, user, email) in holders.numbers {
+                if let Some(n) = u64::try_from(digits)
+                    .ok()
+                    .and_then(|d| E164::from_digits(d).ok())
+                {
+                    facts.number_holders.insert(n, Holder { id: user, email });
+                }
+            }
+            for (extension, user, email) in holders.extensions {
+                if let Ok(e) = Extension::parse(&extension, any_length()) {
+                    facts.extension_holders.insert(e, Holder { id: user, email });
+                }
+            }
+        }
+        Ok(facts)
     }
 }
 

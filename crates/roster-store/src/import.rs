@@ -9,7 +9,7 @@
 use tokio::io::AsyncRead;
 
 use roster_queue::{CHUNK_QUEUE, chunk_key_prefix};
-use roster_validate::Extension;
+use roster_validate::{Extension, Mode, PlannedRow};
 
 use crate::convert::{from_db, to_db};
 use crate::db::{Tx, query};
@@ -46,6 +46,8 @@ pub struct NewImport {
     /// The extensions the rows name (validation's report has them): never
     /// given to a row that leaves its extension empty.
     pub reserved_extensions: Vec<Extension>,
+    /// What the rows do to users whose email they name.
+    pub mode: Mode,
 }
 
 /// An import as stored.
@@ -60,9 +62,13 @@ pub struct Import {
     pub file_bytes: u64,
     pub voice: bool,
     pub passwords: PasswordDelivery,
+    pub mode: Mode,
     pub total: u64,
+    /// Rows with a result: created, updated, unchanged or failed.
     pub processed: u64,
     pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
     pub failed: u64,
     pub not_processed: u64,
     /// Why the import failed.
@@ -93,7 +99,8 @@ pub enum StopOutcome {
 }
 
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
-    i.file_bytes, i.voice, i.passwords, i.total, i.processed, i.created, i.failed, i.not_processed, \
+    i.file_bytes, i.voice, i.passwords, i.mode, i.total, i.processed, i.created, i.updated, \
+    i.unchanged, i.failed, i.not_processed, \
     i.error, i.created_at, i.started_at, i.finished_at, i.deliveries_queued, i.deliveries_sent, \
     i.deliveries_failed, i.deliveries_window_ms, i.deliveries_window_count, i.deliveries_rate_milli, \
     i.deliveries_settled_ms, i.chunk_rows, i.chunks, i.chunks_done \
@@ -110,9 +117,12 @@ struct ImportRow {
     file_bytes: i64,
     voice: bool,
     passwords: String,
+    mode: String,
     total: i64,
     processed: i64,
     created: i64,
+    updated: i64,
+    unchanged: i64,
     failed: i64,
     not_processed: i64,
     error: Option<String>,
@@ -135,14 +145,20 @@ impl Store {
     /// Stores the file and queues the import, in one transaction. Fails with
     /// [`Error::ImportActive`] when the account already has an import queued
     /// or running: the database's unique index decides, not a check first.
+    ///
+    /// `plan` is the plan of a file whose rows may update users
+    /// ([`NewImport::mode`]): the rows that update a user, leave one
+    /// unchanged or are linked are kept with the import, in the same
+    /// transaction.
     pub async fn create_import(
         &self,
         new: &NewImport,
         file: &mut (dyn AsyncRead + Unpin + Send),
+        plan: Option<&mut (dyn Iterator<Item = std::io::Result<PlannedRow>> + Send)>,
     ) -> Result<Import, Error> {
         const INSERT: &str = "INSERT INTO imports (public_id, account_id, state, file_name, voice, \
-            passwords, total, created_at, chunk_rows) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+            passwords, total, created_at, chunk_rows, mode) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
         let id = ImportId::new();
         let _waiting = self.waiting_writer();
         let mut tx = self.db.begin().await.context("starting a transaction")?;
@@ -156,6 +172,7 @@ impl Store {
             .bind(to_db(new.total))
             .bind(time::now())
             .bind(to_db(new.chunk_rows))
+            .bind(new.mode.as_str())
             .fetch_one(&mut tx)
             .await;
         let key = match inserted {
@@ -175,6 +192,9 @@ impl Store {
             .await
             .context("storing the file's extensions")?;
         store_file(&mut tx, key, file).await?;
+        if let Some(plan) = plan {
+            crate::plan::store_plan(&mut tx, key, plan).await?;
+        }
         tx.commit().await.context("committing the import")?;
         self.existing_import(&id).await
     }
@@ -490,9 +510,12 @@ impl TryFrom<ImportRow> for Import {
             voice: row.voice,
             passwords: PasswordDelivery::parse(&row.passwords)
                 .ok_or(Error::Corrupt("a password delivery"))?,
+            mode: Mode::parse(&row.mode).ok_or(Error::Corrupt("an import mode"))?,
             total: from_db(row.total),
             processed: from_db(row.processed),
             created: from_db(row.created),
+            updated: from_db(row.updated),
+            unchanged: from_db(row.unchanged),
             failed: from_db(row.failed),
             not_processed: from_db(row.not_processed),
             error: row.error,

@@ -21,6 +21,7 @@
 //! deliveries (`delivery.rs`), API tokens (`token.rs`).
 
 mod account;
+mod apply;
 mod bulk;
 mod conflict;
 mod convert;
@@ -29,6 +30,7 @@ mod delivery;
 mod directory;
 mod error;
 mod import;
+mod plan;
 mod postgres;
 mod sqlite;
 mod store;
@@ -50,8 +52,10 @@ pub use error::Error;
 pub use import::chunk::{Chunk, chunk_rows};
 pub use import::file::StoredFile;
 pub use import::results::{ResultError, RowResult, StoredFilter};
+pub use import::state::ResultStatus;
 pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome};
 /// The pool behind a store, for the job queue that shares its database.
 pub use roster_queue::Pool;
+pub use plan::{Plan, PlanEntry};
 pub use store::{DEFAULT_URL, LockSharing, Store};
 pub use users::{BatchCounts, RowInput, User};

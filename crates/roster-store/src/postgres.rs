@@ -5,7 +5,10 @@ use sqlx::PgConnection;
 
 use roster_queue::DeliverPasswords;
 
-use crate::bulk::{Answers, Bulk, Change, NewResult, NewUser};
+use crate::bulk::{
+    Answers, Bulk, Change, KeyHolders, NewResult, NewUser, PlanRow, UserColumns, UserKeys, UserRow,
+    UserUpdate, UsersBy,
+};
 
 // Each lookup probes the index once per key through a LATERAL subquery with
 // LIMIT, which PostgreSQL cannot turn into a join: the plan is the same
@@ -57,6 +60,52 @@ const CLEAR_PASSWORDS: &str = "UPDATE users SET password_hash = NULL WHERE id = 
 const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, user_id, email, extension, \
     numbers, errors) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], \
     $6::text[], $7::text[], $8::text[])";
+
+// A plan's lookups: users with their fields, what they have, who has a key.
+const USERS_BY_EMAIL: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
+    u.job_title, u.department, u.organizational_unit, u.role, l.name \
+    FROM unnest($2::text[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
+        WHERE u.account_id = $1 AND lower(u.email) = k.value LIMIT 1) AS u \
+    JOIN locations l ON l.id = u.location_id";
+const USERS_BY_ID: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
+    u.job_title, u.department, u.organizational_unit, u.role, l.name \
+    FROM unnest($1::bigint[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
+        WHERE u.id = k.value LIMIT 1) AS u \
+    JOIN locations l ON l.id = u.location_id";
+const USER_EXTENSIONS: &str = "SELECT e.user_id, e.extension FROM unnest($1::bigint[]) AS k(value) \
+    CROSS JOIN LATERAL (SELECT * FROM extensions e WHERE e.user_id = k.value) AS e";
+const USER_NUMBERS: &str = "SELECT n.user_id, n.number, n.is_primary \
+    FROM unnest($1::bigint[]) AS k(value) \
+    CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.user_id = k.value) AS n";
+const NUMBER_HOLDERS: &str = "SELECT n.number, u.id, u.email FROM unnest($2::bigint[]) AS k(value) \
+    CROSS JOIN LATERAL (SELECT * FROM numbers n \
+        WHERE n.account_id = $1 AND n.number = k.value LIMIT 1) AS n \
+    JOIN users u ON u.id = n.user_id";
+const EXTENSION_HOLDERS: &str = "SELECT e.extension, u.id, u.email FROM unnest($2::text[]) AS k(value) \
+    CROSS JOIN LATERAL (SELECT * FROM extensions e \
+        WHERE e.account_id = $1 AND e.extension = k.value LIMIT 1) AS e \
+    JOIN users u ON u.id = e.user_id";
+const UPDATE_USERS: &str = "UPDATE users u SET display_name = v.display_name, \
+    first_name = v.first_name, last_name = v.last_name, job_title = v.job_title, \
+    department = v.department, organizational_unit = v.organizational_unit, role = v.role, \
+    location_id = v.location_id \
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+        $7::text[], $8::text[], $9::bigint[]) \
+        AS v(id, display_name, first_name, last_name, job_title, department, \
+             organizational_unit, role, location_id) \
+    WHERE u.id = v.id";
+const RELEASE_EXTENSIONS: &str = "DELETE FROM extensions e \
+    USING unnest($2::text[], $3::bigint[]) AS v(extension, user_id) \
+    WHERE e.account_id = $1 AND e.extension = v.extension AND e.user_id = v.user_id";
+const RELEASE_NUMBERS: &str = "UPDATE numbers n SET user_id = NULL, is_primary = false \
+    FROM unnest($2::bigint[], $3::bigint[]) AS v(number, user_id) \
+    WHERE n.account_id = $1 AND n.number = v.number AND n.user_id = v.user_id";
+const INSERT_PLAN_ROWS: &str = "INSERT INTO import_plan_rows (import_id, row, action, user_id, \
+    before, linked) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bytea[], \
+    $6::bool[])";
+const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked \
+    FROM unnest($2::bigint[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM import_plan_rows p \
+        WHERE p.import_id = $1 AND p.row = k.value LIMIT 1) AS p";
 
 /// Keys per lookup and rows per write: a batch's lists in a few statements
 /// of some tens of KiB each (measured faster than one large statement per
@@ -318,5 +367,164 @@ impl Bulk for PgConnection {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn user_rows(&mut self, by: UsersBy<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
+        let mut rows: Vec<UserColumns> = Vec::new();
+        match by {
+            UsersBy::Emails(account, emails) => {
+                for chunk in emails.chunks(KEYS_PER_STATEMENT) {
+                    rows.extend(
+                        sqlx::query_as::<_, UserColumns>(USERS_BY_EMAIL)
+                            .bind(account)
+                            .bind(owned(chunk))
+                            .fetch_all(&mut *self)
+                            .await?,
+                    );
+                }
+            }
+            UsersBy::Ids(ids) => {
+                for chunk in ids.chunks(KEYS_PER_STATEMENT) {
+                    rows.extend(
+                        sqlx::query_as::<_, UserColumns>(USERS_BY_ID)
+                            .bind(chunk.to_vec())
+                            .fetch_all(&mut *self)
+                            .await?,
+                    );
+                }
+            }
+        }
+        Ok(rows.into_iter().map(UserRow::from).collect())
+    }
+
+    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
+        let mut keys = UserKeys::default();
+        for chunk in users.chunks(KEYS_PER_STATEMENT) {
+            let extensions: Vec<(i64, String)> = sqlx::query_as(USER_EXTENSIONS)
+                .bind(chunk.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            keys.extensions.extend(extensions);
+            let numbers: Vec<(i64, i64, bool)> = sqlx::query_as(USER_NUMBERS)
+                .bind(chunk.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            keys.numbers.extend(numbers);
+        }
+        Ok(keys)
+    }
+
+    async fn key_holders(
+        &mut self,
+        account: i64,
+        numbers: &[i64],
+        extensions: &[String],
+    ) -> Result<KeyHolders, sqlx::Error> {
+        let mut holders = KeyHolders::default();
+        for chunk in numbers.chunks(KEYS_PER_STATEMENT) {
+            let rows: Vec<(i64, i64, String)> = sqlx::query_as(NUMBER_HOLDERS)
+                .bind(account)
+                .bind(chunk.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            holders.numbers.extend(rows);
+        }
+        for chunk in extensions.chunks(KEYS_PER_STATEMENT) {
+            let rows: Vec<(String, i64, String)> = sqlx::query_as(EXTENSION_HOLDERS)
+                .bind(account)
+                .bind(chunk.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            holders.extensions.extend(rows);
+        }
+        Ok(holders)
+    }
+
+    async fn update_users(&mut self, users: &[UserUpdate<'_>]) -> Result<(), sqlx::Error> {
+        fn text<'a>(
+            chunk: &[UserUpdate<'a>],
+            f: impl Fn(&UserUpdate<'a>) -> Option<&'a str>,
+        ) -> Vec<Option<String>> {
+            column(chunk, |u| f(u).map(str::to_string))
+        }
+        for chunk in users.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(UPDATE_USERS)
+                .bind(column(chunk, |u| u.id))
+                .bind(column(chunk, |u| u.display_name.to_string()))
+                .bind(text(chunk, |u| u.first_name))
+                .bind(text(chunk, |u| u.last_name))
+                .bind(text(chunk, |u| u.job_title))
+                .bind(text(chunk, |u| u.department))
+                .bind(text(chunk, |u| u.organizational_unit))
+                .bind(column(chunk, |u| u.role.to_string()))
+                .bind(column(chunk, |u| u.location_id))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn release_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        let mut released = 0;
+        for chunk in extensions.chunks(ROWS_PER_STATEMENT) {
+            released += sqlx::query(RELEASE_EXTENSIONS)
+                .bind(account)
+                .bind(column(chunk, |(e, _)| e.clone()))
+                .bind(column(chunk, |(_, u)| *u))
+                .execute(&mut *self)
+                .await?
+                .rows_affected();
+        }
+        Ok(released)
+    }
+
+    async fn release_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        let mut released = 0;
+        for chunk in numbers.chunks(ROWS_PER_STATEMENT) {
+            released += sqlx::query(RELEASE_NUMBERS)
+                .bind(account)
+                .bind(column(chunk, |(n, _)| *n))
+                .bind(column(chunk, |(_, u)| *u))
+                .execute(&mut *self)
+                .await?
+                .rows_affected();
+        }
+        Ok(released)
+    }
+
+    async fn insert_plan_rows(&mut self, import: i64, rows: &[PlanRow]) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(INSERT_PLAN_ROWS)
+                .bind(import)
+                .bind(column(chunk, |r| r.0))
+                .bind(column(chunk, |r| r.1.clone()))
+                .bind(column(chunk, |r| r.2))
+                .bind(column(chunk, |r| r.3.clone()))
+                .bind(column(chunk, |r| r.4))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn plan_rows(&mut self, import: i64, rows: &[i64]) -> Result<Vec<PlanRow>, sqlx::Error> {
+        let mut found = Vec::new();
+        for chunk in rows.chunks(KEYS_PER_STATEMENT) {
+            let rows: Vec<PlanRow> = sqlx::query_as(PLAN_ROWS)
+                .bind(import)
+                .bind(chunk.to_vec())
+                .fetch_all(&mut *self)
+                .await?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 }

@@ -10,7 +10,10 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use roster_queue::DeliverPasswords;
 
-use crate::bulk::{Answers, Bulk, Change, NewResult, NewUser, ROWS_PER_STATEMENT};
+use crate::bulk::{
+    Answers, Bulk, Change, KeyHolders, NewResult, NewUser, PlanRow, ROWS_PER_STATEMENT,
+    UserColumns, UserKeys, UserRow, UserUpdate, UsersBy,
+};
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
     CROSS JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
@@ -42,6 +45,31 @@ const RETRY: &str = "UPDATE deliveries SET next_attempt = next_attempt + 1, erro
     RETURNING user_id";
 const CLEAR_PASSWORDS: &str =
     "UPDATE users SET password_hash = NULL WHERE id IN (SELECT value FROM json_each($1))";
+
+// A plan's lookups: users with their fields, what they have, who has a key.
+const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.first_name, u.last_name, u.job_title, \
+    u.department, u.organizational_unit, u.role, l.name";
+const USERS_BY_EMAIL: &str = "FROM json_each($2) k CROSS JOIN users u \
+    ON u.account_id = $1 AND lower(u.email) = k.value CROSS JOIN locations l ON l.id = u.location_id";
+const USERS_BY_ID: &str = "FROM json_each($1) k CROSS JOIN users u ON u.id = k.value \
+    CROSS JOIN locations l ON l.id = u.location_id";
+const USER_EXTENSIONS: &str = "SELECT e.user_id, e.extension FROM json_each($1) k \
+    CROSS JOIN extensions e ON e.user_id = k.value";
+const USER_NUMBERS: &str = "SELECT n.user_id, n.number, n.is_primary FROM json_each($1) k \
+    CROSS JOIN numbers n ON n.user_id = k.value";
+const NUMBER_HOLDERS: &str = "SELECT n.number, u.id, u.email FROM json_each($2) k \
+    CROSS JOIN numbers n ON n.account_id = $1 AND n.number = k.value \
+    CROSS JOIN users u ON u.id = n.user_id";
+const EXTENSION_HOLDERS: &str = "SELECT e.extension, u.id, u.email FROM json_each($2) k \
+    CROSS JOIN extensions e ON e.account_id = $1 AND e.extension = k.value \
+    CROSS JOIN users u ON u.id = e.user_id";
+const RELEASE_EXTENSIONS: &str = "DELETE FROM extensions WHERE account_id = $1 AND \
+    (extension, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each($2))";
+const RELEASE_NUMBERS: &str = "UPDATE numbers SET user_id = NULL, is_primary = 0 \
+    FROM json_each($2) k WHERE numbers.account_id = $1 AND numbers.number = k.value ->> 0 \
+    AND numbers.user_id = k.value ->> 1";
+const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked FROM json_each($2) k \
+    CROSS JOIN import_plan_rows p ON p.import_id = $1 AND p.row = k.value";
 
 fn json<T: serde::Serialize + ?Sized>(list: &T) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
@@ -295,6 +323,155 @@ impl Bulk for SqliteConnection {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn user_rows(&mut self, by: UsersBy<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
+        let rows: Vec<UserColumns> = match by {
+            UsersBy::Emails(_, emails) if emails.is_empty() => return Ok(Vec::new()),
+            UsersBy::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            UsersBy::Emails(account, emails) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} {USERS_BY_EMAIL}"
+                )))
+                .bind(account)
+                .bind(json(emails))
+                .fetch_all(&mut *self)
+                .await?
+            }
+            UsersBy::Ids(ids) => {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} {USERS_BY_ID}"
+                )))
+                .bind(json(ids))
+                .fetch_all(&mut *self)
+                .await?
+            }
+        };
+        Ok(rows.into_iter().map(UserRow::from).collect())
+    }
+
+    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
+        if users.is_empty() {
+            return Ok(UserKeys::default());
+        }
+        let extensions = sqlx::query_as(USER_EXTENSIONS)
+            .bind(json(users))
+            .fetch_all(&mut *self)
+            .await?;
+        let numbers = sqlx::query_as(USER_NUMBERS)
+            .bind(json(users))
+            .fetch_all(&mut *self)
+            .await?;
+        Ok(UserKeys {
+            extensions,
+            numbers,
+        })
+    }
+
+    async fn key_holders(
+        &mut self,
+        account: i64,
+        numbers: &[i64],
+        extensions: &[String],
+    ) -> Result<KeyHolders, sqlx::Error> {
+        let mut holders = KeyHolders::default();
+        if !numbers.is_empty() {
+            holders.numbers = sqlx::query_as(NUMBER_HOLDERS)
+                .bind(account)
+                .bind(json(numbers))
+                .fetch_all(&mut *self)
+                .await?;
+        }
+        if !extensions.is_empty() {
+            holders.extensions = sqlx::query_as(EXTENSION_HOLDERS)
+                .bind(account)
+                .bind(json(extensions))
+                .fetch_all(&mut *self)
+                .await?;
+        }
+        Ok(holders)
+    }
+
+    async fn update_users(&mut self, users: &[UserUpdate<'_>]) -> Result<(), sqlx::Error> {
+        for chunk in users.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "UPDATE users SET display_name = v.column2, first_name = v.column3, \
+                 last_name = v.column4, job_title = v.column5, department = v.column6, \
+                 organizational_unit = v.column7, role = v.column8, location_id = v.column9 FROM (",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(u.id)
+                    .push_bind(u.display_name.to_string())
+                    .push_bind(u.first_name.map(str::to_string))
+                    .push_bind(u.last_name.map(str::to_string))
+                    .push_bind(u.job_title.map(str::to_string))
+                    .push_bind(u.department.map(str::to_string))
+                    .push_bind(u.organizational_unit.map(str::to_string))
+                    .push_bind(u.role)
+                    .push_bind(u.location_id);
+            });
+            qb.push(") AS v WHERE users.id = v.column1");
+            qb.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn release_extensions(
+        &mut self,
+        account: i64,
+        extensions: &[(String, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        if extensions.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(RELEASE_EXTENSIONS)
+            .bind(account)
+            .bind(json(extensions))
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn release_numbers(
+        &mut self,
+        account: i64,
+        numbers: &[(i64, i64)],
+    ) -> Result<u64, sqlx::Error> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(RELEASE_NUMBERS)
+            .bind(account)
+            .bind(json(numbers))
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_plan_rows(&mut self, import: i64, rows: &[PlanRow]) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO import_plan_rows (import_id, row, action, user_id, before, linked) ",
+            );
+            qb.push_values(chunk, |mut b, (row, action, user, before, linked)| {
+                b.push_bind(import)
+                    .push_bind(*row)
+                    .push_bind(action.clone())
+                    .push_bind(*user)
+                    .push_bind(before.clone())
+                    .push_bind(*linked);
+            });
+            qb.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn plan_rows(&mut self, import: i64, rows: &[i64]) -> Result<Vec<PlanRow>, sqlx::Error> {
+        sqlx::query_as(PLAN_ROWS)
+            .bind(import)
+            .bind(json(rows))
+            .fetch_all(&mut *self)
+            .await
     }
 }
 

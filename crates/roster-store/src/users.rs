@@ -24,6 +24,7 @@ use roster_validate::{
 };
 use serde::Serialize;
 
+use crate::apply::{self, updates_user};
 use crate::bulk::{Answers, Bulk, NewResult, NewUser};
 use crate::conflict::refusal_code;
 use crate::convert::to_db;
@@ -31,7 +32,7 @@ use crate::db::{Db, Tx, query};
 use crate::delivery;
 use crate::error::Context;
 use crate::import::state::ResultStatus;
-use crate::{Account, Error, Import, Store};
+use crate::{Account, Error, Import, Plan, Store};
 
 /// A data row of an import on its way to the database.
 // Nearly every row is valid: boxing the large variant would cost an
@@ -49,10 +50,19 @@ pub enum RowInput {
     },
 }
 
+impl RowInput {
+    /// The line of the file where the row starts.
+    pub fn line(&self) -> u64 {
+        line(self)
+    }
+}
+
 /// What a batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchCounts {
     pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
     pub failed: u64,
     /// Rows that already had a result (a job delivered twice): left alone.
     pub skipped: u64,
@@ -73,15 +83,20 @@ pub struct User {
 }
 
 /// What a batch writer needs to know about the import and its account.
-struct Batch<'a> {
-    import: &'a Import,
-    account: &'a Account,
-    locations: &'a HashMap<String, i64>,
+pub(crate) struct Batch<'a> {
+    pub(crate) import: &'a Import,
+    pub(crate) account: &'a Account,
+    pub(crate) locations: &'a HashMap<String, i64>,
+    /// The plan of the batch's rows, when they may update users.
+    pub(crate) plan: &'a Plan,
+    /// The batch is the plan's linked rows: those are written, not passed
+    /// over.
+    pub(crate) linked: bool,
 }
 
 /// How a batch learns what is wrong with its rows' keys now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Checks {
+pub(crate) enum Checks {
     /// It does not ask: the constraints refuse what changed since the file
     /// was validated, and any refusal rolls the batch back.
     Trust,
@@ -91,7 +106,7 @@ enum Checks {
 
 /// A write that hit a constraint: another writer changed the account
 /// between the check and the write.
-enum WriteError {
+pub(crate) enum WriteError {
     /// What was taken, when the constraint says: an email, an extension or
     /// a number.
     Conflict(Option<Code>),
@@ -136,10 +151,31 @@ impl Store {
         rows: &[RowInput],
         extensions: &mut VecDeque<Extension>,
     ) -> Result<BatchCounts, Error> {
+        self.write_users(import, account, locations, rows, extensions, &Plan::new(), false)
+            .await
+    }
+
+    /// Like [`Store::create_users`], for an import whose rows may update
+    /// users: `plan` is the plan of the batch's rows (see
+    /// [`Store::plan_rows`]). A row the plan links to others is passed over
+    /// unless `linked` says the batch is the linked rows, written together.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn write_users(
+        &self,
+        import: &Import,
+        account: &Account,
+        locations: &HashMap<String, i64>,
+        rows: &[RowInput],
+        extensions: &mut VecDeque<Extension>,
+        plan: &Plan,
+        linked: bool,
+    ) -> Result<BatchCounts, Error> {
         let cx = Batch {
             import,
             account,
             locations,
+            plan,
+            linked,
         };
         write_batch(&self.db, &cx, rows, extensions).await
     }
@@ -195,7 +231,8 @@ impl Store {
 
 /// Adds a batch's rows and queued deliveries to the import's counts.
 const ADD_COUNTS: &str = "UPDATE imports SET processed = processed + $2, created = created + $3, \
-    failed = failed + $4, deliveries_queued = deliveries_queued + $5 WHERE id = $1";
+    failed = failed + $4, deliveries_queued = deliveries_queued + $5, updated = updated + $6, \
+    unchanged = unchanged + $7 WHERE id = $1";
 
 /// Writes every row of `rows` in `tx`, a transaction or a savepoint.
 async fn write_rows(
@@ -209,16 +246,40 @@ async fn write_rows(
     let import = cx.import.key.0;
     // The group the batch's deliveries travel in: the line it starts on.
     let group = rows.first().map_or(0, |r| line(r) as i64);
-    let (rows, skipped) = without_results(tx, import, rows, checks).await?;
-    let facts = facts_now(tx, cx, &rows, checks).await?;
-    let (mut results, creates) = decide(cx, &rows, &facts, extensions);
+    let (rows, mut skipped) = without_results(tx, import, rows, checks).await?;
+    // The rows the plan applies to existing users: decided, and what their
+    // users give up given back, before the new users take anything.
+    let mut creating = Vec::with_capacity(rows.len());
+    let mut planned = Vec::new();
+    for row in rows {
+        let entry = match row {
+            RowInput::Valid(v) => cx.plan.get(&v.line).map(|e| (v, e)),
+            RowInput::Invalid { .. } => None,
+        };
+        match entry {
+            Some((_, e)) if e.linked && !cx.linked => skipped += 1,
+            Some((v, e)) if updates_user(e.action) => match &e.before {
+                Some(before) => planned.push((v, before)),
+                None => creating.push(row),
+            },
+            _ => creating.push(row),
+        }
+    }
+    let released = apply::release(tx, cx, &planned, checks).await?;
+    let facts = facts_now(tx, cx, &creating, checks).await?;
+    let (mut results, creates) = decide(cx, &creating, &facts, extensions);
     let users = insert_creates(tx, cx, &creates, &mut results).await?;
+    apply::assign(tx, cx, &released.updates, &mut results).await?;
+    let created_or_failed = results.len() - released.updates.len();
+    results.extend(released.results);
     results.sort_by_key(|r| r.row);
     tx.insert_results(import, &results).await?;
     let mut counts = BatchCounts {
         skipped,
         created: creates.len() as u64,
-        failed: (results.len() - creates.len()) as u64,
+        updated: released.updates.len() as u64,
+        unchanged: released.unchanged,
+        failed: (created_or_failed - creates.len()) as u64 + released.failed,
         deliveries: 0,
     };
     if cx.import.passwords.sends() && !users.is_empty() {
@@ -227,10 +288,14 @@ async fn write_rows(
     }
     query(ADD_COUNTS)
         .bind(import)
-        .bind(to_db(counts.created + counts.failed))
+        .bind(to_db(
+            counts.created + counts.updated + counts.unchanged + counts.failed,
+        ))
         .bind(to_db(counts.created))
         .bind(to_db(counts.failed))
         .bind(to_db(counts.deliveries))
+        .bind(to_db(counts.updated))
+        .bind(to_db(counts.unchanged))
         .execute(tx)
         .await?;
     Ok(counts)
@@ -339,7 +404,10 @@ fn decide<'r>(
                 errors,
             } => results.push(failure(*line, email.clone(), errors)),
             RowInput::Valid(v) => {
-                let errors = v.account_errors(facts);
+                let mut errors = v.account_errors(facts);
+                if cx.import.mode.plans() {
+                    since_plan(&mut errors);
+                }
                 if !errors.is_empty() {
                     results.push(failure(v.line, Some(v.email.to_string()), &errors));
                 } else if v.extension.is_some() || !cx.import.voice {
@@ -502,6 +570,8 @@ async fn write_one_by_one(
             }
         };
         total.created += counts.created;
+        total.updated += counts.updated;
+        total.unchanged += counts.unchanged;
         total.failed += counts.failed;
         total.skipped += counts.skipped;
         total.deliveries += counts.deliveries;
@@ -619,7 +689,18 @@ struct StoredError<'a> {
     message: &'a str,
 }
 
-fn failure(line: u64, email: Option<String>, errors: &[RowError]) -> NewResult {
+/// A new user's row, when the plan said it creates one: an address taken
+/// now was taken since the plan.
+fn since_plan(errors: &mut [RowError]) {
+    for e in errors.iter_mut().filter(|e| e.code == Code::EmailTaken) {
+        e.code = Code::ChangedSincePlan;
+        e.message = "a user with this address was created since the plan; validate the file \
+                     again to see the plan as the account is now, and import it again"
+            .to_string();
+    }
+}
+
+pub(crate) fn failure(line: u64, email: Option<String>, errors: &[RowError]) -> NewResult {
     let stored: Vec<StoredError<'_>> = errors
         .iter()
         .map(|e| StoredError {

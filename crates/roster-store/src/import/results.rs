@@ -17,7 +17,7 @@ use crate::{DeliveryState, DeliveryStatus, Error, Store};
 pub struct RowResult {
     /// The line of the file where the row starts.
     pub row: u64,
-    pub created: bool,
+    pub status: ResultStatus,
     pub email: Option<String>,
     pub extension: Option<String>,
     /// E.164, primary first.
@@ -40,7 +40,8 @@ pub struct ResultError {
 pub enum StoredFilter<'a> {
     /// Every processed row.
     All,
-    Created,
+    /// Rows with this status, not failed (see [`StoredFilter::Failed`]).
+    Status(ResultStatus),
     Failed,
     /// Failed rows with an error of this code.
     Code(&'a str),
@@ -86,8 +87,10 @@ impl Store {
         // the text must imply.
         let (condition, status, pattern) = match filter {
             StoredFilter::All => ("", None, None),
-            StoredFilter::Created => (" AND r.status = $4", Some(ResultStatus::Created), None),
-            StoredFilter::Failed => (ONLY_FAILED, None, None),
+            StoredFilter::Status(ResultStatus::Failed) | StoredFilter::Failed => {
+                (ONLY_FAILED, None, None)
+            }
+            StoredFilter::Status(status) => (" AND r.status = $4", Some(status), None),
             StoredFilter::Code(code) => (ONLY_FAILED_WITH_CODE, None, Some(code_pattern(code))),
         };
         // Made of the constants above only.
@@ -175,14 +178,16 @@ fn row_result(
 ) -> Result<RowResult, Error> {
     Ok(RowResult {
         row: from_db(row),
-        created: status == ResultStatus::Created,
+        status,
         email,
         extension,
         numbers: numbers
             .map(|n| n.split(';').map(str::to_string).collect())
             .unwrap_or_default(),
         errors: parse_errors(errors.as_deref())?,
+        // An updated user's delivery is an earlier import's.
         delivery: delivery
+            .filter(|_| status == ResultStatus::Created)
             .map(|state| {
                 DeliveryState::parse(&state)
                     .map(|state| DeliveryStatus {

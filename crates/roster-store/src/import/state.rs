@@ -97,15 +97,19 @@ impl From<ChunkState> for Value<'_> {
 /// What became of a processed row, as its result stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
-pub(crate) enum ResultStatus {
+pub enum ResultStatus {
     Created,
+    Updated,
+    Unchanged,
     Failed,
 }
 
 impl ResultStatus {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ResultStatus::Created => "created",
+            ResultStatus::Updated => "updated",
+            ResultStatus::Unchanged => "unchanged",
             ResultStatus::Failed => "failed",
         }
     }
