@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::Outcome;
 use crate::args::TableFormat;
 use roster_csv::csv_line;
+use roster_template::Column;
 
 #[derive(Serialize)]
 struct UserJson<'a> {
@@ -34,33 +35,42 @@ pub(crate) async fn run(db: &str, account: &str, format: TableFormat) -> anyhow:
             writeln!(out)?;
         }
         TableFormat::Csv => {
-            out.write_all(
-                csv_line([
-                    "display_name",
-                    "email",
-                    "role",
-                    "location",
-                    "extensions",
-                    "numbers",
-                ])
-                .as_bytes(),
-            )?;
+            // The template's columns: edited and imported with
+            // `--mode upsert`, the file is a plan of exactly the edits.
+            out.write_all(csv_line(Column::ALL.map(Column::header)).as_bytes())?;
             for u in &users {
-                let extensions = u.extensions.join(";");
-                let numbers = u.numbers.join(";");
-                let cells = [
-                    u.display_name.as_str(),
-                    &u.email,
-                    &u.role,
-                    &u.location,
-                    &extensions,
-                    &numbers,
-                ];
-                out.write_all(csv_line(cells).as_bytes())?;
+                let cells = template_cells(u);
+                out.write_all(csv_line(cells.iter().map(String::as_str)).as_bytes())?;
             }
         }
     }
     Ok(Outcome::Done)
+}
+
+/// The user's cells under the template's columns, in their order.
+fn template_cells(u: &User) -> Vec<String> {
+    let (primary, additional) = match u.numbers.split_first() {
+        Some((first, rest)) if u.has_primary => (first.clone(), rest.join(";")),
+        _ => (String::new(), u.numbers.join(";")),
+    };
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    Column::ALL
+        .into_iter()
+        .map(|column| match column {
+            Column::DisplayName => u.display_name.clone(),
+            Column::Email => u.email.clone(),
+            Column::FirstName => text(&u.first_name),
+            Column::LastName => text(&u.last_name),
+            Column::JobTitle => text(&u.job_title),
+            Column::Department => text(&u.department),
+            Column::OrganizationalUnit => text(&u.organizational_unit),
+            Column::PrimaryPhone => primary.clone(),
+            Column::AdditionalPhones => additional.clone(),
+            Column::Extension => u.extensions.join(";"),
+            Column::VoiceLocation => u.location.clone(),
+            Column::Role => u.role.clone(),
+        })
+        .collect()
 }
 
 fn user_json(u: &User) -> UserJson<'_> {

@@ -33,7 +33,7 @@ pub(crate) async fn run(db: &str, args: ValidateArgs) -> anyhow::Result<Outcome>
         args.mode.into(),
     )
     .await
-        .with_context(|| format!("validating {}", args.file.display()))?;
+    .with_context(|| format!("validating {}", args.file.display()))?;
     store.close().await;
     let valid = checked.report.is_valid();
     print(checked, &args.file.display().to_string(), args.format).await?;

@@ -115,6 +115,8 @@ impl Findings for FindingsFiles<'_> {
     }
 
     fn planned(&mut self, row: PlannedRow) -> Result<(), roster_validate::Error> {
-        self.plan.push(&row).map_err(roster_validate::Error::Scratch)
+        self.plan
+            .push(&row)
+            .map_err(roster_validate::Error::Scratch)
     }
 }

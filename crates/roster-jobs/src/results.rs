@@ -137,9 +137,9 @@ pub fn for_each_result_where(
 ) -> Result<(), Error> {
     let stored = match filter {
         ResultFilter::Status(RowStatus::Failed) => StoredFilter::Failed,
-        ResultFilter::Status(status @ (RowStatus::Created | RowStatus::Updated | RowStatus::Unchanged)) => {
-            StoredFilter::Status(status.stored().unwrap_or(ResultStatus::Created))
-        }
+        ResultFilter::Status(
+            status @ (RowStatus::Created | RowStatus::Updated | RowStatus::Unchanged),
+        ) => StoredFilter::Status(status.stored().unwrap_or(ResultStatus::Created)),
         ResultFilter::Code(code) => StoredFilter::Code(code),
         ResultFilter::All => {
             let entry = chunk_holding(&chunks(store, import, &runtime)?, after);

@@ -248,7 +248,10 @@ async fn write_chunk(
             Plan::new()
         };
         let mut extensions = if import.voice {
-            extensions_for(store, &import, &account, &reserved, &batch, &plan, &mut spare).await?
+            extensions_for(
+                store, &import, &account, &reserved, &batch, &plan, &mut spare,
+            )
+            .await?
         } else {
             VecDeque::new()
         };
@@ -466,7 +469,15 @@ async fn write_linked(store: &Store, import: &Import) -> Result<(), Error> {
         VecDeque::new()
     };
     let counts = store
-        .write_users(import, &account, &locations, &rows, &mut extensions, &plan, true)
+        .write_users(
+            import,
+            &account,
+            &locations,
+            &rows,
+            &mut extensions,
+            &plan,
+            true,
+        )
         .await?;
     info!(
         rows = rows.len(),

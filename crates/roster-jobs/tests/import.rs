@@ -73,8 +73,9 @@ async fn queue(store: &Store, account: &Account, csv: &str) -> Result<Import, Er
         total: rows,
         chunk_rows: 0,
         reserved_extensions: named_extensions(csv),
+        mode: roster_validate::Mode::Create,
     };
-    store.create_import(&new, &mut csv.as_bytes()).await
+    store.create_import(&new, &mut csv.as_bytes(), None).await
 }
 
 /// The extensions the file's rows name, as validation reports them when it
@@ -620,9 +621,10 @@ async fn chunks_in_any_order_end_the_import_once() {
             total: 5,
             chunk_rows: 2,
             reserved_extensions: named_extensions(&csv),
+            mode: roster_validate::Mode::Create,
         };
         let import = store
-            .create_import(&new, &mut csv.as_bytes())
+            .create_import(&new, &mut csv.as_bytes(), None)
             .await
             .expect("queued");
         let chunks = plan_import(&store, &import.id)
@@ -717,9 +719,10 @@ async fn a_stop_ends_every_chunk() {
             total: 5,
             chunk_rows: 2,
             reserved_extensions: Vec::new(),
+            mode: roster_validate::Mode::Create,
         };
         let import = store
-            .create_import(&new, &mut csv.as_bytes())
+            .create_import(&new, &mut csv.as_bytes(), None)
             .await
             .expect("queued");
         let chunks = plan_import(&store, &import.id)
@@ -792,9 +795,10 @@ async fn rows_not_processed_are_paged_from_the_chunks_that_stopped_short() {
             total: 9,
             chunk_rows: 3,
             reserved_extensions: Vec::new(),
+            mode: roster_validate::Mode::Create,
         };
         let import = store
-            .create_import(&new, &mut csv.as_bytes())
+            .create_import(&new, &mut csv.as_bytes(), None)
             .await
             .expect("queued");
         let chunks = plan_import(&store, &import.id)

@@ -61,9 +61,10 @@ async fn import(
         total: csv.lines().count() as u64 - 1,
         chunk_rows: 0,
         reserved_extensions: Vec::new(),
+        mode: roster_validate::Mode::Create,
     };
     let import = store
-        .create_import(&new, &mut csv.as_bytes())
+        .create_import(&new, &mut csv.as_bytes(), None)
         .await
         .expect("queued");
     run_import(store, &import.id, RunConfig::default())

@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_csv::csv_line;
 use roster_jobs::{
-    DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where, queue,
-    results_page, submit, write_failed_rows,
+    DEFAULT_CHUNK_ROWS, ResultFilter, RowStatus, Submission, Submitted, for_each_result_where,
+    queue, results_page, submit, write_failed_rows,
 };
 use roster_store::{Import, ImportId, PasswordDelivery, StopOutcome};
 use roster_validate::{Code, Mode};
@@ -374,7 +374,13 @@ async fn apply_plan(
         mode: kept.options.mode,
     };
     let rows = kept.plan.rows().map_err(ApiError::internal)?;
-    let (_, import) = queue(&state.store, &submission, (*kept.report).clone(), Some(rows)).await?;
+    let (_, import) = queue(
+        &state.store,
+        &submission,
+        (*kept.report).clone(),
+        Some(rows),
+    )
+    .await?;
     Ok(queued(&import))
 }
 

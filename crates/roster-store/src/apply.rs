@@ -65,7 +65,8 @@ pub(crate) async fn release<'r>(
     for (row, before) in planned {
         let Some(current) = now.get(&before.id) else {
             let error = changed(row.line, "the user is gone".to_string());
-            out.results.push(failure(row.line, Some(row.email.to_string()), &[error]));
+            out.results
+                .push(failure(row.line, Some(row.email.to_string()), &[error]));
             out.failed += 1;
             continue;
         };
@@ -83,13 +84,15 @@ pub(crate) async fn release<'r>(
                 })
                 .collect();
             let error = changed(row.line, what.join("; "));
-            out.results.push(failure(row.line, Some(row.email.to_string()), &[error]));
+            out.results
+                .push(failure(row.line, Some(row.email.to_string()), &[error]));
             out.failed += 1;
             continue;
         }
         let after = current.edited(row, cx.account.default_role);
         if changes(current, &after).is_empty() {
-            out.results.push(result(row, &after, ResultStatus::Unchanged));
+            out.results
+                .push(result(row, &after, ResultStatus::Unchanged));
             out.unchanged += 1;
             continue;
         }
@@ -214,9 +217,12 @@ async fn refuse_taken<'r>(
                 .map(|e| e.to_string()),
         );
         wanted_numbers.extend(
-            gone(&u.after.numbers().collect::<Vec<_>>(), &u.before.numbers().collect::<Vec<_>>())
-                .into_iter()
-                .map(|n| n.digits() as i64),
+            gone(
+                &u.after.numbers().collect::<Vec<_>>(),
+                &u.before.numbers().collect::<Vec<_>>(),
+            )
+            .into_iter()
+            .map(|n| n.digits() as i64),
         );
     }
     let locations: Vec<&str> = updates
@@ -239,7 +245,10 @@ async fn refuse_taken<'r>(
     for u in updates {
         let line = u.row.line;
         let mut errors = Vec::new();
-        for n in gone(&u.after.numbers().collect::<Vec<_>>(), &u.before.numbers().collect::<Vec<_>>()) {
+        for n in gone(
+            &u.after.numbers().collect::<Vec<_>>(),
+            &u.before.numbers().collect::<Vec<_>>(),
+        ) {
             let column = if u.after.primary == Some(n) {
                 Column::PrimaryPhone
             } else {
@@ -276,7 +285,10 @@ async fn refuse_taken<'r>(
                 line,
                 Column::VoiceLocation,
                 Code::UnknownLocation,
-                format!("{} is no longer a location of the account", u.after.location.name),
+                format!(
+                    "{} is no longer a location of the account",
+                    u.after.location.name
+                ),
             ));
         }
         if errors.is_empty() {

@@ -8,9 +8,9 @@
 use roster_validate::{Directory, DirectoryError, E164, Extension, Facts, Holder, Keys};
 
 use crate::bulk::{Answers, Bulk, UsersBy};
-use crate::plan::{any_length, user_states};
 use crate::db::Db;
 use crate::error::Context;
+use crate::plan::{any_length, user_states};
 use crate::{Account, AccountId, Error, Store};
 
 /// The validator's view of one account in the store.
@@ -116,7 +116,9 @@ impl Store {
             }
             for (extension, user, email) in holders.extensions {
                 if let Ok(e) = Extension::parse(&extension, any_length()) {
-                    facts.extension_holders.insert(e, Holder { id: user, email });
+                    facts
+                        .extension_holders
+                        .insert(e, Holder { id: user, email });
                 }
             }
         }

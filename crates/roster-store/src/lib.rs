@@ -54,8 +54,8 @@ pub use import::file::StoredFile;
 pub use import::results::{ResultError, RowResult, StoredFilter};
 pub use import::state::ResultStatus;
 pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome};
+pub use plan::{Plan, PlanEntry};
 /// The pool behind a store, for the job queue that shares its database.
 pub use roster_queue::Pool;
-pub use plan::{Plan, PlanEntry};
 pub use store::{DEFAULT_URL, LockSharing, Store};
 pub use users::{BatchCounts, RowInput, User};

@@ -327,8 +327,7 @@ impl Bulk for SqliteConnection {
 
     async fn user_rows(&mut self, by: UsersBy<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
         let rows: Vec<UserColumns> = match by {
-            UsersBy::Emails(_, emails) if emails.is_empty() => return Ok(Vec::new()),
-            UsersBy::Ids(ids) if ids.is_empty() => return Ok(Vec::new()),
+            UsersBy::Emails(_, []) | UsersBy::Ids([]) => return Ok(Vec::new()),
             UsersBy::Emails(account, emails) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {USER_COLUMNS} {USERS_BY_EMAIL}"

@@ -75,11 +75,18 @@ pub struct BatchCounts {
 pub struct User {
     pub display_name: String,
     pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub organizational_unit: Option<String>,
     pub role: String,
     pub location: String,
     pub extensions: Vec<String>,
     /// E.164, primary first.
     pub numbers: Vec<String>,
+    /// Whether the first of `numbers` is the primary one.
+    pub has_primary: bool,
 }
 
 /// What a batch writer needs to know about the import and its account.
@@ -151,8 +158,16 @@ impl Store {
         rows: &[RowInput],
         extensions: &mut VecDeque<Extension>,
     ) -> Result<BatchCounts, Error> {
-        self.write_users(import, account, locations, rows, extensions, &Plan::new(), false)
-            .await
+        self.write_users(
+            import,
+            account,
+            locations,
+            rows,
+            extensions,
+            &Plan::new(),
+            false,
+        )
+        .await
     }
 
     /// Like [`Store::create_users`], for an import whose rows may update
@@ -182,14 +197,27 @@ impl Store {
 
     /// The account's users, by email, with their extensions and numbers.
     pub async fn users(&self, account: &Account) -> Result<Vec<User>, Error> {
-        const USERS: &str = "SELECT u.id, u.display_name, u.email, u.role, l.name FROM users u \
+        const USERS: &str = "SELECT u.id, u.display_name, u.email, u.first_name, u.last_name, \
+            u.job_title, u.department, u.organizational_unit, u.role, l.name FROM users u \
             JOIN locations l ON l.id = u.location_id WHERE u.account_id = $1 ORDER BY lower(u.email)";
         const EXTENSIONS: &str =
             "SELECT user_id, extension FROM extensions WHERE account_id = $1 ORDER BY extension";
-        const NUMBERS: &str = "SELECT user_id, number FROM numbers WHERE account_id = $1 AND user_id IS NOT NULL \
-            ORDER BY is_primary DESC, number";
+        const NUMBERS: &str = "SELECT user_id, number, is_primary FROM numbers WHERE account_id = $1 \
+            AND user_id IS NOT NULL ORDER BY is_primary DESC, number";
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
         let id = account.id.get();
-        let users: Vec<(i64, String, String, String, String)> = query(USERS)
+        let users: Vec<Row> = query(USERS)
             .bind(id)
             .fetch_all(&self.db)
             .await
@@ -199,7 +227,7 @@ impl Store {
             .fetch_all(&self.db)
             .await
             .context("listing extensions")?;
-        let numbers: Vec<(i64, i64)> = query(NUMBERS)
+        let numbers: Vec<(i64, i64, bool)> = query(NUMBERS)
             .bind(id)
             .fetch_all(&self.db)
             .await
@@ -208,22 +236,30 @@ impl Store {
         for (user, extension) in extensions {
             by_user_ext.entry(user).or_default().push(extension);
         }
-        let mut by_user_num: HashMap<i64, Vec<String>> = HashMap::new();
-        for (user, number) in numbers {
-            by_user_num
-                .entry(user)
-                .or_default()
-                .push(format!("+{number}"));
+        let mut by_user_num: HashMap<i64, (bool, Vec<String>)> = HashMap::new();
+        for (user, number, primary) in numbers {
+            let held = by_user_num.entry(user).or_default();
+            held.0 |= primary;
+            held.1.push(format!("+{number}"));
         }
         Ok(users
             .into_iter()
-            .map(|(id, display_name, email, role, location)| User {
-                display_name,
-                email,
-                role,
-                location,
-                extensions: by_user_ext.remove(&id).unwrap_or_default(),
-                numbers: by_user_num.remove(&id).unwrap_or_default(),
+            .map(|row| {
+                let (has_primary, numbers) = by_user_num.remove(&row.0).unwrap_or_default();
+                User {
+                    display_name: row.1,
+                    email: row.2,
+                    first_name: row.3,
+                    last_name: row.4,
+                    job_title: row.5,
+                    department: row.6,
+                    organizational_unit: row.7,
+                    role: row.8,
+                    location: row.9,
+                    extensions: by_user_ext.remove(&row.0).unwrap_or_default(),
+                    numbers,
+                    has_primary,
+                }
             })
             .collect())
     }

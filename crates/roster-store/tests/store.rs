@@ -7,7 +7,7 @@
 
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{AccountSlug, AccountSpec, Error, NewImport, PasswordDelivery, Store, UserSpec};
-use roster_validate::{E164, Email, Extension, ExtensionPolicy, Facts, Keys, Role};
+use roster_validate::{E164, Email, Extension, ExtensionPolicy, Facts, Holder, Keys, Role};
 
 fn number(s: &str) -> E164 {
     E164::parse(s).expect("test numbers are valid")
@@ -166,6 +166,7 @@ async fn look_up_names_only_what_is_wrong() {
             ],
             extensions: vec![ext("7001"), ext("7002")],
             locations: vec!["boston office", "main company address", "paris"],
+            plan: false,
         };
         let facts = store.look_up(account.id, &keys).await.expect("look up");
         let expected = Facts {
@@ -174,8 +175,49 @@ async fn look_up_names_only_what_is_wrong() {
             unowned_numbers: [number("12125550100")].into(),
             taken_extensions: [ext("7001")].into(),
             unknown_locations: ["paris".to_string()].into(),
+            ..Facts::default()
         };
         assert_eq!(facts, expected, "{}", db.kind);
+
+        // A plan asks who the users are, and who has what is taken.
+        let planned = store
+            .look_up(account.id, &Keys { plan: true, ..keys })
+            .await
+            .expect("look up");
+        let user = &planned.users["existing@acme.example"];
+        assert_eq!(
+            (
+                user.email.as_str(),
+                user.extensions.clone(),
+                user.primary,
+                user.location.name.as_str()
+            ),
+            (
+                "existing@acme.example",
+                vec![ext("7001")],
+                Some(number("16175550150")),
+                "Main Company Address"
+            ),
+            "{}",
+            db.kind
+        );
+        assert_eq!(planned.users.len(), 1, "{}", db.kind);
+        let holder = Holder {
+            id: user.id,
+            email: "existing@acme.example".to_string(),
+        };
+        assert_eq!(
+            planned.number_holders,
+            [(number("16175550150"), holder.clone())].into(),
+            "{}",
+            db.kind
+        );
+        assert_eq!(
+            planned.extension_holders,
+            [(ext("7001"), holder)].into(),
+            "{}",
+            db.kind
+        );
         store.close().await;
         db.remove().await;
     }
@@ -223,12 +265,13 @@ async fn imports_by_prefix_finds_the_imports_whose_id_starts_with_it() {
             total: 1,
             chunk_rows: 0,
             reserved_extensions: Vec::new(),
+            mode: roster_validate::Mode::Create,
         };
         // 17 ids: two of them share a first character at least.
         let mut ids = Vec::new();
         for _ in 0..17 {
             let import = store
-                .create_import(&new, &mut &b"x"[..])
+                .create_import(&new, &mut &b"x"[..], None)
                 .await
                 .expect("queued");
             store.stop_import(&import.id).await.expect("stopped");

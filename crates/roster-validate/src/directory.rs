@@ -153,7 +153,11 @@ impl Directory for MemoryDirectory {
                 for n in user.numbers().filter(|n| keys.numbers.contains(n)) {
                     facts.number_holders.insert(n, holder.clone());
                 }
-                for e in user.extensions.iter().filter(|e| keys.extensions.contains(e)) {
+                for e in user
+                    .extensions
+                    .iter()
+                    .filter(|e| keys.extensions.contains(e))
+                {
                     facts.extension_holders.insert(*e, holder.clone());
                 }
             }

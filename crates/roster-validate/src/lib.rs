@@ -41,9 +41,7 @@ mod uniques;
 mod validator;
 
 pub use code::Code;
-pub use directory::{
-    Directory, DirectoryError, Facts, Holder, Keys, MemoryDirectory, NumberState,
-};
+pub use directory::{Directory, DirectoryError, Facts, Holder, Keys, MemoryDirectory, NumberState};
 pub use email::{Email, EmailError};
 pub use error::Error;
 pub use extension::{Extension, ExtensionError, ExtensionPolicy};

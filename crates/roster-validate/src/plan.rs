@@ -255,7 +255,13 @@ impl UserState {
                 *text = Some(read_text(input)?);
             }
         }
-        let [first_name, last_name, job_title, department, organizational_unit] = texts;
+        let [
+            first_name,
+            last_name,
+            job_title,
+            department,
+            organizational_unit,
+        ] = texts;
         let role = *Role::ALL
             .get(usize::from(must_read::<1>(input)?[0]))
             .ok_or_else(corrupt)?;
@@ -364,7 +370,12 @@ fn list<T: std::fmt::Display>(values: &[T]) -> String {
 impl Spilled for PlannedRow {
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.row.to_le_bytes());
-        out.push(Action::ALL.iter().position(|a| *a == self.action).unwrap_or(0) as u8);
+        out.push(
+            Action::ALL
+                .iter()
+                .position(|a| *a == self.action)
+                .unwrap_or(0) as u8,
+        );
         out.push(u8::from(self.linked));
         write_text(out, &self.email);
         out.extend_from_slice(&(self.changes.len() as u32).to_le_bytes());
@@ -387,9 +398,7 @@ impl Spilled for PlannedRow {
             return Ok(None);
         };
         let [action, linked] = must_read::<2>(input)?;
-        let action = *Action::ALL
-            .get(usize::from(action))
-            .ok_or_else(corrupt)?;
+        let action = *Action::ALL.get(usize::from(action)).ok_or_else(corrupt)?;
         let email = read_text(input)?;
         let mut changes = Vec::new();
         for _ in 0..u32::from_le_bytes(must_read::<4>(input)?) {

@@ -151,10 +151,17 @@ impl Planner {
         }
         unknown_location(claims, facts, &mut out);
         if let Some(before) = before {
-            for n in before.numbers().filter(|n| !after.numbers().any(|m| m == *n)) {
+            for n in before
+                .numbers()
+                .filter(|n| !after.numbers().any(|m| m == *n))
+            {
                 self.released.insert(Key::Number(n), line);
             }
-            for e in before.extensions.iter().filter(|e| !after.extensions.contains(e)) {
+            for e in before
+                .extensions
+                .iter()
+                .filter(|e| !after.extensions.contains(e))
+            {
                 self.released.insert(Key::Extension(*e), line);
             }
         }

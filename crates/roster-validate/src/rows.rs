@@ -203,7 +203,12 @@ impl RowReader {
 }
 
 /// The parsed values of a row that passed its checks.
-pub(crate) fn valid_row(rules: &Rules, record: &Record, email: Email, claims: Claims<'static>) -> ValidRow {
+pub(crate) fn valid_row(
+    rules: &Rules,
+    record: &Record,
+    email: Email,
+    claims: Claims<'static>,
+) -> ValidRow {
     let mut cleared = Cleared::default();
     for column in [
         Column::FirstName,

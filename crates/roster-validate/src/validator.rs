@@ -15,12 +15,12 @@ use std::sync::mpsc;
 use roster_template::{Column, ERRORS_HEADER, HeaderProblem, Headers};
 
 use crate::check::{Checked, Claims, Rules, check_against};
-use crate::planner::Planner;
-use crate::rows::valid_row;
 use crate::directory::{Directory, DirectoryError, Facts, Keys};
 use crate::input::{self, BadUtf16, Sniffed, TooLarge};
+use crate::planner::Planner;
 use crate::records::{ReadError, Record, Records};
 use crate::report::{ErrorCounts, Findings, Found};
+use crate::rows::valid_row;
 use crate::scratch::{MemoryScratch, Scratch, SpillBuffer, Spilled};
 use crate::uniques::{Duplicates, Uniques};
 use crate::{Code, Error, FileError, Mode, Options, PlannedRow, Report, RowError, ValidRow};
@@ -150,12 +150,9 @@ pub fn validate_into(
                         errors,
                         email: Some(email),
                         claims,
-                    } if errors.is_empty() => Some(valid_row(
-                        &rules,
-                        &record,
-                        email.clone(),
-                        claims.clone(),
-                    )),
+                    } if errors.is_empty() => {
+                        Some(valid_row(&rules, &record, email.clone(), claims.clone()))
+                    }
                     _ => None,
                 };
                 batch.valid.push(valid);
@@ -189,7 +186,10 @@ pub fn validate_into(
     // Every row is read: the uses of what an earlier row used, then every
     // error in order.
     let mut duplicates = uniques.duplicates(scratch).map_err(spill)?;
-    let unreleased = planner.as_mut().map(Planner::unreleased).unwrap_or_default();
+    let unreleased = planner
+        .as_mut()
+        .map(Planner::unreleased)
+        .unwrap_or_default();
     let mut failed = Vec::new();
     let failed_rows = merge(
         &mut found,

@@ -38,12 +38,19 @@ fn user(id: i64, email: &str, ext: &str, numbers: &[&str]) -> UserState {
 /// An account of three users (Ann 7001 +16175550101, Bob 7002
 /// +16175550102 and +16175550103, Cy 7003), two numbers parked.
 fn account() -> MemoryDirectory {
-    let mut directory = MemoryDirectory::default();
-    directory.users = vec![
-        user(1, "ann@acme.example", "7001", &["+16175550101"]),
-        user(2, "bob@acme.example", "7002", &["+16175550102", "+16175550103"]),
-        user(3, "cy@acme.example", "7003", &[]),
-    ];
+    let mut directory = MemoryDirectory {
+        users: vec![
+            user(1, "ann@acme.example", "7001", &["+16175550101"]),
+            user(
+                2,
+                "bob@acme.example",
+                "7002",
+                &["+16175550102", "+16175550103"],
+            ),
+            user(3, "cy@acme.example", "7003", &[]),
+        ],
+        ..MemoryDirectory::default()
+    };
     directory.locations.insert("boston office".to_string());
     for u in &directory.users {
         directory.emails.insert(u.email.clone());
@@ -53,7 +60,9 @@ fn account() -> MemoryDirectory {
         }
     }
     for parked in ["+16175550150", "+16175550151"] {
-        directory.numbers.insert(number(parked), NumberState::Parked);
+        directory
+            .numbers
+            .insert(number(parked), NumberState::Parked);
     }
     directory
 }
@@ -64,7 +73,12 @@ fn plan(mode: Mode, file: &str) -> Report {
         ..Options::default()
     };
     let file = file.to_string();
-    validate(Box::new(std::io::Cursor::new(file)), &mut account(), &options).expect("validated")
+    validate(
+        Box::new(std::io::Cursor::new(file)),
+        &mut account(),
+        &options,
+    )
+    .expect("validated")
 }
 
 /// Each row's action and changes, as `row action column:from>to …`.
@@ -232,7 +246,10 @@ fn create_mode_still_refuses_existing_emails_and_needs_every_name() {
     let codes: Vec<Code> = report.row_errors.iter().map(|e| e.code).collect();
     assert_eq!(codes, [Code::Required, Code::EmailTaken]);
     assert_eq!(report.plan, None);
-    let report = plan(Mode::Create, "Email Address (Mandatory)\nann@acme.example\n");
+    let report = plan(
+        Mode::Create,
+        "Email Address (Mandatory)\nann@acme.example\n",
+    );
     assert_eq!(report.file_errors[0].code, Code::MissingColumn);
     assert_eq!(report.plan, None);
     let _ = Action::ALL;
