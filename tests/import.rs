@@ -43,11 +43,14 @@ async fn import_creates_the_users_and_reports_them_on_both_databases() {
             "total",
             "processed",
             "created",
+            "updated",
+            "unchanged",
             "failed",
             "not_processed",
             "created_at",
             "started_at",
             "finished_at",
+            "mode",
             "file_name",
             "passwords",
             "deliveries",
@@ -384,7 +387,7 @@ fn ctrl_c_while_following_stops_the_import() {
     let text = roster.run(&["status", id]);
     assert!(
         text.stdout
-            .contains("options   voice services on, passwords none\n"),
+            .contains("options   mode create, voice services on, passwords none\n"),
         "{}",
         text.stdout
     );

@@ -51,7 +51,7 @@ pub(crate) struct ImportOptions {
     chunk_rows: Option<String>,
     /// What rows do to users whose email they name: `create` (default),
     /// `upsert` or `update`.
-    #[param(pattern = "^(create|upsert|update)$")]
+    #[param(schema_with = mode_schema)]
     mode: Option<String>,
     /// `true`: validate and make the plan only, and keep the report (its
     /// `report.id` is the plan to apply); nothing is written.
@@ -71,6 +71,13 @@ fn voice_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
         .enum_values(Some(VOICE_ON.into_iter().chain(VOICE_OFF)))
+        .build()
+}
+
+fn mode_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Mode::ALL.map(Mode::as_str)))
         .build()
 }
 

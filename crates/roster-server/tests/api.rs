@@ -954,7 +954,7 @@ async fn results_page_through_every_filter_and_match_the_whole_on_both_databases
             .json();
         assert_eq!(
             summary["statuses"],
-            json!({"created": 2_142, "failed": 358, "not_processed": 0, "pending": 0}),
+            json!({"created": 2_142, "updated": 0, "unchanged": 0, "failed": 358, "not_processed": 0, "pending": 0}),
             "{kind}"
         );
         assert_eq!(
@@ -1003,7 +1003,7 @@ async fn results_page_through_every_filter_and_match_the_whole_on_both_databases
             .json();
         assert_eq!(
             summary["statuses"],
-            json!({"created": 0, "failed": 0, "not_processed": 1_200, "pending": 0}),
+            json!({"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "not_processed": 1_200, "pending": 0}),
             "{kind}"
         );
         app.end().await;

@@ -193,7 +193,7 @@ async fn look_up_names_only_what_is_wrong() {
                 user.location.name.as_str()
             ),
             (
-                "existing@acme.example",
+                "Existing@acme.example",
                 vec![ext("7001")],
                 Some(number("16175550150")),
                 "Main Company Address"
@@ -204,7 +204,7 @@ async fn look_up_names_only_what_is_wrong() {
         assert_eq!(planned.users.len(), 1, "{}", db.kind);
         let holder = Holder {
             id: user.id,
-            email: "existing@acme.example".to_string(),
+            email: "Existing@acme.example".to_string(),
         };
         assert_eq!(
             planned.number_holders,
