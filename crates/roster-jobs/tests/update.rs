@@ -164,10 +164,13 @@ async fn users(store: &Store, account: &Account) -> String {
     out
 }
 
-/// One snapshot for both databases: they must agree.
-fn check(db: &ScratchDatabase, actual: &str, expect: &Expect) {
-    eprintln!("checking on {}", db.kind);
-    expect.assert_eq(actual);
+/// One snapshot for both databases: what each gave, which must agree.
+fn check(outcomes: &[(String, String)], expect: &Expect) {
+    let (first_kind, first) = &outcomes[0];
+    for (kind, outcome) in &outcomes[1..] {
+        assert_eq!(outcome, first, "{kind} against {first_kind}");
+    }
+    expect.assert_eq(first);
 }
 
 const HEADER: &str = "Display Name (Mandatory),Email Address (Mandatory),Job Title (Optional),\
@@ -210,6 +213,7 @@ async fn every_update_rule_then_a_second_run_changes_nothing() {
         row 5 unchanged cy@acme.example []
         row 6 unchanged dot@acme.example []
     "#]];
+    let (mut firsts, mut agains) = (Vec::new(), Vec::new());
     for db in testing::both("update_rules").await {
         let (store, account) = setup(&db).await;
         let import = plan(&store, &account, Mode::Upsert, &file)
@@ -217,7 +221,7 @@ async fn every_update_rule_then_a_second_run_changes_nothing() {
             .expect("a clean plan");
         run(&store, &import).await;
         let first = outcome(&store, &account, &import).await;
-        check(&db, &first, &expected);
+        firsts.push((db.kind.to_string(), first));
 
         let users_before = users(&store, &account).await;
         let second = plan(&store, &account, Mode::Upsert, &file)
@@ -229,11 +233,13 @@ async fn every_update_rule_then_a_second_run_changes_nothing() {
             .split_once("\nuser ")
             .map(|(c, u)| (format!("{c}\n"), format!("user {u}")))
             .expect("users");
-        check(&db, &counts, &again);
+        agains.push((db.kind.to_string(), counts));
         assert_eq!(users_after, users_before, "{}", db.kind);
         store.close().await;
         db.remove().await;
     }
+    check(&firsts, &expected);
+    check(&agains, &again);
 }
 
 /// What a plan refuses: an unknown user in update mode, and a number or
@@ -244,7 +250,8 @@ async fn a_plan_refuses_unknown_users_and_names_whom_a_conflict_is_with() {
         row 2 unknown_user: nobody@acme.example is not the address of a user of this account; update mode changes existing users only: fix the address, or import the row in upsert mode to create the user
         row 3 number_assigned: +16172000004 is assigned to dot@acme.example, and no row of this file gives it up; use a number parked on the account, or give that user another number in this file
         row 3 extension_taken: 7003 is used by cy@acme.example, and no row of this file gives it up; pick a free extension, or give that user another one in this file
-    "#]"#]];
+    "#]];
+    let mut outcomes = Vec::new();
     for db in testing::both("update_refusals").await {
         let (store, account) = setup(&db).await;
         let file = format!(
@@ -255,7 +262,7 @@ async fn a_plan_refuses_unknown_users_and_names_whom_a_conflict_is_with() {
             .expect_err("errors");
         let mut shown = errors.join("\n");
         shown.push('\n');
-        check(&db, &shown, &expected);
+        outcomes.push((db.kind.to_string(), shown));
         // Nothing was written.
         assert_eq!(
             store
@@ -268,6 +275,7 @@ async fn a_plan_refuses_unknown_users_and_names_whom_a_conflict_is_with() {
         store.close().await;
         db.remove().await;
     }
+    check(&outcomes, &expected);
 }
 
 /// A user changed between the plan and its run (an account file loaded in
@@ -280,6 +288,7 @@ async fn a_user_changed_since_the_plan_fails_alone() {
         row 3 failed bob@acme.example ["changed_since_plan: the user changed since the plan (Display Name (Mandatory) was 'Bob' then, is 'Robert' now); validate the file again to see the plan as the account is now, and import it again"]
         row 4 updated cy@acme.example []
     "#]];
+    let mut outcomes = Vec::new();
     for db in testing::both("changed_since_plan").await {
         let (store, account) = setup(&db).await;
         let file = format!(
@@ -297,8 +306,7 @@ async fn a_user_changed_since_the_plan_fails_alone() {
             .split_once("\nuser ")
             .map(|(c, _)| format!("{c}\n"))
             .expect("counts");
-        let counts = counts.as_str();
-        check(&db, counts, &expected);
+        outcomes.push((db.kind.to_string(), counts));
         assert!(
             outcome.contains("user bob@acme.example \"Robert\" dept None title None"),
             "{outcome}"
@@ -306,4 +314,5 @@ async fn a_user_changed_since_the_plan_fails_alone() {
         store.close().await;
         db.remove().await;
     }
+    check(&outcomes, &expected);
 }
