@@ -17,5 +17,6 @@ mod serve;
 mod shutdown;
 mod template;
 mod tidy;
+mod update;
 mod validate;
 mod workers;
