@@ -413,6 +413,83 @@ async fn an_admin_signs_in_sees_errors_imports_and_downloads_failed_rows() {
     client.close().await.expect("closing the browser");
 }
 
+/// Update mode in the browser: the admin chooses upsert, sees the plan's
+/// counts and each row's changes before anything is written, applies it,
+/// and sees the rows updated.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_sees_the_plan_of_an_update_and_applies_it() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let roster = Roster::sqlite();
+    roster.load_demo();
+    let created = roster.import_valid_users(&["--passwords", "none"]);
+    assert_eq!(created.code, 0, "{created:?}");
+    let token = roster.run(&["token", "create", "--account", "demo"]);
+    let token = token.stdout.trim().to_string();
+    // Ada and Grace swap extensions, Alan moves to Sales, Lin is new.
+    let edited = roster.file(
+        "edited.csv",
+        b"Display Name (Mandatory),Email Address (Mandatory),Department (Optional),Extension (Optional)\n\
+          ,ada@demo.example,,7102\n\
+          ,grace@demo.example,,7101\n\
+          ,alan@demo.example,Sales,\n\
+          ,barbara@demo.example,,\n\
+          Lin Chen,lin@demo.example,Research,\n",
+    );
+    let server = roster.serve(None);
+    let downloads = roster.dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("a downloads folder");
+    let (_driver, client) = browser(&driver, &downloads).await;
+    sign_in(&client, &server.base, &token, None).await;
+
+    choose(&client, "mode", "upsert").await;
+    upload(&client, &edited).await;
+    let counts = wait_for_text(&client, "plan-counts", "Plan:").await;
+    assert_eq!(counts, "Plan: 1 to create, 3 to update, 1 unchanged.");
+    wait_for_text(&client, "message", "Nothing is written until you apply").await;
+    wait_for_rows(&client, "plan", 5, "2 ada@demo.example").await;
+    let shown = shown_rows(&client, "plan").await;
+    assert_eq!(
+        shown[..3],
+        [
+            "2 ada@demo.example update Extension (Optional): '7101' → '7102'",
+            "3 grace@demo.example update Extension (Optional): '7102' → '7101'",
+            "4 alan@demo.example update Department (Optional): 'Research' → 'Sales'",
+        ]
+    );
+    // Nothing was written yet.
+    let users = roster.run(&["users", "--account", "demo", "--format", "json"]);
+    assert!(
+        !users.stdout.contains("lin@demo.example"),
+        "{}",
+        users.stdout
+    );
+    screenshot(&client, "5-plan").await;
+
+    click(&client, "apply").await;
+    wait_for_text(&client, "message", "is completed").await;
+    let progress = wait_for_text(&client, "progress-text", "5 of 5 rows").await;
+    assert!(
+        progress.starts_with("5 of 5 rows processed: 1 created, 3 updated, 1 unchanged, 0 failed"),
+        "{progress}"
+    );
+    let counts = wait_for_text(&client, "results-counts", "updated").await;
+    assert_eq!(
+        counts,
+        "1 created, 3 updated, 1 unchanged, 0 failed, 0 not processed."
+    );
+    wait_for_rows(&client, "results", 5, "2 updated").await;
+    let shown = shown_rows(&client, "results").await;
+    assert!(
+        shown[0].starts_with("2 updated ada@demo.example 7102"),
+        "{}",
+        shown[0]
+    );
+    screenshot(&client, "6-applied").await;
+    client.close().await.expect("closing the browser");
+}
+
 /// A large import in the browser: its first page of results, a filter, the
 /// next page and the downloads; then the same file again, refused with an
 /// error report of several errors a row, shown a page at a time, filtered

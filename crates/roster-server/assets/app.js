@@ -56,6 +56,7 @@ function show(what) {
   following = null;
   $("current").hidden = false;
   $("errors").hidden = what !== "errors";
+  $("plan").hidden = what !== "plan";
   $("progress").hidden = what !== "progress";
   $("results").hidden = what !== "results";
   return shown;
@@ -176,6 +177,73 @@ function errorsUrl(code) {
   return (after) => `${base}?limit=${PAGE}&after=${after}${code ? `&code=${encodeURIComponent(code)}` : ""}`;
 }
 
+// A dry run's plan: its counts, a page of rows with their changes, a
+// filter by action, and the button that applies it.
+let plan = null;
+const planPage = pager("plan", (actions) => {
+  const body = $("plan").querySelector("tbody");
+  body.replaceChildren();
+  for (const a of actions) {
+    const row = document.createElement("tr");
+    row.dataset.action = a.action;
+    cell(row, a.row);
+    cell(row, a.email);
+    cell(row, a.action);
+    cell(row, a.changes.map((c) => `${c.column}: '${c.from}' → '${c.to}'`).join("; "));
+    body.appendChild(row);
+  }
+});
+
+function showPlan(body) {
+  show("plan");
+  plan = body;
+  const p = body.plan;
+  $("plan-counts").textContent =
+    `Plan: ${number(p.create)} to create, ${number(p.update)} to update, ${number(p.unchanged)} unchanged.`;
+  say(`${number(body.rows)} rows, all valid. Nothing is written until you apply the plan.`);
+  $("plan-json").href = body.report.json;
+  $("apply").disabled = false;
+  options($("plan-filter"), [["create", p.create], ["update", p.update], ["unchanged", p.unchanged]]
+    .filter(([, n]) => n > 0)
+    .map(([action, n]) => [action, `${action} (${number(n)})`]));
+  planPage(planUrl(""));
+}
+
+function planUrl(action) {
+  const base = plan.report.actions;
+  return (after) => `${base}?limit=${PAGE}&after=${after}${action ? `&action=${action}` : ""}`;
+}
+
+async function apply() {
+  if (!plan) return;
+  $("apply").disabled = true;
+  const mine = shown;
+  const query = new URLSearchParams({ plan: plan.report.id, passwords: chosenPasswords() });
+  try {
+    const response = await fetch(`/api/imports?${query}`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf },
+    });
+    if (mine !== shown) return;
+    if (response.status === 202) {
+      follow((await response.json()).id);
+    } else {
+      $("apply").disabled = false;
+      say(`Not applied: ${await failure(response)}`, true);
+    }
+  } catch (e) {
+    if (mine === shown) say(`Not applied: ${e}`, true);
+  } finally {
+    refreshRecent();
+  }
+}
+
+function chosenPasswords() {
+  const choice = $("upload").querySelector('input[name="passwords"]:checked').value;
+  return choice === "to" ? `to:${$("pw-address").value.trim()}` : choice;
+}
+
 // Polls the import until it ends, then shows its results.
 async function follow(id) {
   const mine = show("progress");
@@ -215,7 +283,10 @@ async function follow(id) {
 
 // The counts as every view of an import gives them.
 function progress(s) {
-  let text = `${number(s.processed)} of ${number(s.total)} rows processed: ${number(s.created)} created, ${number(s.failed)} failed`;
+  const applied = s.mode && s.mode !== "create"
+    ? `${number(s.created)} created, ${number(s.updated)} updated, ${number(s.unchanged)} unchanged`
+    : `${number(s.created)} created`;
+  let text = `${number(s.processed)} of ${number(s.total)} rows processed: ${applied}, ${number(s.failed)} failed`;
   if (s.not_processed > 0) text += `, ${number(s.not_processed)} not processed`;
   return text;
 }
@@ -291,11 +362,14 @@ async function showResults(s, mine) {
   resultsOf = s.id;
   const st = summary.statuses;
   const codes = summary.error_counts.map((c) => `${c.code}: ${number(c.count)}`);
+  const statuses = [["created", st.created], ["updated", st.updated], ["unchanged", st.unchanged],
+    ["failed", st.failed], ["not_processed", st.not_processed]];
   $("results-counts").textContent =
-    `${number(st.created)} created, ${number(st.failed)} failed, ${number(st.not_processed)} not processed` +
+    statuses.filter(([status, n]) => n > 0 || ["created", "failed", "not_processed"].includes(status))
+      .map(([status, n]) => `${number(n)} ${words(status)}`).join(", ") +
     (codes.length ? `. Failures by code: ${codes.join("; ")}.` : ".");
   const list = [];
-  for (const [status, n] of [["created", st.created], ["failed", st.failed], ["not_processed", st.not_processed]]) {
+  for (const [status, n] of statuses) {
     if (n > 0) list.push([`status=${status}`, `${words(status)} (${number(n)})`]);
   }
   const byCode = new Map();
@@ -375,14 +449,17 @@ function busy(active) {
 
 async function upload(event) {
   event.preventDefault();
-  const form = $("upload");
   const data = new FormData();
   const file = $("file").files[0];
   if (!file) return;
   data.append("file", file, file.name);
   data.append("voice", $("voice").checked ? "true" : "false");
-  const choice = form.querySelector('input[name="passwords"]:checked').value;
-  data.append("passwords", choice === "to" ? `to:${$("pw-address").value.trim()}` : choice);
+  data.append("passwords", chosenPasswords());
+  const mode = $("mode").value;
+  data.append("mode", mode);
+  // Rows that may update users are planned first: applied once seen.
+  const planFirst = mode !== "create";
+  if (planFirst) data.append("dry_run", "true");
   $("upload-button").disabled = true;
   const mine = show("none");
   say(`Checking ${file.name}…`);
@@ -396,6 +473,8 @@ async function upload(event) {
     if (mine !== shown) return;
     if (response.status === 422) {
       showErrors(await response.json());
+    } else if (planFirst && response.status === 200) {
+      showPlan(await response.json());
     } else if (response.status === 202) {
       const s = await response.json();
       follow(s.id);
@@ -423,6 +502,8 @@ async function stop() {
 document.addEventListener("DOMContentLoaded", () => {
   $("upload").addEventListener("submit", upload);
   $("stop").addEventListener("click", stop);
+  $("apply").addEventListener("click", apply);
+  $("plan-filter").addEventListener("change", () => planPage(planUrl($("plan-filter").value)));
   $("errors-filter").addEventListener("change", () => errorsPage(errorsUrl($("errors-filter").value)));
   $("results-filter").addEventListener("change", () => resultsPage(resultsUrl($("results-filter").value)));
   for (const button of document.querySelectorAll("button[data-import]")) {

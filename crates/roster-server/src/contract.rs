@@ -94,6 +94,10 @@ pub struct ReportLinksJson {
     pub json: String,
     /// The errors a page at a time (`?after=ROW&limit=N&code=CODE`).
     pub errors: String,
+    /// In upsert and update mode: the plan's rows a page at a time
+    /// (`?after=ROW&limit=N&action=ACTION`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<String>,
     /// The file's rows with an `Errors` column: fix them and upload the
     /// file again. Absent when the file itself was refused.
     #[serde(skip_serializing_if = "Option::is_none")]

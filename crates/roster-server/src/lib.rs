@@ -90,6 +90,7 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
         .routes(routes!(imports::stop_import))
         .routes(routes!(reports::report))
         .routes(routes!(reports::report_errors))
+        .routes(routes!(reports::report_actions))
         .routes(routes!(reports::report_rows))
         .split_for_parts();
     Router::new()

@@ -17,14 +17,15 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use roster_jobs::{Checked, SharedErrors, SharedPlan, write_refused_rows};
 use roster_store::AccountId;
-use roster_validate::{Options, PlannedRow, Report, RowError};
+use roster_validate::{Action, Options, PlannedRow, Report, RowError};
 use serde::Deserialize;
 use tempfile::TempPath;
 use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::contract::{
-    FIRST_ERRORS, ReportErrorJson, ReportJson, ReportLinksJson, row_error_json, write_report_json,
+    ActionJson, FIRST_ERRORS, ReportErrorJson, ReportJson, ReportLinksJson, row_error_json,
+    write_report_json,
 };
 use crate::error::ErrorJson;
 use crate::imports::{row_code_schema, safe_stem};
@@ -148,6 +149,7 @@ pub(crate) fn report_links(kept: &KeptReport) -> ReportLinksJson {
         id: kept.id.clone(),
         json: base.clone(),
         errors: format!("{base}/errors"),
+        actions: kept.report.plan.map(|_| format!("{base}/actions")),
         csv: kept
             .report
             .file_errors
@@ -269,6 +271,97 @@ pub(crate) async fn report_errors(
         );
         if let Some(code) = &query.code {
             next.push_str(&format!("&code={code}"));
+        }
+        query::link_next(&mut response, &next);
+    }
+    Ok(response)
+}
+
+/// Which rows of a plan, from where, and how many.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ActionsQuery {
+    /// Rows after this line of the file: the `row` of the last of the page
+    /// before. Absent: from the first row.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// At most this many rows (default 100). The response's `Link` header
+    /// (`rel="next"`) gives the next page when there is more.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Only rows that do this.
+    #[param(schema_with = action_schema)]
+    action: Option<String>,
+}
+
+fn action_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Action::ALL.map(Action::as_str)))
+        .build()
+}
+
+/// A dry run's plan in file order, a page of rows at a time: every row
+/// without errors, or those of one action.
+#[utoipa::path(
+    get,
+    path = "/api/reports/{id}/actions",
+    tag = "reports",
+    params(("id" = String, Path, description = "The report's id, from the dry run's answer"), ActionsQuery),
+    responses(
+        (status = 200, description = "A page of the plan's rows", body = [ActionJson],
+            headers(("Link" = String, description = "When the page is full: `<URL>; rel=\"next\"`, the next page"))),
+        (status = 400, description = "A parameter out of range or not in its list", body = ErrorJson),
+        (status = 401, description = "No or unknown token", body = ErrorJson),
+        (status = 404, description = "No such report for this account (kept a day)", body = ErrorJson),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn report_actions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ActionsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query::limit(query.limit.unwrap_or(100), MAX_PAGE)?;
+    let action = match &query.action {
+        None => None,
+        Some(text) => Some(
+            Action::ALL
+                .into_iter()
+                .find(|a| a.as_str() == text)
+                .ok_or_else(|| {
+                    crate::imports::invalid_option(format!(
+                        "action '{text}': use create, update or unchanged"
+                    ))
+                })?,
+        ),
+    };
+    let kept = state.reports.get(caller.account.id, &id)?;
+    let after = query.after.unwrap_or(0);
+    let report_id = kept.id.clone();
+    let (page, more) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let mut page: Vec<ActionJson> = Vec::new();
+        for row in kept.plan.rows().map_err(ApiError::internal)? {
+            let row = row.map_err(ApiError::internal)?;
+            if row.row <= after || action.is_some_and(|a| a != row.action) {
+                continue;
+            }
+            if page.len() == limit as usize {
+                return Ok((page, true));
+            }
+            page.push(ActionJson::new(&row));
+        }
+        Ok((page, false))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let last = page.last().map(|a| a.row);
+    let mut response = Json(page).into_response();
+    if more && let Some(last) = last {
+        let mut next = format!("/api/reports/{report_id}/actions?after={last}&limit={limit}");
+        if let Some(action) = &query.action {
+            next.push_str(&format!("&action={action}"));
         }
         query::link_next(&mut response, &next);
     }
