@@ -118,6 +118,8 @@ pub(crate) struct ResultsQuery {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum StatusFilter {
     Created,
+    Updated,
+    Unchanged,
     Failed,
     NotProcessed,
 }
@@ -126,6 +128,8 @@ impl From<StatusFilter> for RowStatus {
     fn from(status: StatusFilter) -> RowStatus {
         match status {
             StatusFilter::Created => RowStatus::Created,
+            StatusFilter::Updated => RowStatus::Updated,
+            StatusFilter::Unchanged => RowStatus::Unchanged,
             StatusFilter::Failed => RowStatus::Failed,
             StatusFilter::NotProcessed => RowStatus::NotProcessed,
         }

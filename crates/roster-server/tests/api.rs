@@ -666,6 +666,7 @@ async fn the_template_and_the_openapi_document_are_served() {
             "GET /api/imports/{id}/results.json",
             "GET /api/imports/{id}/summary",
             "GET /api/reports/{id}",
+            "GET /api/reports/{id}/actions",
             "GET /api/reports/{id}/errors",
             "GET /api/reports/{id}/rows.csv",
             "POST /api/imports",
@@ -1274,4 +1275,174 @@ fn urlencode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Update mode over the API: a dry run answers the plan and keeps it, its
+/// rows come a page at a time, applying it queues exactly that plan (a
+/// user changed in between fails alone), and a plan with errors or another
+/// account's is refused.
+#[tokio::test]
+async fn a_dry_run_keeps_the_plan_and_applying_it_imports_exactly_that() {
+    for db in testing::both("api_plan").await {
+        let kind = db.kind;
+        let app = TestApp::start(db, ServerConfig::default(), true).await;
+        let created = app
+            .upload(&app.acme, "users.csv", &clean(), &[("passwords", "none")])
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::ACCEPTED,
+            "{kind}: {}",
+            created.body
+        );
+        app.finished(created.json()["id"].as_str().expect("an id"))
+            .await;
+
+        // Grace moves to 7301; Ada and Alan keep everything; Lin is new.
+        let edited = format!(
+            "{HEADER},ada@acme.example,,\n,grace@acme.example,,7301\n,ALAN@acme.example,,\nLin,lin@acme.example,,\n"
+        );
+        let dry = app
+            .upload(
+                &app.acme,
+                "edited.csv",
+                &edited,
+                &[("mode", "upsert"), ("dry_run", "true")],
+            )
+            .await;
+        assert_eq!(dry.status, StatusCode::OK, "{kind}: {}", dry.body);
+        let report = dry.json();
+        assert_eq!(
+            report["plan"],
+            json!({"create": 1, "update": 1, "unchanged": 2}),
+            "{kind}"
+        );
+        assert_eq!(
+            report["actions"][1],
+            json!({"row": 3, "email": "grace@acme.example", "action": "update",
+                   "changes": [{"column": "Extension (Optional)", "from": "7300", "to": "7301"}]}),
+            "{kind}"
+        );
+        let plan = report["report"]["id"]
+            .as_str()
+            .expect("a plan id")
+            .to_string();
+        // Nothing was written.
+        let imports = Response::of(app.get("/api/imports", &app.acme))
+            .await
+            .json();
+        assert_eq!(imports.as_array().map(Vec::len), Some(1), "{kind}");
+
+        // The plan's rows a page at a time, and by action.
+        let actions = report["report"]["actions"].as_str().expect("a link");
+        let page = Response::of(app.get(&format!("{actions}?limit=2"), &app.acme)).await;
+        assert_eq!(page.json().as_array().map(Vec::len), Some(2), "{kind}");
+        assert!(
+            page.header(reqwest::header::LINK).contains("after=3"),
+            "{kind}"
+        );
+        let creates = Response::of(app.get(&format!("{actions}?action=create"), &app.acme)).await;
+        assert_eq!(
+            creates.json(),
+            json!([{"row": 5, "email": "lin@acme.example", "action": "create", "changes": []}]),
+            "{kind}"
+        );
+        let other = Response::of(app.get(actions, &app.other)).await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{kind}");
+
+        // Another account cannot apply it.
+        let theirs = Response::of(app.post(&format!("/api/imports?plan={plan}"), &app.other)).await;
+        assert_eq!(
+            theirs.status,
+            StatusCode::NOT_FOUND,
+            "{kind}: {}",
+            theirs.body
+        );
+
+        // Ada changes between the plan and its run.
+        let mut spec = account_spec("acme");
+        spec.users.push(roster_store::UserSpec {
+            display_name: "Ada L.".to_string(),
+            email: roster_validate::Email::parse("ada@acme.example").expect("valid"),
+            extension: None,
+            numbers: Vec::new(),
+            location: None,
+            role: None,
+        });
+        app.store.load_account(&spec).await.expect("loaded again");
+
+        let applied = Response::of(app.post(
+            &format!("/api/imports?plan={plan}&passwords=none"),
+            &app.acme,
+        ))
+        .await;
+        assert_eq!(
+            applied.status,
+            StatusCode::ACCEPTED,
+            "{kind}: {}",
+            applied.body
+        );
+        let status = app
+            .finished(applied.json()["id"].as_str().expect("an id"))
+            .await;
+        assert_eq!(
+            (
+                &status["mode"],
+                &status["created"],
+                &status["updated"],
+                &status["unchanged"],
+                &status["failed"]
+            ),
+            (&json!("upsert"), &json!(1), &json!(1), &json!(1), &json!(1)),
+            "{kind}: {status}"
+        );
+        let id = status["id"].as_str().expect("an id");
+        let failed = Response::of(app.get(
+            &format!("/api/imports/{id}/results?status=failed"),
+            &app.acme,
+        ))
+        .await
+        .json();
+        assert_eq!(failed[0]["row"], json!(2), "{kind}: {failed}");
+        assert_eq!(
+            failed[0]["errors"][0]["code"],
+            json!("changed_since_plan"),
+            "{kind}: {failed}"
+        );
+        let updated = Response::of(app.get(
+            &format!("/api/imports/{id}/results?status=updated"),
+            &app.acme,
+        ))
+        .await
+        .json();
+        assert_eq!(
+            (
+                &updated[0]["email"],
+                &updated[0]["extension"],
+                &updated[0]["delivery"]
+            ),
+            (&json!("grace@acme.example"), &json!("7301"), &Value::Null),
+            "{kind}: {updated}"
+        );
+
+        // A dry run with errors is no plan to apply.
+        let bad = app
+            .upload(
+                &app.acme,
+                "bad.csv",
+                &format!("{HEADER},nobody@acme.example,,\n"),
+                &[("mode", "update"), ("dry_run", "true")],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{kind}");
+        let bad_plan = bad.json()["report"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_string();
+        let refused =
+            Response::of(app.post(&format!("/api/imports?plan={bad_plan}"), &app.acme)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{kind}");
+        assert_eq!(refused.json()["code"], json!("plan_has_errors"), "{kind}");
+        app.end().await;
+    }
 }
