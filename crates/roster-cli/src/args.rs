@@ -302,6 +302,16 @@ pub(crate) struct GenerateArgs {
     /// The slug of that account.
     #[arg(long, default_value = "bench")]
     pub(crate) slug: String,
+    /// Start at this user: the rows are users FROM to FROM + ROWS - 1, with
+    /// the numbers and extensions those users have in every generated file
+    /// (the account file parks the numbers of users 0 to FROM + ROWS - 1).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) from: u64,
+    /// Change the first N rows, as a file that updates those users: a new
+    /// department, and for every other one a new job title too (one or two
+    /// fields); for `roster import --mode upsert` benchmarks.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) changed: u64,
 }
 
 #[derive(Debug, clap::Args)]

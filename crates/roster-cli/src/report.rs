@@ -104,8 +104,10 @@ fn write_plan(
         return Ok(());
     };
     writeln!(out)?;
+    let mut listed = false;
     for row in planned {
         let row = row?;
+        listed |= row.action != Action::Unchanged;
         match row.action {
             Action::Unchanged => continue,
             Action::Create => writeln!(out, "row {}  {}  create", row.row, row.email)?,
@@ -117,8 +119,11 @@ fn write_plan(
             }
         }
     }
+    if listed {
+        writeln!(out)?;
+    }
     writeln!(
         out,
-        "\nNothing was written. `roster import` with the same --mode applies this plan."
+        "Nothing was written. `roster import` with the same --mode applies this plan."
     )
 }

@@ -37,7 +37,8 @@ pub fn write_failed_rows(
                 .map_err(Error::Output)?;
             header_written = true;
         }
-        if line.status == RowStatus::Created {
+        // Applied rows are not handed back: created, updated or unchanged.
+        if !matches!(line.status, RowStatus::Failed | RowStatus::NotProcessed) {
             return Ok(());
         }
         let errors = errors_cell(line);

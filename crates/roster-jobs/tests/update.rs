@@ -7,7 +7,9 @@
 //! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
 
 use expect_test::{Expect, expect};
-use roster_jobs::{RunConfig, Submission, Submitted, for_each_result, run_import, submit};
+use roster_jobs::{
+    RunConfig, Submission, Submitted, for_each_result, run_import, submit, write_failed_rows,
+};
 use roster_store::testing::{self, ScratchDatabase};
 use roster_store::{Account, AccountSlug, AccountSpec, Import, PasswordDelivery, Store, UserSpec};
 use roster_validate::{E164, Email, Extension, ExtensionPolicy, Limits, Mode, Role};
@@ -311,6 +313,21 @@ async fn a_user_changed_since_the_plan_fails_alone() {
             outcome.contains("user bob@acme.example \"Robert\" dept None title None"),
             "{outcome}"
         );
+        // The failed-rows file hands back the failed row alone, not the
+        // rows applied.
+        let (reader_store, reader_import) = (store.clone(), import.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let failed = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            write_failed_rows(&reader_store, &reader_import, runtime, &mut out)
+                .expect("the failed rows");
+            String::from_utf8(out).expect("UTF-8")
+        })
+        .await
+        .expect("the task");
+        let lines: Vec<&str> = failed.lines().collect();
+        assert_eq!(lines.len(), 2, "{}: {failed}", db.kind);
+        assert!(lines[1].starts_with(",bob@acme.example,Lead,"), "{failed}");
         store.close().await;
         db.remove().await;
     }
