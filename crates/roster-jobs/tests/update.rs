@@ -237,6 +237,23 @@ async fn every_update_rule_then_a_second_run_changes_nothing() {
             .expect("users");
         agains.push((db.kind.to_string(), counts));
         assert_eq!(users_after, users_before, "{}", db.kind);
+
+        // The marker clears what the first run set: title, department,
+        // location and role go back to none, Main Company Address and the
+        // account's default.
+        let clear = format!("{HEADER},ann@acme.example,#clear,#CLEAR,,,,#clear,#clear\n");
+        let third = plan(&store, &account, Mode::Update, &clear)
+            .await
+            .expect("a clean plan");
+        run(&store, &third).await;
+        let cleared = users(&store, &account).await;
+        assert!(
+            cleared.contains(
+                "user ann@acme.example \"Ann\" dept None title None user Main Company Address [\"7002\"]"
+            ),
+            "{}: {cleared}",
+            db.kind
+        );
         store.close().await;
         db.remove().await;
     }
