@@ -262,19 +262,22 @@ async fn every_update_rule_then_a_second_run_changes_nothing() {
 }
 
 /// What a plan refuses: an unknown user in update mode, and a number or
-/// extension of a user the file does not free, naming that user.
+/// extension of a user the file does not free, naming that user (one
+/// outside the file, or one whose row keeps it, in the same batch).
 #[tokio::test]
 async fn a_plan_refuses_unknown_users_and_names_whom_a_conflict_is_with() {
     let expected = expect![[r#"
         row 2 unknown_user: nobody@acme.example is not the address of a user of this account; update mode changes existing users only: fix the address, or import the row in upsert mode to create the user
         row 3 number_assigned: +16172000004 is assigned to dot@acme.example, and no row of this file gives it up; use a number parked on the account, or give that user another number in this file
         row 3 extension_taken: 7003 is used by cy@acme.example, and no row of this file gives it up; pick a free extension, or give that user another one in this file
+        row 5 extension_taken: 7004 is used by dot@acme.example, and no row of this file gives it up; pick a free extension, or give that user another one in this file
     "#]];
     let mut outcomes = Vec::new();
     for db in testing::both("update_refusals").await {
         let (store, account) = setup(&db).await;
         let file = format!(
-            "{HEADER},nobody@acme.example,,,,,,,\n,ann@acme.example,,,+16172000004,,7003,,\n"
+            "{HEADER},nobody@acme.example,,,,,,,\n,ann@acme.example,,,+16172000004,,7003,,\n\
+             ,dot@acme.example,,,,,,,\n,bob@acme.example,,,,,7004,,\n"
         );
         let errors = plan(&store, &account, Mode::Update, &file)
             .await

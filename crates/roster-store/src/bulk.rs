@@ -62,6 +62,11 @@ pub(crate) struct UserRow {
     pub(crate) role: String,
     /// The location's name.
     pub(crate) location: String,
+    /// The user's extensions, separated by `;`.
+    pub(crate) extensions: Option<String>,
+    /// The user's numbers' digits, separated by `;`, the primary one
+    /// marked with a trailing `p`.
+    pub(crate) numbers: Option<String>,
 }
 
 /// The columns of a [`UserRow`] as a statement reads them.
@@ -76,6 +81,8 @@ pub(crate) type UserColumns = (
     Option<String>,
     String,
     String,
+    Option<String>,
+    Option<String>,
 );
 
 impl From<UserColumns> for UserRow {
@@ -91,6 +98,8 @@ impl From<UserColumns> for UserRow {
             organizational_unit: c.7,
             role: c.8,
             location: c.9,
+            extensions: c.10,
+            numbers: c.11,
         }
     }
 }
@@ -104,18 +113,12 @@ pub(crate) enum UsersBy<'a> {
     Ids(&'a [i64]),
 }
 
-/// What some users have: `(user, extension)` and `(user, number, is_primary)`.
+/// Who has some keys: `(number, user)` for the numbers not parked (no
+/// user: not the account's), and `(extension, user)` for those taken.
 #[derive(Default)]
-pub(crate) struct UserKeys {
-    pub(crate) extensions: Vec<(i64, String)>,
-    pub(crate) numbers: Vec<(i64, i64, bool)>,
-}
-
-/// Who has some keys: `(number, user, email)` and `(extension, user, email)`.
-#[derive(Default)]
-pub(crate) struct KeyHolders {
-    pub(crate) numbers: Vec<(i64, i64, String)>,
-    pub(crate) extensions: Vec<(String, i64, String)>,
+pub(crate) struct KeyUsers {
+    pub(crate) numbers: Vec<(i64, Option<i64>)>,
+    pub(crate) extensions: Vec<(String, i64)>,
 }
 
 /// A user's fields as an update writes them.
@@ -242,25 +245,20 @@ pub(crate) trait Bulk {
         users: &[i64],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// The users with these emails or ids, with their location's name.
+    /// The users with these emails or ids, with their location's name,
+    /// extensions and numbers, in one statement.
     fn user_rows(
         &mut self,
         by: UsersBy<'_>,
     ) -> impl Future<Output = Result<Vec<UserRow>, sqlx::Error>> + Send;
 
-    /// The extensions and numbers of these users.
-    fn user_keys(
-        &mut self,
-        users: &[i64],
-    ) -> impl Future<Output = Result<UserKeys, sqlx::Error>> + Send;
-
-    /// Who has these numbers and extensions of the account.
-    fn key_holders(
+    /// Who has these numbers and extensions of the account, by id.
+    fn key_users(
         &mut self,
         account: i64,
         numbers: &[i64],
         extensions: &[String],
-    ) -> impl Future<Output = Result<KeyHolders, sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<KeyUsers, sqlx::Error>> + Send;
 
     /// Writes these users' fields.
     fn update_users(
@@ -445,22 +443,15 @@ impl Bulk for Tx<'_> {
         }
     }
 
-    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
-        match self {
-            Tx::Sqlite(c) => c.user_keys(users).await,
-            Tx::Postgres(c) => c.user_keys(users).await,
-        }
-    }
-
-    async fn key_holders(
+    async fn key_users(
         &mut self,
         account: i64,
         numbers: &[i64],
         extensions: &[String],
-    ) -> Result<KeyHolders, sqlx::Error> {
+    ) -> Result<KeyUsers, sqlx::Error> {
         match self {
-            Tx::Sqlite(c) => c.key_holders(account, numbers, extensions).await,
-            Tx::Postgres(c) => c.key_holders(account, numbers, extensions).await,
+            Tx::Sqlite(c) => c.key_users(account, numbers, extensions).await,
+            Tx::Postgres(c) => c.key_users(account, numbers, extensions).await,
         }
     }
 

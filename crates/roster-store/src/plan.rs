@@ -122,62 +122,62 @@ fn entry((row, action, _user, before, linked): PlanRow) -> Result<(u64, PlanEntr
 }
 
 /// The users with these emails (keys) of the account, or with these ids,
-/// as a plan compares them.
+/// as a plan compares them: one statement.
 pub(crate) async fn user_states(
     tx: &mut Tx<'_>,
     by: UsersBy<'_>,
 ) -> Result<Vec<UserState>, sqlx::Error> {
     let rows = tx.user_rows(by).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let keys = tx.user_keys(&ids).await?;
-    let mut extensions: HashMap<i64, Vec<Extension>> = HashMap::new();
-    for (user, extension) in keys.extensions {
-        if let Ok(e) = Extension::parse(&extension, any_length()) {
-            extensions.entry(user).or_default().push(e);
-        }
-    }
-    let mut numbers: HashMap<i64, (Option<E164>, Vec<E164>)> = HashMap::new();
-    for (user, digits, primary) in keys.numbers {
-        let Some(n) = u64::try_from(digits)
+    Ok(rows.into_iter().map(user_state).collect())
+}
+
+fn user_state(row: crate::bulk::UserRow) -> UserState {
+    let mut extensions: Vec<Extension> = row
+        .extensions
+        .as_deref()
+        .unwrap_or("")
+        .split(';')
+        .filter_map(|e| Extension::parse(e, any_length()).ok())
+        .collect();
+    extensions.sort_unstable();
+    let (mut primary, mut additional) = (None, Vec::new());
+    for held in row.numbers.as_deref().unwrap_or("").split(';') {
+        let (digits, is_primary) = match held.strip_suffix('p') {
+            Some(digits) => (digits, true),
+            None => (held, false),
+        };
+        let Some(n) = digits
+            .parse::<u64>()
             .ok()
             .and_then(|d| E164::from_digits(d).ok())
         else {
             continue;
         };
-        let held = numbers.entry(user).or_default();
-        if primary {
-            held.0 = Some(n);
+        if is_primary {
+            primary = Some(n);
         } else {
-            held.1.push(n);
+            additional.push(n);
         }
     }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let mut extensions = extensions.remove(&row.id).unwrap_or_default();
-            extensions.sort_unstable();
-            let (primary, mut additional) = numbers.remove(&row.id).unwrap_or_default();
-            additional.sort_unstable();
-            UserState {
-                id: row.id,
-                email: row.email,
-                display_name: row.display_name,
-                first_name: row.first_name,
-                last_name: row.last_name,
-                job_title: row.job_title,
-                department: row.department,
-                organizational_unit: row.organizational_unit,
-                role: Role::parse(&row.role).unwrap_or(Role::User),
-                location: Location::parse(&row.location).unwrap_or(Location {
-                    name: row.location.clone(),
-                    key: String::new(),
-                }),
-                extensions,
-                primary,
-                additional,
-            }
-        })
-        .collect())
+    additional.sort_unstable();
+    UserState {
+        id: row.id,
+        email: row.email,
+        display_name: row.display_name,
+        first_name: row.first_name,
+        last_name: row.last_name,
+        job_title: row.job_title,
+        department: row.department,
+        organizational_unit: row.organizational_unit,
+        role: Role::parse(&row.role).unwrap_or(Role::User),
+        location: Location::parse(&row.location).unwrap_or(Location {
+            name: row.location.clone(),
+            key: String::new(),
+        }),
+        extensions,
+        primary,
+        additional,
+    }
 }
 
 /// Extensions in the table were valid under some policy; they are read

@@ -6,8 +6,8 @@ use sqlx::PgConnection;
 use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
-    Answers, Bulk, Change, KeyHolders, NewResult, NewUser, PlanRow, UserColumns, UserKeys, UserRow,
-    UserUpdate, UsersBy,
+    Answers, Bulk, Change, KeyUsers, NewResult, NewUser, PlanRow, UserColumns, UserRow, UserUpdate,
+    UsersBy,
 };
 
 // Each lookup probes the index once per key through a LATERAL subquery with
@@ -63,28 +63,28 @@ const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, u
 
 // A plan's lookups: users with their fields, what they have, who has a key.
 const USERS_BY_EMAIL: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
-    u.job_title, u.department, u.organizational_unit, u.role, l.name \
+    u.job_title, u.department, u.organizational_unit, u.role, l.name, \
+    (SELECT string_agg(e.extension, ';') FROM extensions e WHERE e.user_id = u.id), \
+    (SELECT string_agg(n.number::text || CASE WHEN n.is_primary THEN 'p' ELSE '' END, ';') \
+        FROM numbers n WHERE n.user_id = u.id) \
     FROM unnest($2::text[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
         WHERE u.account_id = $1 AND lower(u.email) = k.value LIMIT 1) AS u \
     JOIN locations l ON l.id = u.location_id";
 const USERS_BY_ID: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
-    u.job_title, u.department, u.organizational_unit, u.role, l.name \
+    u.job_title, u.department, u.organizational_unit, u.role, l.name, \
+    (SELECT string_agg(e.extension, ';') FROM extensions e WHERE e.user_id = u.id), \
+    (SELECT string_agg(n.number::text || CASE WHEN n.is_primary THEN 'p' ELSE '' END, ';') \
+        FROM numbers n WHERE n.user_id = u.id) \
     FROM unnest($1::bigint[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
         WHERE u.id = k.value LIMIT 1) AS u \
     JOIN locations l ON l.id = u.location_id";
-const USER_EXTENSIONS: &str = "SELECT e.user_id, e.extension FROM unnest($1::bigint[]) AS k(value) \
-    CROSS JOIN LATERAL (SELECT * FROM extensions e WHERE e.user_id = k.value) AS e";
-const USER_NUMBERS: &str = "SELECT n.user_id, n.number, n.is_primary \
-    FROM unnest($1::bigint[]) AS k(value) \
-    CROSS JOIN LATERAL (SELECT * FROM numbers n WHERE n.user_id = k.value) AS n";
-const NUMBER_HOLDERS: &str = "SELECT n.number, u.id, u.email FROM unnest($2::bigint[]) AS k(value) \
-    CROSS JOIN LATERAL (SELECT * FROM numbers n \
-        WHERE n.account_id = $1 AND n.number = k.value LIMIT 1) AS n \
-    JOIN users u ON u.id = n.user_id";
-const EXTENSION_HOLDERS: &str = "SELECT e.extension, u.id, u.email FROM unnest($2::text[]) AS k(value) \
-    CROSS JOIN LATERAL (SELECT * FROM extensions e \
-        WHERE e.account_id = $1 AND e.extension = k.value LIMIT 1) AS e \
-    JOIN users u ON u.id = e.user_id";
+const NUMBER_USERS: &str = "SELECT k.value, n.user_id FROM unnest($2::bigint[]) AS k(value) \
+    LEFT JOIN LATERAL (SELECT n.user_id, true AS owned FROM numbers n \
+        WHERE n.account_id = $1 AND n.number = k.value LIMIT 1) AS n ON true \
+    WHERE n.owned IS NULL OR n.user_id IS NOT NULL";
+const EXTENSION_USERS: &str = "SELECT k.value, e.user_id FROM unnest($2::text[]) AS k(value) \
+    CROSS JOIN LATERAL (SELECT e.user_id FROM extensions e \
+        WHERE e.account_id = $1 AND e.extension = k.value LIMIT 1) AS e";
 const UPDATE_USERS: &str = "UPDATE users u SET display_name = v.display_name, \
     first_name = v.first_name, last_name = v.last_name, job_title = v.job_title, \
     department = v.department, organizational_unit = v.organizational_unit, role = v.role, \
@@ -397,47 +397,30 @@ impl Bulk for PgConnection {
         Ok(rows.into_iter().map(UserRow::from).collect())
     }
 
-    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
-        let mut keys = UserKeys::default();
-        for chunk in users.chunks(KEYS_PER_STATEMENT) {
-            let extensions: Vec<(i64, String)> = sqlx::query_as(USER_EXTENSIONS)
-                .bind(chunk.to_vec())
-                .fetch_all(&mut *self)
-                .await?;
-            keys.extensions.extend(extensions);
-            let numbers: Vec<(i64, i64, bool)> = sqlx::query_as(USER_NUMBERS)
-                .bind(chunk.to_vec())
-                .fetch_all(&mut *self)
-                .await?;
-            keys.numbers.extend(numbers);
-        }
-        Ok(keys)
-    }
-
-    async fn key_holders(
+    async fn key_users(
         &mut self,
         account: i64,
         numbers: &[i64],
         extensions: &[String],
-    ) -> Result<KeyHolders, sqlx::Error> {
-        let mut holders = KeyHolders::default();
+    ) -> Result<KeyUsers, sqlx::Error> {
+        let mut users = KeyUsers::default();
         for chunk in numbers.chunks(KEYS_PER_STATEMENT) {
-            let rows: Vec<(i64, i64, String)> = sqlx::query_as(NUMBER_HOLDERS)
+            let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(NUMBER_USERS)
                 .bind(account)
                 .bind(chunk.to_vec())
                 .fetch_all(&mut *self)
                 .await?;
-            holders.numbers.extend(rows);
+            users.numbers.extend(rows);
         }
         for chunk in extensions.chunks(KEYS_PER_STATEMENT) {
-            let rows: Vec<(String, i64, String)> = sqlx::query_as(EXTENSION_HOLDERS)
+            let rows: Vec<(String, i64)> = sqlx::query_as(EXTENSION_USERS)
                 .bind(account)
                 .bind(chunk.to_vec())
                 .fetch_all(&mut *self)
                 .await?;
-            holders.extensions.extend(rows);
+            users.extensions.extend(rows);
         }
-        Ok(holders)
+        Ok(users)
     }
 
     async fn update_users(&mut self, users: &[UserUpdate<'_>]) -> Result<(), sqlx::Error> {

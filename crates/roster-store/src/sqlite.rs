@@ -11,8 +11,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
-    Answers, Bulk, Change, KeyHolders, NewResult, NewUser, PlanRow, ROWS_PER_STATEMENT,
-    UserColumns, UserKeys, UserRow, UserUpdate, UsersBy,
+    Answers, Bulk, Change, KeyUsers, NewResult, NewUser, PlanRow, ROWS_PER_STATEMENT, UserColumns,
+    UserRow, UserUpdate, UsersBy,
 };
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
@@ -48,21 +48,19 @@ const CLEAR_PASSWORDS: &str =
 
 // A plan's lookups: users with their fields, what they have, who has a key.
 const USER_COLUMNS: &str = "u.id, u.email, u.display_name, u.first_name, u.last_name, u.job_title, \
-    u.department, u.organizational_unit, u.role, l.name";
+    u.department, u.organizational_unit, u.role, l.name, \
+    (SELECT group_concat(e.extension, ';') FROM extensions e WHERE e.user_id = u.id), \
+    (SELECT group_concat(n.number || CASE WHEN n.is_primary THEN 'p' ELSE '' END, ';') \
+        FROM numbers n WHERE n.user_id = u.id AND n.user_id IS NOT NULL)";
 const USERS_BY_EMAIL: &str = "FROM json_each($2) k CROSS JOIN users u \
     ON u.account_id = $1 AND lower(u.email) = k.value CROSS JOIN locations l ON l.id = u.location_id";
 const USERS_BY_ID: &str = "FROM json_each($1) k CROSS JOIN users u ON u.id = k.value \
     CROSS JOIN locations l ON l.id = u.location_id";
-const USER_EXTENSIONS: &str = "SELECT e.user_id, e.extension FROM json_each($1) k \
-    CROSS JOIN extensions e ON e.user_id = k.value";
-const USER_NUMBERS: &str = "SELECT n.user_id, n.number, n.is_primary FROM json_each($1) k \
-    CROSS JOIN numbers n ON n.user_id = k.value";
-const NUMBER_HOLDERS: &str = "SELECT n.number, u.id, u.email FROM json_each($2) k \
-    CROSS JOIN numbers n ON n.account_id = $1 AND n.number = k.value \
-    CROSS JOIN users u ON u.id = n.user_id";
-const EXTENSION_HOLDERS: &str = "SELECT e.extension, u.id, u.email FROM json_each($2) k \
-    CROSS JOIN extensions e ON e.account_id = $1 AND e.extension = k.value \
-    CROSS JOIN users u ON u.id = e.user_id";
+const NUMBER_USERS: &str = "SELECT k.value, n.user_id FROM json_each($2) k \
+    LEFT JOIN numbers n ON n.account_id = $1 AND n.number = k.value \
+    WHERE n.number IS NULL OR n.user_id IS NOT NULL";
+const EXTENSION_USERS: &str = "SELECT e.extension, e.user_id FROM json_each($2) k \
+    CROSS JOIN extensions e ON e.account_id = $1 AND e.extension = k.value";
 const RELEASE_EXTENSIONS: &str = "DELETE FROM extensions WHERE account_id = $1 AND \
     (extension, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each($2))";
 const RELEASE_NUMBERS: &str = "UPDATE numbers SET user_id = NULL, is_primary = 0 \
@@ -349,46 +347,28 @@ impl Bulk for SqliteConnection {
         Ok(rows.into_iter().map(UserRow::from).collect())
     }
 
-    async fn user_keys(&mut self, users: &[i64]) -> Result<UserKeys, sqlx::Error> {
-        if users.is_empty() {
-            return Ok(UserKeys::default());
-        }
-        let extensions = sqlx::query_as(USER_EXTENSIONS)
-            .bind(json(users))
-            .fetch_all(&mut *self)
-            .await?;
-        let numbers = sqlx::query_as(USER_NUMBERS)
-            .bind(json(users))
-            .fetch_all(&mut *self)
-            .await?;
-        Ok(UserKeys {
-            extensions,
-            numbers,
-        })
-    }
-
-    async fn key_holders(
+    async fn key_users(
         &mut self,
         account: i64,
         numbers: &[i64],
         extensions: &[String],
-    ) -> Result<KeyHolders, sqlx::Error> {
-        let mut holders = KeyHolders::default();
+    ) -> Result<KeyUsers, sqlx::Error> {
+        let mut users = KeyUsers::default();
         if !numbers.is_empty() {
-            holders.numbers = sqlx::query_as(NUMBER_HOLDERS)
+            users.numbers = sqlx::query_as(NUMBER_USERS)
                 .bind(account)
                 .bind(json(numbers))
                 .fetch_all(&mut *self)
                 .await?;
         }
         if !extensions.is_empty() {
-            holders.extensions = sqlx::query_as(EXTENSION_HOLDERS)
+            users.extensions = sqlx::query_as(EXTENSION_USERS)
                 .bind(account)
                 .bind(json(extensions))
                 .fetch_all(&mut *self)
                 .await?;
         }
-        Ok(holders)
+        Ok(users)
     }
 
     async fn update_users(&mut self, users: &[UserUpdate<'_>]) -> Result<(), sqlx::Error> {
