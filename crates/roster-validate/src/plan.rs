@@ -303,20 +303,18 @@ pub(crate) fn main_location() -> Location {
     Location::parse(MAIN_LOCATION).expect("the main location has a name")
 }
 
-/// What differs between `before` and `after`, in column order.
+/// What differs between `before` and `after`, in column order. Equal
+/// fields cost a comparison, not a text.
 pub fn changes(before: &UserState, after: &UserState) -> Vec<Change> {
     let mut changes = Vec::new();
-    let mut push = |column: Column, from: String, to: String| {
-        if from != to {
-            changes.push(Change { column, from, to });
-        }
-    };
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
-    push(
-        Column::DisplayName,
-        before.display_name.clone(),
-        after.display_name.clone(),
-    );
+    if before.display_name != after.display_name {
+        changes.push(Change {
+            column: Column::DisplayName,
+            from: before.display_name.clone(),
+            to: after.display_name.clone(),
+        });
+    }
     for (column, from, to) in [
         (Column::FirstName, &before.first_name, &after.first_name),
         (Column::LastName, &before.last_name, &after.last_name),
@@ -328,36 +326,51 @@ pub fn changes(before: &UserState, after: &UserState) -> Vec<Change> {
             &after.organizational_unit,
         ),
     ] {
-        push(column, text(from), text(to));
+        // None and an empty text read the same in a file.
+        if from.as_deref().unwrap_or("") != to.as_deref().unwrap_or("") {
+            changes.push(Change {
+                column,
+                from: text(from),
+                to: text(to),
+            });
+        }
     }
     let number = |n: Option<E164>| n.map(|n| n.to_string()).unwrap_or_default();
-    push(
-        Column::PrimaryPhone,
-        number(before.primary),
-        number(after.primary),
-    );
-    push(
-        Column::AdditionalPhones,
-        list(&before.additional),
-        list(&after.additional),
-    );
-    push(
-        Column::Extension,
-        list(&before.extensions),
-        list(&after.extensions),
-    );
-    if before.location.key != after.location.key {
-        push(
-            Column::VoiceLocation,
-            before.location.name.clone(),
-            after.location.name.clone(),
-        );
+    if before.primary != after.primary {
+        changes.push(Change {
+            column: Column::PrimaryPhone,
+            from: number(before.primary),
+            to: number(after.primary),
+        });
     }
-    push(
-        Column::Role,
-        before.role.as_str().to_string(),
-        after.role.as_str().to_string(),
-    );
+    if before.additional != after.additional {
+        changes.push(Change {
+            column: Column::AdditionalPhones,
+            from: list(&before.additional),
+            to: list(&after.additional),
+        });
+    }
+    if before.extensions != after.extensions {
+        changes.push(Change {
+            column: Column::Extension,
+            from: list(&before.extensions),
+            to: list(&after.extensions),
+        });
+    }
+    if before.location.key != after.location.key {
+        changes.push(Change {
+            column: Column::VoiceLocation,
+            from: before.location.name.clone(),
+            to: after.location.name.clone(),
+        });
+    }
+    if before.role != after.role {
+        changes.push(Change {
+            column: Column::Role,
+            from: before.role.as_str().to_string(),
+            to: after.role.as_str().to_string(),
+        });
+    }
     changes
 }
 
