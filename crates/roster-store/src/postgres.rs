@@ -62,19 +62,23 @@ const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, u
     $6::text[], $7::text[], $8::text[])";
 
 // A plan's lookups: users with their fields, what they have, who has a key.
-const USERS_BY_EMAIL: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
-    u.job_title, u.department, u.organizational_unit, u.role, l.name, \
+// The users come back as one JSON array of arrays: one row, not one per
+// user of twelve columns to decode (a plan's lookups took half as long).
+const USERS_BY_EMAIL: &str = "SELECT coalesce(json_agg(json_build_array(u.id, u.email, \
+    u.display_name, u.first_name, u.last_name, u.job_title, u.department, \
+    u.organizational_unit, u.role, l.name, \
     (SELECT string_agg(e.extension, ';') FROM extensions e WHERE e.user_id = u.id), \
     (SELECT string_agg(n.number::text || CASE WHEN n.is_primary THEN 'p' ELSE '' END, ';') \
-        FROM numbers n WHERE n.user_id = u.id) \
+        FROM numbers n WHERE n.user_id = u.id))), '[]')::text \
     FROM unnest($2::text[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
         WHERE u.account_id = $1 AND lower(u.email) = k.value LIMIT 1) AS u \
     JOIN locations l ON l.id = u.location_id";
-const USERS_BY_ID: &str = "SELECT u.id, u.email, u.display_name, u.first_name, u.last_name, \
-    u.job_title, u.department, u.organizational_unit, u.role, l.name, \
+const USERS_BY_ID: &str = "SELECT coalesce(json_agg(json_build_array(u.id, u.email, \
+    u.display_name, u.first_name, u.last_name, u.job_title, u.department, \
+    u.organizational_unit, u.role, l.name, \
     (SELECT string_agg(e.extension, ';') FROM extensions e WHERE e.user_id = u.id), \
     (SELECT string_agg(n.number::text || CASE WHEN n.is_primary THEN 'p' ELSE '' END, ';') \
-        FROM numbers n WHERE n.user_id = u.id) \
+        FROM numbers n WHERE n.user_id = u.id))), '[]')::text \
     FROM unnest($1::bigint[]) AS k(value) CROSS JOIN LATERAL (SELECT * FROM users u \
         WHERE u.id = k.value LIMIT 1) AS u \
     JOIN locations l ON l.id = u.location_id";
@@ -371,26 +375,28 @@ impl Bulk for PgConnection {
 
     async fn user_rows(&mut self, by: UsersBy<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
         let mut rows: Vec<UserColumns> = Vec::new();
+        let mut add = |(list,): (String,)| -> Result<(), sqlx::Error> {
+            let users: Vec<UserColumns> =
+                serde_json::from_str(&list).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            rows.extend(users);
+            Ok(())
+        };
         match by {
             UsersBy::Emails(account, emails) => {
                 for chunk in emails.chunks(KEYS_PER_STATEMENT) {
-                    rows.extend(
-                        sqlx::query_as::<_, UserColumns>(USERS_BY_EMAIL)
-                            .bind(account)
-                            .bind(owned(chunk))
-                            .fetch_all(&mut *self)
-                            .await?,
-                    );
+                    add(sqlx::query_as(USERS_BY_EMAIL)
+                        .bind(account)
+                        .bind(owned(chunk))
+                        .fetch_one(&mut *self)
+                        .await?)?;
                 }
             }
             UsersBy::Ids(ids) => {
                 for chunk in ids.chunks(KEYS_PER_STATEMENT) {
-                    rows.extend(
-                        sqlx::query_as::<_, UserColumns>(USERS_BY_ID)
-                            .bind(chunk.to_vec())
-                            .fetch_all(&mut *self)
-                            .await?,
-                    );
+                    add(sqlx::query_as(USERS_BY_ID)
+                        .bind(chunk.to_vec())
+                        .fetch_one(&mut *self)
+                        .await?)?;
                 }
             }
         }
