@@ -69,12 +69,14 @@ impl Planner {
 
     /// Plans one row: `valid` is the row parsed, `None` when it has errors
     /// of its own (only what the account says of its keys is added then).
-    /// Its errors go to `errors`.
+    /// Its errors go to `errors`. The row's user is taken out of `facts`;
+    /// `planned_here` keeps the addresses of the batch planned so far.
     pub(crate) fn plan_row(
         &mut self,
         claims: &Claims<'_>,
         valid: Option<&ValidRow>,
-        facts: &Facts,
+        facts: &mut Facts,
+        planned_here: &mut HashSet<String>,
         errors: &mut Vec<RowError>,
         scratch: &mut dyn Scratch,
     ) -> io::Result<()> {
@@ -90,7 +92,18 @@ impl Planner {
             unknown_location(claims, facts, &mut out);
             return Ok(());
         };
-        let before = facts.users.get(&row.email.key());
+        // Each user is planned once (an address repeated in the file is an
+        // error): the batch's facts give the user up to the plan.
+        let key = row.email.key();
+        let owned = facts.users.remove(&key);
+        if owned.is_none() && planned_here.contains(&key) {
+            // The address is an earlier row's of this batch: a duplicate,
+            // which that rule reports; there is no second plan of the user.
+            return Ok(());
+        }
+        planned_here.insert(key);
+        let facts = &*facts;
+        let before = owned.as_ref();
         let after = match before {
             Some(before) => before.edited(row, self.default_role),
             None if self.mode == Mode::Update => {
@@ -180,7 +193,7 @@ impl Planner {
             email: row.email.to_string(),
             action,
             changes,
-            before: before.cloned(),
+            before: owned,
             linked: false,
         };
         self.planned.push(&planned, scratch)

@@ -116,9 +116,9 @@ pub fn validate_into(
             let (batch, facts) = answers
                 .recv()
                 .map_err(|_| Error::Directory("the directory lookup stopped".into()))?;
-            let facts = facts.map_err(Error::Directory)?;
+            let mut facts = facts.map_err(Error::Directory)?;
             let found_here = match &mut planner {
-                Some(planner) => batch.plan(&facts, planner, scratch).map_err(spill)?,
+                Some(planner) => batch.plan(&mut facts, planner, scratch).map_err(spill)?,
                 None => batch.finish(&facts),
             };
             for e in found_here {
@@ -406,13 +406,21 @@ impl Batch {
     /// plans each row, and decides at the end what waits for the file.
     fn plan(
         self,
-        facts: &Facts,
+        facts: &mut Facts,
         planner: &mut Planner,
         scratch: &mut dyn Scratch,
     ) -> io::Result<Vec<Found>> {
         let mut account = Vec::new();
+        let mut planned_here = HashSet::new();
         for (row, valid) in self.rows.iter().zip(&self.valid) {
-            planner.plan_row(row, valid.as_ref(), facts, &mut account, scratch)?;
+            planner.plan_row(
+                row,
+                valid.as_ref(),
+                facts,
+                &mut planned_here,
+                &mut account,
+                scratch,
+            )?;
         }
         Ok(self.sorted(account))
     }

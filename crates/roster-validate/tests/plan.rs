@@ -254,3 +254,14 @@ fn create_mode_still_refuses_existing_emails_and_needs_every_name() {
     assert_eq!(report.plan, None);
     let _ = Action::ALL;
 }
+
+#[test]
+fn an_address_twice_is_a_duplicate_not_a_second_plan() {
+    let report = plan(
+        Mode::Update,
+        &format!("{HEADER},ann@acme.example,Ops,,,,,,\n,Ann@acme.example,Sales,,,,,,\n"),
+    );
+    let codes: Vec<(u64, Code)> = report.row_errors.iter().map(|e| (e.row, e.code)).collect();
+    assert_eq!(codes, [(3, Code::DuplicateEmail)]);
+    assert_eq!(shown(&report), ["2 update Department (Optional):Sales>Ops"]);
+}
