@@ -72,6 +72,25 @@ const RELEASE_NUMBERS: &str = "UPDATE numbers SET user_id = NULL, is_primary = 0
 const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked FROM json_each($2) k \
     CROSS JOIN import_plan_rows p ON p.import_id = $1 AND p.row = k.value";
 
+/// Runs a release statement (`RELEASE_EXTENSIONS`, `RELEASE_NUMBERS`) on
+/// the account's `(key, user)` pairs; how many the users had.
+async fn release<T: serde::Serialize + Sync>(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    account: i64,
+    pairs: &[T],
+) -> Result<u64, sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(sql)
+        .bind(account)
+        .bind(json(pairs))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 fn json<T: serde::Serialize + ?Sized>(list: &T) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_string())
 }
@@ -405,15 +424,7 @@ impl Bulk for SqliteConnection {
         account: i64,
         extensions: &[(String, i64)],
     ) -> Result<u64, sqlx::Error> {
-        if extensions.is_empty() {
-            return Ok(0);
-        }
-        let done = sqlx::query(RELEASE_EXTENSIONS)
-            .bind(account)
-            .bind(json(extensions))
-            .execute(&mut *self)
-            .await?;
-        Ok(done.rows_affected())
+        release(self, RELEASE_EXTENSIONS, account, extensions).await
     }
 
     async fn release_numbers(
@@ -421,15 +432,7 @@ impl Bulk for SqliteConnection {
         account: i64,
         numbers: &[(i64, i64)],
     ) -> Result<u64, sqlx::Error> {
-        if numbers.is_empty() {
-            return Ok(0);
-        }
-        let done = sqlx::query(RELEASE_NUMBERS)
-            .bind(account)
-            .bind(json(numbers))
-            .execute(&mut *self)
-            .await?;
-        Ok(done.rows_affected())
+        release(self, RELEASE_NUMBERS, account, numbers).await
     }
 
     async fn insert_plan_rows(&mut self, import: i64, rows: &[PlanRow]) -> Result<(), sqlx::Error> {
