@@ -1,5 +1,6 @@
-//! `roster stop`: asks an import to stop. Rows already created stay; the
-//! rest are not processed; a stopped import cannot be resumed.
+//! `roster stop`: asks an import to stop, or its undo when that is what
+//! runs. Rows already created stay; the rest are not processed; a stopped
+//! import cannot be resumed (a stopped undo can: `roster undo` again).
 
 use roster_store::{StopOutcome, Store};
 
@@ -23,6 +24,14 @@ pub(crate) async fn run(db: &str, id: &str) -> anyhow::Result<Outcome> {
         StopOutcome::AlreadyFinished(state) => {
             println!("import {id} is already {state}; there is nothing to stop")
         }
+        StopOutcome::UndoStopped => println!(
+            "the undo of import {id} stopped before it started; nothing was undone \
+             (`roster undo {id}` asks for it again)"
+        ),
+        StopOutcome::UndoStopping => println!(
+            "the undo of import {id} is stopping: it stops after the batch in progress; \
+             `roster undo {id}` later goes on with the rows not undone"
+        ),
     }
     Ok(Outcome::Done)
 }

@@ -1,6 +1,7 @@
 //! roster's import runner: submitting a file (validate, then store and
-//! queue), the apalis job that creates an import's users, and reading an
-//! import's results back (per-row results, the failed-rows file).
+//! queue), the apalis job that creates an import's users, the job that
+//! undoes an import, and reading an import's results back (per-row
+//! results, the failed-rows file).
 //!
 //! The jobs travel on roster-queue, on the same database as the data
 //! (`worker.rs` serves them). It knows nothing of HTTP or terminals: the
@@ -14,6 +15,7 @@ mod results;
 mod runner;
 mod scratch;
 mod submit;
+mod undo;
 mod worker;
 
 pub use error::Error;
@@ -26,4 +28,5 @@ pub use results::{
 pub use runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk, run_import};
 pub use scratch::FileScratch;
 pub use submit::{Checked, DEFAULT_CHUNK_ROWS, Submission, Submitted, check, queue, submit};
-pub use worker::{WorkerConfig, enqueue, run_worker};
+pub use undo::{plan_undo, queue_undo, run_undo, run_undo_chunk};
+pub use worker::{WorkerConfig, enqueue, enqueue_undo, run_worker};

@@ -11,8 +11,8 @@
 use std::ops::ControlFlow;
 
 use roster_store::{
-    Chunk, DeliveryState, DeliveryStatus, Import, ResultError, ResultStatus, RowResult, Store,
-    StoredFilter,
+    Chunk, DeliveryState, DeliveryStatus, Import, ResultError, ResultStatus, RowResult, RowUndo,
+    Store, StoredFilter,
 };
 use roster_template::Column;
 use roster_validate::{ExtensionPolicy, Role, RowReader, RowStart};
@@ -44,6 +44,8 @@ pub struct ResultLine {
     /// `not_sent` when the import sends no passwords. `None` for a row not
     /// created.
     pub delivery: Option<DeliveryStatus>,
+    /// What the import's undo did with the row, once it took it up.
+    pub undo: Option<RowUndo>,
 }
 
 /// Which rows a page of results holds.
@@ -260,6 +262,7 @@ fn walk(
                 numbers: Vec::new(),
                 errors: Vec::new(),
                 delivery: None,
+                undo: None,
             },
             None => continue,
         };
@@ -331,6 +334,7 @@ fn first_short_chunk(
 /// A processed row's result as stored.
 fn stored_line(result: RowResult, import: &Import) -> ResultLine {
     ResultLine {
+        undo: result.undo,
         delivery: match result.delivery {
             None if result.status == ResultStatus::Created && !import.passwords.sends() => {
                 Some(DeliveryStatus {

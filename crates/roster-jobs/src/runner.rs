@@ -71,7 +71,7 @@ impl Stop {
         Stop(Some(stopping))
     }
 
-    fn asked(&self) -> bool {
+    pub(crate) fn asked(&self) -> bool {
         self.0.as_ref().is_some_and(|s| *s.borrow())
     }
 }
@@ -291,7 +291,7 @@ async fn write_chunk(
 
 /// Lets go of SQLite's write lock: until this process's waiting writes are
 /// done, or for the whole pause when none waits (for other processes).
-async fn share_lock(store: &Store, sharing: LockSharing) {
+pub(crate) async fn share_lock(store: &Store, sharing: LockSharing) {
     let started = Instant::now();
     if !store.writer_waiting() {
         tokio::time::sleep(sharing.pause).await;

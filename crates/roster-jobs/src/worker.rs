@@ -1,6 +1,8 @@
 //! The worker of imports, on roster-queue's `serve`.
 //!
-//! [`run_worker`] serves the queues of imports and of their chunks. An
+//! [`run_worker`] serves the queues of imports and of their chunks, and of
+//! undos and theirs (the same two kinds of job: `RunUndo` plans an undo,
+//! `UndoChunk` reverts a chunk of its rows). An
 //! import travels as two kinds of job: `RunImport` plans it (splits it into
 //! chunks) and queues a `RunChunk` per chunk, which any worker may take. A
 //! job carries only ids; the import's state lives in roster's tables. So a
@@ -13,14 +15,16 @@ use std::time::Duration;
 
 use apalis::prelude::BoxDynError;
 use roster_queue::{
-    CHUNK_QUEUE, Handler, IMPORT_QUEUE, MAX_ATTEMPTS, QueueConfig, RunChunk, RunImport,
-    chunk_job_key, chunk_job_key_again, import_job_key, serve, turn,
+    CHUNK_QUEUE, Handler, IMPORT_QUEUE, MAX_ATTEMPTS, QueueConfig, RunChunk, RunImport, RunUndo,
+    UNDO_CHUNK_QUEUE, UNDO_QUEUE, UndoChunk, chunk_job_key, chunk_job_key_again, import_job_key,
+    serve, turn, undo_chunk_job_key, undo_chunk_job_key_again, undo_job_key,
 };
-use roster_store::{Chunk, ImportId, Pool, Store};
+use roster_store::{Chunk, Import, ImportId, Pool, Store};
 use tracing::{error, warn};
 
 use crate::Error;
 use crate::runner::{ChunkRun, RunConfig, Stop, plan_import, run_chunk};
+use crate::undo::{plan_undo, run_undo_chunk};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -84,6 +88,43 @@ async fn enqueue_chunk(store: &Store, id: &ImportId, seq: u64, key: String) -> R
     Ok(())
 }
 
+/// Queues the job that plans the import's undo, as last asked. Pushing
+/// the same ask twice queues it once.
+pub async fn enqueue_undo(store: &Store, import: &Import) -> Result<(), Error> {
+    let asked = import.undo.as_ref().map_or("", |u| u.asked_at.as_str());
+    let job = RunUndo {
+        import_id: import.id.to_string(),
+    };
+    let id = &import.id;
+    let what = || format!("the undo of import {id}");
+    roster_queue::push(
+        store.pool(),
+        UNDO_QUEUE,
+        job,
+        undo_job_key(id, asked),
+        turn(0),
+        what,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues a job of chunk `seq` of the undo under `key`.
+async fn enqueue_undo_chunk(
+    store: &Store,
+    id: &ImportId,
+    seq: u64,
+    key: String,
+) -> Result<(), Error> {
+    let job = UndoChunk {
+        import_id: id.to_string(),
+        seq,
+    };
+    let what = || format!("chunk {seq} of the undo of import {id}");
+    roster_queue::push(store.pool(), UNDO_CHUNK_QUEUE, job, key, turn(seq), what).await?;
+    Ok(())
+}
+
 /// Runs a worker of imports until `shutdown` completes: it plans imports
 /// and writes chunks (`config.concurrency` at once), and lets the chunks
 /// in hand reach the end of their rows before it returns.
@@ -96,6 +137,9 @@ pub async fn run_worker(
     // An import whose push was lost is queued again; duplicates are ignored.
     for id in store.unfinished_imports().await? {
         enqueue(&store, &id).await?;
+    }
+    for (id, _) in store.unfinished_undos().await? {
+        enqueue_undo(&store, &store.existing_import(&id).await?).await?;
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let when = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -115,6 +159,14 @@ pub async fn run_worker(
     let planner = {
         let worker = worker.clone();
         Handler::new(move |job, attempt| Box::pin(plan(job, worker.clone(), attempt)))
+    };
+    let undo_planner = {
+        let worker = worker.clone();
+        Handler::new(move |job, attempt| Box::pin(plan_undoing(job, worker.clone(), attempt)))
+    };
+    let undo_writer = {
+        let worker = worker.clone();
+        Handler::new(move |job, attempt| Box::pin(undo(job, worker.clone(), attempt)))
     };
     let writer = Handler::new(move |job, attempt| Box::pin(write(job, worker.clone(), attempt)));
     let queue = |queue, concurrency| QueueConfig {
@@ -147,9 +199,23 @@ pub async fn run_worker(
         name,
         queue(CHUNK_QUEUE, chunks_at_once),
         writer,
+        when(stopped.clone()),
+    );
+    let undos = serve(
+        pool,
+        name,
+        queue(UNDO_QUEUE, 1),
+        undo_planner,
+        when(stopped.clone()),
+    );
+    let undo_chunks = serve(
+        pool,
+        name,
+        queue(UNDO_CHUNK_QUEUE, chunks_at_once),
+        undo_writer,
         when(stopped),
     );
-    tokio::try_join!(imports, chunks, signal)?;
+    tokio::try_join!(imports, chunks, undos, undo_chunks, signal)?;
     Ok(())
 }
 
@@ -208,6 +274,87 @@ async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxD
         Err(e) => Err(e),
     };
     settle(&worker, &id, attempt, written).await
+}
+
+/// Plans an import's undo and queues its chunks.
+async fn plan_undoing(job: RunUndo, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+    let Some(id) = ImportId::parse(&job.import_id) else {
+        error!(import_id = %job.import_id, "job names no valid import; dropped");
+        return Ok(());
+    };
+    let planned = match plan_undo(&worker.store, &id).await {
+        Ok(Some(chunks)) => enqueue_undo_chunks(&worker.store, &id, &chunks).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    settle_undo(&worker, &id, attempt, planned).await
+}
+
+/// Queues the jobs of these chunks of the import's undo, once each.
+async fn enqueue_undo_chunks(
+    store: &Store,
+    id: &ImportId,
+    chunks: &[roster_store::UndoChunk],
+) -> Result<(), Error> {
+    let asked = asked_at(store, id).await?;
+    for chunk in chunks {
+        let key = undo_chunk_job_key(id, &asked, chunk.seq);
+        enqueue_undo_chunk(store, id, chunk.seq, key).await?;
+    }
+    Ok(())
+}
+
+/// When the import's undo was last asked: its jobs' keys hold it.
+async fn asked_at(store: &Store, id: &ImportId) -> Result<String, Error> {
+    let import = store.existing_import(id).await?;
+    Ok(import.undo.map(|u| u.asked_at).unwrap_or_default())
+}
+
+/// Reverts one chunk of an import's undo.
+async fn undo(job: UndoChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+    let Some(id) = ImportId::parse(&job.import_id) else {
+        error!(import_id = %job.import_id, "job names no valid import; dropped");
+        return Ok(());
+    };
+    let run = &worker.run;
+    let store = &worker.store;
+    let undone = match run_undo_chunk(store, &id, job.seq, &worker.label, *run, &worker.stop).await
+    {
+        Ok(ChunkRun::Done) => Ok(()),
+        // The worker is stopping: the rest of the chunk is another job's.
+        Ok(ChunkRun::Left) => match asked_at(store, &id).await {
+            Ok(asked) => {
+                let key = undo_chunk_job_key_again(&id, &asked, job.seq);
+                enqueue_undo_chunk(store, &id, job.seq, key).await
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    settle_undo(&worker, &id, attempt, undone).await
+}
+
+/// An undo job's end: an error is tried again, and fails the undo on the
+/// last attempt (it may be asked again).
+async fn settle_undo(
+    worker: &Worker,
+    id: &ImportId,
+    attempt: usize,
+    outcome: Result<(), Error>,
+) -> Result<(), BoxDynError> {
+    let Err(e) = outcome else {
+        return Ok(());
+    };
+    warn!(import_id = %id, attempt, error = %e, "undo job failed");
+    if attempt >= MAX_ATTEMPTS
+        && let Ok(import) = worker.store.existing_import(id).await
+    {
+        let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
+        if let Err(e) = worker.store.fail_undo(import.key, &why).await {
+            error!(import_id = %id, error = %e, "the undo could not be marked failed");
+        }
+    }
+    Err(Box::new(e))
 }
 
 /// A job's end: a refused file ends it (the import is failed already);

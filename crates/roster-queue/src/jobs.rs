@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub const IMPORT_QUEUE: &str = "roster-imports";
 /// The queue an import's chunks travel on.
 pub const CHUNK_QUEUE: &str = "roster-chunks";
+/// The queue undos are planned on.
+pub const UNDO_QUEUE: &str = "roster-undos";
+/// The queue an undo's chunks travel on.
+pub const UNDO_CHUNK_QUEUE: &str = "roster-undo-chunks";
 /// The queue password jobs travel on.
 pub const PASSWORD_QUEUE: &str = "roster-passwords";
 
@@ -38,6 +42,19 @@ pub struct RunImport {
 /// The payload of a job that writes one chunk of an import.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunChunk {
+    pub import_id: String,
+    pub seq: u64,
+}
+
+/// The payload of a job that plans an import's undo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunUndo {
+    pub import_id: String,
+}
+
+/// The payload of a job that reverts one chunk of an import's rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UndoChunk {
     pub import_id: String,
     pub seq: u64,
 }
@@ -106,6 +123,33 @@ pub fn chunk_job_key_again(id: &impl Display, seq: u64) -> String {
 /// What the key of every job of an import's chunks starts with.
 pub fn chunk_key_prefix(id: &impl Display) -> String {
     format!("import-{id}-chunk-")
+}
+
+/// The key of the job that plans an import's undo asked at `asked` (an
+/// undo stopped may be asked again: each ask is planned once).
+pub fn undo_job_key(id: &impl Display, asked: &str) -> String {
+    format!("undo-{id}-{asked}")
+}
+
+/// The key of the first job of chunk `seq` of the undo asked at `asked`.
+pub fn undo_chunk_job_key(id: &impl Display, asked: &str, seq: u64) -> String {
+    format!("{}{seq}", undo_chunk_key_prefix(id, asked))
+}
+
+/// The key of a job that takes up an undo's chunk its worker handed back:
+/// unique to each.
+pub fn undo_chunk_job_key_again(id: &impl Display, asked: &str, seq: u64) -> String {
+    format!(
+        "{}{seq}-again-{}",
+        undo_chunk_key_prefix(id, asked),
+        ulid::Ulid::generate()
+    )
+}
+
+/// What the key of every chunk job of the undo asked at `asked` starts
+/// with.
+pub fn undo_chunk_key_prefix(id: &impl Display, asked: &str) -> String {
+    format!("undo-{id}-{asked}-chunk-")
 }
 
 /// The lines of a file a group of deliveries stands for when its turn is

@@ -632,6 +632,8 @@ pub(crate) async fn stop_import(
         StopOutcome::Stopped => "stopped",
         StopOutcome::Stopping => "stopping",
         StopOutcome::AlreadyFinished(_) => "already_finished",
+        StopOutcome::UndoStopped => "undo_stopped",
+        StopOutcome::UndoStopping => "undo_stopping",
     };
     let now = state.store.existing_import(&import.id).await?;
     Ok(Json(StopJson {

@@ -92,7 +92,7 @@ pub(crate) async fn release<'r>(
         let after = current.edited(row, cx.account.default_role);
         if changes(current, &after).is_empty() {
             out.results
-                .push(result(row, &after, ResultStatus::Unchanged));
+                .push(result(row, None, &after, ResultStatus::Unchanged));
             out.unchanged += 1;
             continue;
         }
@@ -183,7 +183,12 @@ pub(crate) async fn assign(
         for (n, primary) in gone(&held(&update.after), &held(&update.before)) {
             numbers.push((n.digits() as i64, id, primary));
         }
-        results.push(result(update.row, &update.after, ResultStatus::Updated));
+        results.push(result(
+            update.row,
+            Some(&update.before),
+            &update.after,
+            ResultStatus::Updated,
+        ));
     }
     let account = cx.account.id.get();
     tx.insert_extensions(account, &extensions).await?;
@@ -325,7 +330,7 @@ fn changed(line: u64, what: String) -> RowError {
 }
 
 /// A user's numbers with whether each is the primary one.
-fn held(user: &UserState) -> Vec<(E164, bool)> {
+pub(crate) fn held(user: &UserState) -> Vec<(E164, bool)> {
     user.primary
         .iter()
         .map(|n| (*n, true))
@@ -334,12 +339,18 @@ fn held(user: &UserState) -> Vec<(E164, bool)> {
 }
 
 /// What `from` has that `to` has not.
-fn gone<T: PartialEq + Copy>(from: &[T], to: &[T]) -> Vec<T> {
+pub(crate) fn gone<T: PartialEq + Copy>(from: &[T], to: &[T]) -> Vec<T> {
     from.iter().filter(|x| !to.contains(x)).copied().collect()
 }
 
-/// The result of a row applied to `user`.
-fn result(row: &ValidRow, user: &UserState, status: ResultStatus) -> NewResult {
+/// The result of a row applied to `user`; an update keeps the user as it
+/// found them and as it left them, to be undone.
+fn result(
+    row: &ValidRow,
+    before: Option<&UserState>,
+    user: &UserState,
+    status: ResultStatus,
+) -> NewResult {
     let numbers: Vec<String> = user.numbers().map(|n| n.to_string()).collect();
     let extensions: Vec<String> = user.extensions.iter().map(Extension::to_string).collect();
     NewResult {
@@ -350,6 +361,8 @@ fn result(row: &ValidRow, user: &UserState, status: ResultStatus) -> NewResult {
         extension: (!extensions.is_empty()).then(|| extensions.join(";")),
         numbers: (!numbers.is_empty()).then(|| numbers.join(";")),
         errors: None,
+        before_image: before.map(UserState::to_bytes),
+        after_image: before.map(|_| user.to_bytes()),
     }
 }
 

@@ -37,6 +37,10 @@ pub(crate) struct NewResult {
     pub(crate) extension: Option<String>,
     pub(crate) numbers: Option<String>,
     pub(crate) errors: Option<String>,
+    /// The user as the row found them (an update), in `UserState`'s bytes.
+    pub(crate) before_image: Option<Vec<u8>>,
+    /// The user as the row left them (a create or an update).
+    pub(crate) after_image: Option<Vec<u8>>,
 }
 
 /// What the account holds of some keys, as the database answers.
@@ -137,6 +141,9 @@ pub(crate) struct UserUpdate<'a> {
 /// A row of an import's plan, as stored: `(row, action, user, before,
 /// linked)`.
 pub(crate) type PlanRow = (i64, String, Option<i64>, Option<Vec<u8>>, bool);
+
+/// What an undo did with a row, as stored: `(row, status, code, message)`.
+pub(crate) type NewUndo = (i64, &'static str, Option<&'static str>, Option<String>);
 
 /// A change to the deliveries of a slice, as `Bulk::settle_deliveries`
 /// writes it.
@@ -295,6 +302,20 @@ pub(crate) trait Bulk {
         import: i64,
         rows: &[i64],
     ) -> impl Future<Output = Result<Vec<PlanRow>, sqlx::Error>> + Send;
+
+    /// Deletes these users and their password deliveries; their numbers
+    /// and extensions must have been released.
+    fn delete_users(
+        &mut self,
+        users: &[i64],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// Keeps what an undo did with rows of the import.
+    fn insert_undos(
+        &mut self,
+        import: i64,
+        rows: &[NewUndo],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// Rows per multi-row statement, well under SQLite's 32,766 bound parameters.
@@ -495,6 +516,20 @@ impl Bulk for Tx<'_> {
         match self {
             Tx::Sqlite(c) => c.plan_rows(import, rows).await,
             Tx::Postgres(c) => c.plan_rows(import, rows).await,
+        }
+    }
+
+    async fn delete_users(&mut self, users: &[i64]) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.delete_users(users).await,
+            Tx::Postgres(c) => c.delete_users(users).await,
+        }
+    }
+
+    async fn insert_undos(&mut self, import: i64, rows: &[NewUndo]) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.insert_undos(import, rows).await,
+            Tx::Postgres(c) => c.insert_undos(import, rows).await,
         }
     }
 }

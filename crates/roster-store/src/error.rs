@@ -32,6 +32,10 @@ pub enum Error {
         "the account already has an import {state}: {id}; wait for it to finish or stop it with `roster stop {id}`"
     )]
     ImportActive { id: String, state: String },
+    #[error("import {id} cannot be undone: {why}")]
+    CannotUndo { id: String, why: String },
+    #[error("another change to the account met the undo at {0}; the batch is tried again")]
+    UndoRaced(&'static str),
     #[error("reading the uploaded file")]
     Upload(#[source] std::io::Error),
     #[error("the database holds an invalid value for {0}")]

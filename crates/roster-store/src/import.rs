@@ -16,7 +16,7 @@ use crate::db::{Tx, query};
 use crate::error::Context;
 use crate::{
     Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, PasswordDelivery, Store,
-    time,
+    Undo, time,
 };
 
 pub(crate) mod chunk;
@@ -85,6 +85,8 @@ pub struct Import {
     /// Chunks planned (0: not yet), and chunks done.
     pub chunks: u64,
     pub chunks_done: u64,
+    /// Its undo, once asked.
+    pub undo: Option<Undo>,
 }
 
 /// What asking an import to stop did.
@@ -96,6 +98,10 @@ pub enum StopOutcome {
     Stopping,
     /// It had already finished or was already stopping; nothing changed.
     AlreadyFinished(ImportState),
+    /// It had finished and its undo was queued: the undo is stopped.
+    UndoStopped,
+    /// Its undo was running: it stops between batches.
+    UndoStopping,
 }
 
 const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.state, i.file_name, \
@@ -103,7 +109,9 @@ const SELECT_IMPORT: &str = "SELECT i.id, i.public_id, i.account_id, a.slug, i.s
     i.unchanged, i.failed, i.not_processed, \
     i.error, i.created_at, i.started_at, i.finished_at, i.deliveries_queued, i.deliveries_sent, \
     i.deliveries_failed, i.deliveries_window_ms, i.deliveries_window_count, i.deliveries_rate_milli, \
-    i.deliveries_settled_ms, i.chunk_rows, i.chunks, i.chunks_done \
+    i.deliveries_settled_ms, i.chunk_rows, i.chunks, i.chunks_done, i.undo_state, i.undo_total, \
+    i.undone, i.not_undone, i.undo_cancelled, i.undo_error, i.undo_asked_at, i.undo_started_at, \
+    i.undo_finished_at, i.undo_chunks, i.undo_chunks_done \
     FROM imports i JOIN accounts a ON a.id = i.account_id";
 
 #[derive(sqlx::FromRow)]
@@ -139,6 +147,17 @@ struct ImportRow {
     chunk_rows: i64,
     chunks: i64,
     chunks_done: i64,
+    undo_state: Option<ImportState>,
+    undo_total: i64,
+    undone: i64,
+    not_undone: i64,
+    undo_cancelled: i64,
+    undo_error: Option<String>,
+    undo_asked_at: Option<String>,
+    undo_started_at: Option<String>,
+    undo_finished_at: Option<String>,
+    undo_chunks: i64,
+    undo_chunks_done: i64,
 }
 
 impl Store {
@@ -266,7 +285,8 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Asks the import to stop. A queued import stops at once. A running
+    /// Asks the import to stop, or its undo when that is what runs. A
+    /// queued import stops at once. A running
     /// one is marked stopping, and in the same transaction its chunks not
     /// yet taken are marked done and their jobs dropped from the queue: it
     /// is stopped once the chunks being written reach the end of their
@@ -298,6 +318,12 @@ impl Store {
         }
         tx.commit().await.context("committing the stop")?;
         drop(waiting);
+        // A finished import may be being undone: then the undo stops.
+        if changed.is_none()
+            && let Some(outcome) = self.stop_undo(id).await?
+        {
+            return Ok(outcome);
+        }
         let import = self.existing_import(id).await?;
         Ok(match (changed, import.state) {
             (Some(_), ImportState::Stopped) => StopOutcome::Stopped,
@@ -388,38 +414,33 @@ impl Store {
     /// [`Store::create_import`]).
     pub async fn check_no_active_import(&self, account: AccountId) -> Result<(), Error> {
         match self.active_import(account).await? {
-            Some((id, state)) => Err(Error::ImportActive {
-                id,
-                state: state.to_string(),
-            }),
+            Some((id, state)) => Err(Error::ImportActive { id, state }),
             None => Ok(()),
         }
     }
 
-    async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
-        let (id, state) = self
-            .active_import(account)
-            .await?
-            .map(|(id, state)| (id, state.to_string()))
-            .unwrap_or_default();
+    pub(crate) async fn active_import_error<T>(&self, account: AccountId) -> Result<T, Error> {
+        let (id, state) = self.active_import(account).await?.unwrap_or_default();
         Err(Error::ImportActive { id, state })
     }
 
-    /// The account's import queued or running, by id and state.
-    async fn active_import(
-        &self,
-        account: AccountId,
-    ) -> Result<Option<(String, ImportState)>, Error> {
-        const SQL: &str = "SELECT public_id, state FROM imports \
-            WHERE account_id = $1 AND state IN ($2, $3, $4)";
-        query(SQL)
+    /// The account's import queued or running, or being undone, by id and
+    /// state (an undo's as `being undone (running)`).
+    async fn active_import(&self, account: AccountId) -> Result<Option<(String, String)>, Error> {
+        const SQL: &str = "SELECT public_id, state, undo_state FROM imports \
+            WHERE account_id = $1 AND (state IN ($2, $3, $4) OR undo_state IN ($2, $3, $4))";
+        let active: Option<(String, ImportState, Option<ImportState>)> = query(SQL)
             .bind(account.get())
             .bind(ImportState::Queued)
             .bind(ImportState::Running)
             .bind(ImportState::Stopping)
             .fetch_optional(&self.db)
             .await
-            .context("reading the active import")
+            .context("reading the active import")?;
+        Ok(active.map(|(id, state, undo)| match undo {
+            Some(undo) if undo.is_active() => (id, format!("being undone ({undo})")),
+            _ => (id, state.to_string()),
+        }))
     }
 }
 
@@ -536,6 +557,19 @@ impl TryFrom<ImportRow> for Import {
             chunk_rows: from_db(row.chunk_rows),
             chunks: from_db(row.chunks),
             chunks_done: from_db(row.chunks_done),
+            undo: row.undo_state.map(|state| Undo {
+                state,
+                total: from_db(row.undo_total),
+                undone: from_db(row.undone),
+                not_undone: from_db(row.not_undone),
+                cancelled: from_db(row.undo_cancelled),
+                error: row.undo_error,
+                asked_at: row.undo_asked_at.unwrap_or_default(),
+                started_at: row.undo_started_at,
+                finished_at: row.undo_finished_at,
+                chunks: from_db(row.undo_chunks),
+                chunks_done: from_db(row.undo_chunks_done),
+            }),
         })
     }
 }

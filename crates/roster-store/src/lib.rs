@@ -32,12 +32,14 @@ mod error;
 mod import;
 mod plan;
 mod postgres;
+mod revert;
 mod sqlite;
 mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
 mod token;
+mod undo;
 mod users;
 
 pub use account::{
@@ -55,7 +57,9 @@ pub use import::results::{ResultError, RowResult, StoredFilter};
 pub use import::state::ResultStatus;
 pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome};
 pub use plan::{Plan, PlanEntry};
+pub use revert::{CHANGED_SINCE_IMPORT, NOT_RECORDED, TAKEN_SINCE_IMPORT};
 /// The pool behind a store, for the job queue that shares its database.
 pub use roster_queue::Pool;
 pub use store::{DEFAULT_URL, LockSharing, Store};
+pub use undo::{RowUndo, Undo, UndoBatch, UndoChunk, UndoStatus};
 pub use users::{BatchCounts, RowInput, User};

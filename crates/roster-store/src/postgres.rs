@@ -6,8 +6,8 @@ use sqlx::PgConnection;
 use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
-    Answers, Bulk, Change, KeyUsers, NewResult, NewUser, PlanRow, UserColumns, UserRow, UserUpdate,
-    UsersBy,
+    Answers, Bulk, Change, KeyUsers, NewResult, NewUndo, NewUser, PlanRow, UserColumns, UserRow,
+    UserUpdate, UsersBy,
 };
 
 // Each lookup probes the index once per key through a LATERAL subquery with
@@ -58,8 +58,8 @@ const RETRY: &str = "UPDATE deliveries SET next_attempt = next_attempt + 1, erro
     WHERE user_id = ANY($1::bigint[]) AND state = 'queued' AND next_attempt = $2 RETURNING user_id";
 const CLEAR_PASSWORDS: &str = "UPDATE users SET password_hash = NULL WHERE id = ANY($1::bigint[])";
 const INSERT_RESULTS: &str = "INSERT INTO row_results (import_id, row, status, user_id, email, extension, \
-    numbers, errors) SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[], \
-    $6::text[], $7::text[], $8::text[])";
+    numbers, errors, before_image, after_image) SELECT $1, * FROM unnest($2::bigint[], $3::text[], \
+    $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])";
 
 // A plan's lookups: users with their fields, what they have, who has a key.
 // The users come back as one JSON array of arrays: one row, not one per
@@ -114,6 +114,11 @@ const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked \
 /// Keys per lookup and rows per write: a batch's lists in a few statements
 /// of some tens of KiB each (measured faster than one large statement per
 /// list).
+const DELETE_DELIVERIES: &str = "DELETE FROM deliveries WHERE user_id = ANY($1::bigint[])";
+const DELETE_USERS: &str = "DELETE FROM users WHERE id = ANY($1::bigint[])";
+const INSERT_UNDOS: &str = "INSERT INTO row_undos (import_id, row, status, code, message) \
+    SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[])";
+
 const KEYS_PER_STATEMENT: usize = 1000;
 const ROWS_PER_STATEMENT: usize = 250;
 
@@ -299,6 +304,8 @@ impl Bulk for PgConnection {
                 .bind(column(chunk, |r| r.extension.clone()))
                 .bind(column(chunk, |r| r.numbers.clone()))
                 .bind(column(chunk, |r| r.errors.clone()))
+                .bind(column(chunk, |r| r.before_image.clone()))
+                .bind(column(chunk, |r| r.after_image.clone()))
                 .execute(&mut *self)
                 .await?;
         }
@@ -515,5 +522,31 @@ impl Bulk for PgConnection {
             found.extend(rows);
         }
         Ok(found)
+    }
+
+    async fn delete_users(&mut self, users: &[i64]) -> Result<(), sqlx::Error> {
+        for chunk in users.chunks(KEYS_PER_STATEMENT) {
+            for sql in [DELETE_DELIVERIES, DELETE_USERS] {
+                sqlx::query(sql)
+                    .bind(chunk.to_vec())
+                    .execute(&mut *self)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn insert_undos(&mut self, import: i64, rows: &[NewUndo]) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            sqlx::query(INSERT_UNDOS)
+                .bind(import)
+                .bind(column(chunk, |r| r.0))
+                .bind(column(chunk, |r| r.1.to_string()))
+                .bind(column(chunk, |r| r.2.map(str::to_string)))
+                .bind(column(chunk, |r| r.3.clone()))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -11,8 +11,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
-    Answers, Bulk, Change, KeyUsers, NewResult, NewUser, PlanRow, ROWS_PER_STATEMENT, UserColumns,
-    UserRow, UserUpdate, UsersBy,
+    Answers, Bulk, Change, KeyUsers, NewResult, NewUndo, NewUser, PlanRow, ROWS_PER_STATEMENT,
+    UserColumns, UserRow, UserUpdate, UsersBy,
 };
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
@@ -71,6 +71,10 @@ const RELEASE_NUMBERS: &str = "UPDATE numbers SET user_id = NULL, is_primary = 0
     AND numbers.user_id = k.value ->> 1";
 const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked FROM json_each($2) k \
     CROSS JOIN import_plan_rows p ON p.import_id = $1 AND p.row = k.value";
+
+const DELETE_DELIVERIES: &str =
+    "DELETE FROM deliveries WHERE user_id IN (SELECT value FROM json_each($1))";
+const DELETE_USERS: &str = "DELETE FROM users WHERE id IN (SELECT value FROM json_each($1))";
 
 /// Runs a release statement (`RELEASE_EXTENSIONS`, `RELEASE_NUMBERS`) on
 /// the account's `(key, user)` pairs; how many the users had.
@@ -251,7 +255,8 @@ impl Bulk for SqliteConnection {
     ) -> Result<(), sqlx::Error> {
         for chunk in results.chunks(ROWS_PER_STATEMENT) {
             let mut qb = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO row_results (import_id, row, status, user_id, email, extension, numbers, errors) ",
+                "INSERT INTO row_results (import_id, row, status, user_id, email, extension, numbers, \
+                 errors, before_image, after_image) ",
             );
             qb.push_values(chunk, |mut b, r| {
                 b.push_bind(import)
@@ -261,7 +266,9 @@ impl Bulk for SqliteConnection {
                     .push_bind(r.email.clone())
                     .push_bind(r.extension.clone())
                     .push_bind(r.numbers.clone())
-                    .push_bind(r.errors.clone());
+                    .push_bind(r.errors.clone())
+                    .push_bind(r.before_image.clone())
+                    .push_bind(r.after_image.clone());
             });
             qb.build().execute(&mut *self).await?;
         }
@@ -459,6 +466,34 @@ impl Bulk for SqliteConnection {
             .bind(json(rows))
             .fetch_all(&mut *self)
             .await
+    }
+
+    async fn delete_users(&mut self, users: &[i64]) -> Result<(), sqlx::Error> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let list = json(users);
+        for sql in [DELETE_DELIVERIES, DELETE_USERS] {
+            sqlx::query(sql).bind(&list).execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_undos(&mut self, import: i64, rows: &[NewUndo]) -> Result<(), sqlx::Error> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO row_undos (import_id, row, status, code, message) ",
+            );
+            qb.push_values(chunk, |mut b, (row, status, code, message)| {
+                b.push_bind(import)
+                    .push_bind(*row)
+                    .push_bind(*status)
+                    .push_bind(*code)
+                    .push_bind(message.clone());
+            });
+            qb.build().execute(&mut *self).await?;
+        }
+        Ok(())
     }
 }
 

@@ -20,7 +20,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use roster_template::Column;
 use roster_validate::{
-    Code, E164, Extension, ExtensionPolicy, Facts, MAIN_LOCATION, RowError, ValidRow, location_key,
+    Code, E164, Extension, ExtensionPolicy, Facts, MAIN_LOCATION, RowError, UserState, ValidRow,
+    location_key,
 };
 use serde::Serialize;
 
@@ -193,6 +194,19 @@ impl Store {
             linked,
         };
         write_batch(&self.db, &cx, rows, extensions).await
+    }
+
+    /// The account's parked numbers (E.164), in order: with its users, the
+    /// whole directory.
+    pub async fn parked_numbers(&self, account: &Account) -> Result<Vec<String>, Error> {
+        const SQL: &str = "SELECT number FROM numbers WHERE account_id = $1 AND user_id IS NULL \
+            ORDER BY number";
+        let rows: Vec<(i64,)> = query(SQL)
+            .bind(account.id.get())
+            .fetch_all(&self.db)
+            .await
+            .context("listing parked numbers")?;
+        Ok(rows.into_iter().map(|(n,)| format!("+{n}")).collect())
     }
 
     /// The account's users, by email, with their extensions and numbers.
@@ -517,6 +531,7 @@ async fn insert_creates(
         {
             number_rows.push((n.digits() as i64, user, i == 0));
         }
+        let after = UserState::created(user, v, *extension, cx.account.default_role);
         results.push(NewResult {
             row: v.line as i64,
             status: ResultStatus::Created,
@@ -525,6 +540,8 @@ async fn insert_creates(
             extension: extension.map(|e| e.to_string()),
             numbers: numbers_text(v),
             errors: None,
+            before_image: None,
+            after_image: Some(after.to_bytes()),
         });
     }
     tx.insert_extensions(account, &extension_rows).await?;
@@ -753,6 +770,8 @@ pub(crate) fn failure(line: u64, email: Option<String>, errors: &[RowError]) -> 
         extension: None,
         numbers: None,
         errors: Some(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_string())),
+        before_image: None,
+        after_image: None,
     }
 }
 

@@ -203,6 +203,41 @@ impl UserState {
         }
     }
 
+    /// The user `row` creates, with the id the store gave them and the
+    /// extension they were given (a row may leave it to roster): what an
+    /// import keeps of a new user, to undo the row.
+    pub fn created(
+        id: i64,
+        row: &ValidRow,
+        extension: Option<Extension>,
+        default_role: Role,
+    ) -> UserState {
+        let mut additional = row.additional_numbers.clone();
+        additional.sort_unstable();
+        UserState {
+            id,
+            email: row.email.to_string(),
+            display_name: row.display_name.clone(),
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            job_title: row.job_title.clone(),
+            department: row.department.clone(),
+            organizational_unit: row.organizational_unit.clone(),
+            role: row.role.unwrap_or(default_role),
+            location: row.location.clone().unwrap_or_else(main_location),
+            extensions: extension.into_iter().collect(),
+            primary: row.primary_number,
+            additional,
+        }
+    }
+
+    /// The state as [`UserState::write_to`] writes it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(128);
+        self.write_to(&mut bytes);
+        bytes
+    }
+
     /// Every number the user has, primary first.
     pub fn numbers(&self) -> impl Iterator<Item = E164> + '_ {
         self.primary.iter().chain(&self.additional).copied()

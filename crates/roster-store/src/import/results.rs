@@ -10,7 +10,7 @@ use super::state::ResultStatus;
 use crate::convert::{from_db, to_db};
 use crate::db::query;
 use crate::error::Context;
-use crate::{DeliveryState, DeliveryStatus, Error, Store};
+use crate::{DeliveryState, DeliveryStatus, Error, RowUndo, Store, UndoStatus};
 
 /// What happened to one processed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub struct RowResult {
     pub errors: Vec<ResultError>,
     /// The created user's password delivery, when the import sends passwords.
     pub delivery: Option<DeliveryStatus>,
+    /// What the import's undo did with the row, once it took it up.
+    pub undo: Option<RowUndo>,
 }
 
 /// One reason a row failed.
@@ -80,7 +82,9 @@ impl Store {
         filter: StoredFilter<'_>,
     ) -> Result<Vec<RowResult>, Error> {
         const SELECT: &str = "SELECT r.row, r.status, r.email, r.extension, r.numbers, r.errors, \
-            d.state, d.error FROM row_results r LEFT JOIN deliveries d ON d.user_id = r.user_id \
+            d.state, d.error, u.status, u.code, u.message FROM row_results r \
+            LEFT JOIN deliveries d ON d.user_id = r.user_id \
+            LEFT JOIN row_undos u ON u.import_id = r.import_id AND u.row = r.row \
             WHERE r.import_id = $1 AND r.row > $2";
         // Failures are named in the text, not bound: only then do the
         // planners read them through `row_results_failed`, whose condition
@@ -161,7 +165,7 @@ impl Store {
     }
 }
 
-/// A row of `row_results` joined with its delivery.
+/// A row of `row_results` joined with its delivery and its undo.
 type StoredRow = (
     i64,
     ResultStatus,
@@ -171,10 +175,25 @@ type StoredRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<UndoStatus>,
+    Option<String>,
+    Option<String>,
 );
 
 fn row_result(
-    (row, status, email, extension, numbers, errors, delivery, delivery_error): StoredRow,
+    (
+        row,
+        status,
+        email,
+        extension,
+        numbers,
+        errors,
+        delivery,
+        delivery_error,
+        undo,
+        undo_code,
+        undo_message,
+    ): StoredRow,
 ) -> Result<RowResult, Error> {
     Ok(RowResult {
         row: from_db(row),
@@ -197,6 +216,11 @@ fn row_result(
                     .ok_or(Error::Corrupt("a delivery state"))
             })
             .transpose()?,
+        undo: undo.map(|status| RowUndo {
+            status,
+            code: undo_code,
+            message: undo_message,
+        }),
     })
 }
 
