@@ -17,6 +17,7 @@ mod serve;
 mod shutdown;
 mod template;
 mod tidy;
+mod undo;
 mod update;
 mod validate;
 mod workers;

@@ -77,6 +77,14 @@ pub(crate) enum Command {
         /// The import's id, or a unique prefix of it (4 characters at least).
         id: String,
     },
+    /// Undo a finished import: delete the users it created (their extensions
+    /// freed, numbers parked again, queued password messages cancelled) and
+    /// give the users it updated back what they had. A user changed since
+    /// the import is left as it is, and its row says why.
+    ///
+    /// Exit status: 0 every row undone, 3 some rows not undone (or the undo
+    /// stopped), 2 usage or system error.
+    Undo(UndoArgs),
     /// List an account's users with their extensions and numbers.
     Users {
         #[arg(long)]
@@ -189,6 +197,18 @@ pub(crate) struct ValidateArgs {
     /// The largest file, in bytes.
     #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
     pub(crate) max_bytes: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct UndoArgs {
+    /// The import's id, or a unique prefix of it (4 characters at least).
+    pub(crate) id: String,
+    /// Queue the undo and return at once; a worker (`roster worker` or
+    /// `roster serve`) runs it.
+    #[arg(long)]
+    pub(crate) detach: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, clap::Args)]

@@ -205,7 +205,11 @@ async fn send_passwords(
 }
 
 /// A progress bar of `len` on a terminal, a hidden one otherwise.
-fn progress_bar(len: u64, terminal: bool, template: &str) -> anyhow::Result<ProgressBar> {
+pub(crate) fn progress_bar(
+    len: u64,
+    terminal: bool,
+    template: &str,
+) -> anyhow::Result<ProgressBar> {
     let bar = ProgressBar::new(len);
     if terminal {
         bar.set_style(ProgressStyle::with_template(template)?.progress_chars("##-"));

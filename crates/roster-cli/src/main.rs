@@ -22,6 +22,7 @@ mod serve;
 mod status;
 mod stop;
 mod token;
+mod undo;
 mod users;
 mod validate;
 mod worker;
@@ -88,6 +89,7 @@ async fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Results { id, format } => results::results(&args.db, &id, format).await,
         Command::FailedRows { id } => results::failed_rows(&args.db, &id).await,
         Command::Stop { id } => stop::run(&args.db, &id).await,
+        Command::Undo(u) => undo::run(&args.db, u).await,
         Command::Users { account, format } => users::run(&args.db, &account, format).await,
         Command::Worker(w) => worker::run(&args.db, w).await,
         Command::Token {

@@ -67,6 +67,27 @@ pub(crate) fn text(import: &Import) -> String {
     if let Some(error) = &import.error {
         out.push_str(&format!("error     {error}\n"));
     }
+    if let Some(undo) = &import.undo {
+        out.push_str(&format!(
+            "undo      {}: {} of {} rows{}, asked {}{}\n",
+            undo.state,
+            crate::undo::counts(undo),
+            undo.total,
+            if undo.cancelled > 0 {
+                format!(", {} password messages cancelled", undo.cancelled)
+            } else {
+                String::new()
+            },
+            undo.asked_at,
+            undo.finished_at
+                .as_deref()
+                .map(|at| format!(", finished {at}"))
+                .unwrap_or_default()
+        ));
+        if let Some(error) = &undo.error {
+            out.push_str(&format!("undo error {error}\n"));
+        }
+    }
     out
 }
 

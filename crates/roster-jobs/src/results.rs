@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use roster_store::{
     Chunk, DeliveryState, DeliveryStatus, Import, ResultError, ResultStatus, RowResult, RowUndo,
-    Store, StoredFilter,
+    Store, StoredFilter, UndoStatus,
 };
 use roster_template::Column;
 use roster_validate::{ExtensionPolicy, Role, RowReader, RowStart};
@@ -333,9 +333,15 @@ fn first_short_chunk(
 
 /// A processed row's result as stored.
 fn stored_line(result: RowResult, import: &Import) -> ResultLine {
+    // An undone user's delivery is gone with it; its undo says what was sent.
+    let undone = result
+        .undo
+        .as_ref()
+        .is_some_and(|u| u.status == UndoStatus::Undone);
     ResultLine {
         undo: result.undo,
         delivery: match result.delivery {
+            _ if undone && result.status == ResultStatus::Created => None,
             None if result.status == ResultStatus::Created && !import.passwords.sends() => {
                 Some(DeliveryStatus {
                     state: DeliveryState::NotSent,

@@ -358,6 +358,34 @@ pub struct StatusJson<'a> {
     pub passwords: String,
     /// Extra to the contract: where the users' password messages are.
     pub deliveries: DeliveriesJson,
+    /// The import's undo, once asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<UndoJson<'a>>,
+}
+
+/// An import's undo: its state and counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UndoJson<'a> {
+    /// `queued`, `running`, `stopping`, `stopped`, `completed`,
+    /// `completed_with_errors` (some rows not undone) or `failed`.
+    pub state: &'static str,
+    /// Rows reverted.
+    pub undone: u64,
+    /// Rows left as they are (their users changed since the import).
+    pub not_undone: u64,
+    pub finished_at: Option<&'a str>,
+    /// Extra to the contract: the rows to revert, those the import
+    /// created or updated.
+    pub total: u64,
+    /// Extra to the contract: queued password messages cancelled.
+    pub passwords_cancelled: u64,
+    /// Extra to the contract.
+    pub asked_at: &'a str,
+    /// Extra to the contract.
+    pub started_at: Option<&'a str>,
+    /// Extra to the contract: why a failed undo failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
 }
 
 /// An import's password deliveries by state, and how fast they go.
@@ -390,6 +418,22 @@ pub struct ResultJson<'a> {
     /// Extra to the contract: the created user's temporary password; null
     /// for a row not created.
     pub delivery: Option<DeliveryJson<'a>>,
+    /// Extra to the contract: what the import's undo did with the row,
+    /// once it took it up; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<RowUndoJson<'a>>,
+}
+
+/// What an undo did with one row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowUndoJson<'a> {
+    /// `undone` or `not_undone`.
+    pub status: &'static str,
+    /// Why a row was not undone: `changed_since_import`,
+    /// `taken_since_import` or `not_recorded`.
+    pub code: Option<&'a str>,
+    /// Why, or for a row undone what could not be (a message sent).
+    pub message: Option<&'a str>,
 }
 
 /// One reason a row failed.
@@ -440,6 +484,17 @@ impl<'a> StatusJson<'a> {
                     .map(|r| (r * 10.0).round() / 10.0),
                 eta_seconds: eta(import).map(|d| d.as_secs()),
             },
+            undo: import.undo.as_ref().map(|u| UndoJson {
+                state: u.state.as_str(),
+                undone: u.undone,
+                not_undone: u.not_undone,
+                finished_at: u.finished_at.as_deref(),
+                total: u.total,
+                passwords_cancelled: u.cancelled,
+                asked_at: &u.asked_at,
+                started_at: u.started_at.as_deref(),
+                error: u.error.as_deref(),
+            }),
         }
     }
 }
@@ -473,6 +528,11 @@ impl<'a> ResultJson<'a> {
                 state: d.state.as_str(),
                 error: d.error.as_deref(),
                 message: d.describe(),
+            }),
+            undo: line.undo.as_ref().map(|u| RowUndoJson {
+                status: u.status.as_str(),
+                code: u.code.as_deref(),
+                message: u.message.as_deref(),
             }),
         }
     }

@@ -30,6 +30,8 @@ pub enum ApiError {
     TooLarge { max_bytes: u64 },
     #[error("the account already has an import {state}: {id}; wait for it to finish or stop it")]
     ImportActive { id: String, state: String },
+    #[error("{0}")]
+    CannotUndo(String),
     #[error("something went wrong on the server")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -39,7 +41,7 @@ pub enum ApiError {
 pub struct ErrorJson {
     /// A stable code: `unauthorized`, `forbidden`, `not_found`,
     /// `bad_upload`, `invalid_option`, `file_too_large`, `import_active`,
-    /// `internal`.
+    /// `cannot_undo`, `internal`.
     pub code: &'static str,
     pub message: String,
     /// With `import_active`: the import that is active.
@@ -59,7 +61,7 @@ impl ApiError {
             ApiError::NotFound | ApiError::NoReport | ApiError::NoRows => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::ImportActive { .. } => StatusCode::CONFLICT,
+            ApiError::ImportActive { .. } | ApiError::CannotUndo(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +74,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => code,
             ApiError::TooLarge { .. } => "file_too_large",
             ApiError::ImportActive { .. } => "import_active",
+            ApiError::CannotUndo(_) => "cannot_undo",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -99,6 +102,7 @@ impl From<roster_store::Error> for ApiError {
         match e {
             roster_store::Error::NoImport(_) => ApiError::NotFound,
             roster_store::Error::ImportActive { id, state } => ApiError::ImportActive { id, state },
+            e @ roster_store::Error::CannotUndo { .. } => ApiError::CannotUndo(e.to_string()),
             other => ApiError::internal(other),
         }
     }

@@ -643,6 +643,37 @@ pub(crate) async fn stop_import(
     .into_response())
 }
 
+/// Asks for the import to be undone: the users it created deleted (their
+/// extensions freed, numbers parked again, queued password messages
+/// cancelled), the users it updated given back what they had; a user
+/// changed since is left alone. A worker runs it; the import's status
+/// shows how far it is (`undo`), its results each row's outcome.
+#[utoipa::path(
+    post,
+    path = "/api/imports/{id}/undo",
+    tag = "imports",
+    params(("id" = String, Path, description = "The import's id")),
+    responses(
+        (status = 202, description = "The undo is queued", body = StatusJson),
+        (status = 401, description = "No or unknown token", body = ErrorJson),
+        (status = 403, description = "A signed-in page without its CSRF token", body = ErrorJson),
+        (status = 404, description = "No such import for this account", body = ErrorJson),
+        (status = 409, description = "The import is still queued or running, was undone already \
+            (`cannot_undo`), or another import of the account is active (`import_active`)",
+            body = ErrorJson),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn undo_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let import = owned_import(&state, &caller, &id).await?;
+    let asked = roster_jobs::queue_undo(&state.store, &import.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(StatusJson::new(&asked))).into_response())
+}
+
 /// The import with this id, if it is the caller's; any other import, or
 /// an id that is not one, is not found.
 async fn owned_import(state: &AppState, caller: &Caller, id: &str) -> Result<Import, ApiError> {

@@ -88,6 +88,7 @@ pub fn app(store: Store, config: ServerConfig) -> Router {
         .routes(routes!(imports::failed_rows))
         .routes(routes!(imports::summary))
         .routes(routes!(imports::stop_import))
+        .routes(routes!(imports::undo_import))
         .routes(routes!(reports::report))
         .routes(routes!(reports::report_errors))
         .routes(routes!(reports::report_actions))

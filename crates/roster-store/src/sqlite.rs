@@ -66,9 +66,11 @@ const EXTENSION_USERS: &str = "SELECT e.extension, e.user_id FROM json_each($2) 
     CROSS JOIN extensions e ON e.account_id = $1 AND e.extension = k.value";
 const RELEASE_EXTENSIONS: &str = "DELETE FROM extensions WHERE account_id = $1 AND \
     (extension, user_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each($2))";
+// Pairs as a list the key is searched in: an `UPDATE … FROM json_each`
+// searched the account's whole numbers once per pair.
 const RELEASE_NUMBERS: &str = "UPDATE numbers SET user_id = NULL, is_primary = 0 \
-    FROM json_each($2) k WHERE numbers.account_id = $1 AND numbers.number = k.value ->> 0 \
-    AND numbers.user_id = k.value ->> 1";
+    WHERE account_id = $1 AND (number, user_id) IN \
+    (SELECT value ->> 0, value ->> 1 FROM json_each($2))";
 const PLAN_ROWS: &str = "SELECT p.row, p.action, p.user_id, p.before, p.linked FROM json_each($2) k \
     CROSS JOIN import_plan_rows p ON p.import_id = $1 AND p.row = k.value";
 
@@ -531,6 +533,42 @@ mod tests {
                 .collect();
             assert!(steps[0].starts_with("SCAN k"), "{sql}: {steps:?}");
             assert!(steps[1].starts_with("SEARCH "), "{sql}: {steps:?}");
+        }
+    }
+
+    /// Regression: releasing a batch's numbers searched the account's
+    /// whole numbers once per number (an undo of a million users crawled).
+    /// A statement that writes by a list searches each key of the list:
+    /// no table scanned, no search by the account alone.
+    #[tokio::test]
+    async fn writes_by_a_list_search_each_key() {
+        let db = testing::sqlite();
+        let store = Store::open(&db.url).await.expect("open");
+        let Pool::Sqlite(pool) = store.pool() else {
+            panic!("a SQLite store")
+        };
+        for (sql, binds) in [
+            (super::RELEASE_NUMBERS, 2),
+            (super::RELEASE_EXTENSIONS, 2),
+            (super::DELETE_USERS, 1),
+            (super::DELETE_DELIVERIES, 1),
+        ] {
+            let mut query =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            if binds == 2 {
+                query = query.bind(1_i64);
+            }
+            let plan: Vec<(i64, i64, i64, String)> =
+                query.bind("[]").fetch_all(pool).await.expect("a plan");
+            for (_, _, _, step) in &plan {
+                let scans_a_table = step.starts_with("SCAN ") && !step.contains("json_each");
+                assert!(!scans_a_table, "{sql}: {plan:?}");
+                assert!(!step.ends_with("(account_id=?)"), "{sql}: {plan:?}");
+            }
+            assert!(
+                plan.iter().any(|p| p.3.starts_with("SEARCH ")),
+                "{sql}: {plan:?}"
+            );
         }
     }
 }

@@ -502,17 +502,18 @@ impl Store {
 
 /// Why the import's undo cannot be asked now.
 fn why_not(import: &Import) -> String {
-    let id = &import.id;
     if import.state.is_active() {
         return format!(
-            "it is still {}; stop it first with `roster stop {id}`, or wait for it to finish",
+            "it is still {}: stop it first, or wait for it to finish",
             import.state
         );
     }
     match &import.undo {
         Some(undo) if undo.state.is_active() => format!(
-            "it is being undone now ({}); `roster status {id}` shows how far",
-            undo.state
+            "it is being undone now ({}, {} of {} rows taken up)",
+            undo.state,
+            undo.processed(),
+            undo.total
         ),
         Some(undo) => format!(
             "it was undone already ({}, {} rows undone, {} not undone{}); an import is undone once",
