@@ -671,6 +671,7 @@ async fn the_template_and_the_openapi_document_are_served() {
             "GET /api/reports/{id}/rows.csv",
             "POST /api/imports",
             "POST /api/imports/{id}/stop",
+            "POST /api/imports/{id}/undo",
         ]
     );
     assert_eq!(
@@ -1443,6 +1444,77 @@ async fn a_dry_run_keeps_the_plan_and_applying_it_imports_exactly_that() {
             Response::of(app.post(&format!("/api/imports?plan={bad_plan}"), &app.acme)).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{kind}");
         assert_eq!(refused.json()["code"], json!("plan_has_errors"), "{kind}");
+        app.end().await;
+    }
+}
+
+/// The import's status once its undo leaves the active states.
+async fn undo_finished(app: &TestApp, id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let status = Response::of(app.get(&format!("/api/imports/{id}"), &app.acme))
+            .await
+            .json();
+        let state = status["undo"]["state"].as_str().unwrap_or("");
+        if !["queued", "running", "stopping"].contains(&state) {
+            return status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_import_is_undone_through_the_api_once_on_both_databases() {
+    for db in testing::both("an_import_is_undone").await {
+        let kind = db.kind;
+        let app = TestApp::start(db, ServerConfig::default(), true).await;
+        let out = app
+            .upload(&app.acme, "a.csv", &clean(), &[("passwords", "none")])
+            .await;
+        let id = out.json()["id"].as_str().expect("an id").to_string();
+        let done = app.finished(&id).await;
+        assert_eq!(done["created"], json!(3), "{kind}");
+        assert!(done.get("undo").is_none(), "{kind}: no undo asked: {done}");
+
+        let theirs = Response::of(app.post(&format!("/api/imports/{id}/undo"), &app.other)).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{kind}");
+
+        let asked = Response::of(app.post(&format!("/api/imports/{id}/undo"), &app.acme)).await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED, "{kind}: {}", asked.body);
+        assert_eq!(asked.json()["undo"]["state"], json!("queued"), "{kind}");
+        assert_eq!(asked.json()["undo"]["total"], json!(3), "{kind}");
+
+        let undone = undo_finished(&app, &id).await;
+        assert_eq!(
+            (
+                &undone["undo"]["state"],
+                &undone["undo"]["undone"],
+                &undone["undo"]["not_undone"]
+            ),
+            (&json!("completed"), &json!(3), &json!(0)),
+            "{kind}: {undone}"
+        );
+        assert!(undone["undo"]["finished_at"].is_string(), "{undone}");
+        let results = Response::of(app.get(&format!("/api/imports/{id}/results"), &app.acme)).await;
+        let rows = results.json();
+        assert_eq!(
+            rows[0],
+            json!({"row": 2, "status": "created", "email": "ada@acme.example", "extension": "7000",
+                   "numbers": ["+16172000000"], "errors": [], "delivery": null,
+                   "undo": {"status": "undone", "code": null, "message": null}}),
+            "{kind}"
+        );
+        let account = app
+            .store
+            .existing_account(&AccountSlug::parse("acme").expect("a slug"))
+            .await
+            .expect("the account");
+        assert_eq!(app.store.users(&account).await.expect("users").len(), 0);
+
+        let again = Response::of(app.post(&format!("/api/imports/{id}/undo"), &app.acme)).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{kind}");
+        assert_eq!(again.json()["code"], json!("cannot_undo"), "{}", again.body);
         app.end().await;
     }
 }
