@@ -2,8 +2,9 @@
 //! WebDriver (Debian's `chromium` and `chromium-driver`) against `roster
 //! serve`. An admin signs in with a token, uploads a file with errors and
 //! sees them as a table, uploads a clean file and watches it complete,
-//! filters the results and downloads the failed-rows file. A screenshot of
-//! each page goes to `target/screenshots/`.
+//! filters the results and downloads the failed-rows file; applies an
+//! update's plan; undoes an import. A screenshot of each page goes to
+//! `target/screenshots/`.
 //!
 //! Without `chromedriver` on the path the test prints a notice and stops,
 //! unless `ROSTER_TEST_BROWSER` is set (`.ci/run` sets it and installs the
@@ -490,6 +491,113 @@ async fn an_admin_sees_the_plan_of_an_update_and_applies_it() {
     client.close().await.expect("closing the browser");
 }
 
+/// Undo in the browser (#17): the admin imports three users, clicks Undo,
+/// reads in the confirmation what it does in the import's numbers, accepts
+/// it, and follows the undo to its end: every row undone, the users gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_undoes_an_import_after_reading_what_it_does() {
+    let Some(driver) = driver_or_skip() else {
+        return;
+    };
+    let roster = Roster::sqlite();
+    roster.load_demo();
+    let before = users_csv(&roster);
+    let token = roster.run(&["token", "create", "--account", "demo"]);
+    assert_eq!(token.code, 0, "{token:?}");
+    let token = token.stdout.trim().to_string();
+    let three = roster.file(
+        "three.csv",
+        b"Display Name (Mandatory),Email Address (Mandatory),Primary Phone Number (Optional),Extension (Optional)\n\
+          Ada Lovelace,ada@demo.example,+1 (617) 555-0100,7101\n\
+          Grace Hopper,grace@demo.example,,7102\n\
+          Alan Turing,alan@demo.example,16175550102,\n",
+    );
+    let server = roster.serve(None);
+    let downloads = roster.dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("a downloads folder");
+    let (_driver, client) = browser(&driver, &downloads).await;
+    sign_in(&client, &server.base, &token, None).await;
+
+    // The import, and its passwords out: the confirmation's numbers are
+    // settled then.
+    upload(&client, &three).await;
+    let progress = wait_for_text(&client, "progress-text", "3 of 3 rows").await;
+    assert!(
+        progress.starts_with("3 of 3 rows processed: 3 created, 0 failed"),
+        "{progress}"
+    );
+    wait_for_text(&client, "message", "Passwords: 3 sent, 0 queued, 0 failed").await;
+    wait_for_rows(&client, "results", 3, "2 created ada@demo.example 7101").await;
+    let imported = users_csv(&roster);
+    assert!(imported.contains("ada@demo.example"), "{imported}");
+    assert_ne!(imported, before);
+
+    let button = client.find(Locator::Id("undo")).await.expect("the button");
+    assert!(button.is_displayed().await.expect("its display"));
+    assert_eq!(button.text().await.expect("its label"), "Undo this import");
+    screenshot(&client, "9-undo").await;
+    button.click().await.expect("clicking Undo");
+    let question = client.get_alert_text().await.expect("the confirmation");
+    assert_eq!(
+        question,
+        "Undo import three.csv? 3 users it created will be deleted (their extensions freed and \
+         numbers parked again; 0 password messages not sent yet are cancelled, 3 already sent \
+         cannot be unsent) and 0 users it updated get their earlier details back. Users \
+         changed since the import are left as they are."
+    );
+    client.accept_alert().await.expect("accepting");
+
+    let undone = wait_for_text(&client, "undo-text", "Undo completed").await;
+    assert!(
+        undone.starts_with(
+            "Undo completed: 3 undone, 0 not undone of 3 rows, 0 password messages cancelled; \
+             finished "
+        ),
+        "{undone}"
+    );
+    let message = wait_for_text(&client, "message", "its undo is").await;
+    assert!(message.ends_with("its undo is completed."), "{message}");
+    // The results are read again at the undo's end: each row's outcome in
+    // the Undo column.
+    let started = Instant::now();
+    let outcomes = loop {
+        let outcomes = undo_column(&client).await;
+        if outcomes.len() == 3 && outcomes.iter().all(|o| !o.is_empty()) {
+            break outcomes;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{outcomes:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Each password went out before the undo: its row says so.
+    for outcome in &outcomes {
+        assert!(
+            outcome.starts_with("undone: its welcome message with a temporary password was sent")
+                && outcome.contains("cannot be unsent"),
+            "{outcomes:?}"
+        );
+    }
+    // A completed undo is final: no button to ask it again; nothing to stop.
+    let undo_shown = client
+        .find(Locator::Id("undo"))
+        .await
+        .expect("the button")
+        .is_displayed()
+        .await
+        .expect("its display");
+    assert!(!undo_shown, "a completed undo is not asked again");
+    let stop_on = client
+        .find(Locator::Id("stop"))
+        .await
+        .expect("the button")
+        .is_enabled()
+        .await
+        .expect("its state");
+    assert!(!stop_on, "nothing runs: Stop is off");
+    assert_eq!(users_csv(&roster), before, "the users are gone");
+    screenshot(&client, "10-undone").await;
+    client.close().await.expect("closing the browser");
+}
+
 /// A large import in the browser: its first page of results, a filter, the
 /// next page and the downloads; then the same file again, refused with an
 /// error report of several errors a row, shown a page at a time, filtered
@@ -624,6 +732,26 @@ async fn a_large_import_and_its_report_are_shown_a_page_at_a_time() {
          filter by code {report_filter:.2?}"
     );
     client.close().await.expect("closing the browser");
+}
+
+/// `roster users --account demo --format csv`.
+fn users_csv(roster: &Roster) -> String {
+    let out = roster.run(&["users", "--account", "demo", "--format", "csv"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout
+}
+
+/// The Undo cell of each row of the results shown.
+async fn undo_column(client: &Client) -> Vec<String> {
+    let script = "return [...document.querySelectorAll('#results tbody tr')]\
+        .map((row) => row.cells[row.cells.length - 1].innerText);";
+    let cells = client.execute(script, vec![]).await.expect("the cells");
+    cells
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c.as_str().expect("text").to_string())
+        .collect()
 }
 
 /// `n` as the page writes it: 100,000.

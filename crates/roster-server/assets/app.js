@@ -1,6 +1,7 @@
 // roster's admin page: upload a file, show its errors or follow its import,
-// show the results. Plain JavaScript against the page's own API; the session
-// cookie signs every request, and the CSRF token goes with every change.
+// show the results, undo a finished import. Plain JavaScript against the
+// page's own API; the session cookie signs every request, and the CSRF
+// token goes with every change.
 //
 // Errors and results come a page at a time, filtered by the server: a
 // million rows never reach the browser at once. One import is shown at a
@@ -50,10 +51,13 @@ async function failure(response) {
 // What is shown: a new choice makes every earlier answer stale.
 let shown = 0;
 let following = null;
+// The shown import's status as last read: what the undo button asks about.
+let latest = null;
 
 function show(what) {
   shown += 1;
   following = null;
+  latest = null;
   $("current").hidden = false;
   $("errors").hidden = what !== "errors";
   $("plan").hidden = what !== "plan";
@@ -75,7 +79,8 @@ function options(select, list) {
 }
 
 // A table read a page at a time: `url(after)` is the page after a row,
-// `fill(items)` draws it. "Next" follows the last row; "First" goes back.
+// `fill(items)` draws it. "Next" follows the last row; "First" goes back;
+// `reload()` reads the page shown again, as its rows change.
 function pager(name, draw) {
   const state = { url: null, after: 0, page: 1, loads: 0 };
   const load = async () => {
@@ -115,12 +120,14 @@ function pager(name, draw) {
     state.page = 1;
     load();
   });
-  return (url) => {
+  const open = (url) => {
     state.url = url;
     state.after = 0;
     state.page = 1;
     return load();
   };
+  open.reload = () => (state.url ? load() : Promise.resolve());
+  return open;
 }
 
 // The report of a refused file: counts by code, a page of errors, the
@@ -244,11 +251,16 @@ function chosenPasswords() {
   return choice === "to" ? `to:${$("pw-address").value.trim()}` : choice;
 }
 
-// Polls the import until it ends, then shows its results.
+// Polls the import until it ends, then shows its results; follows its
+// undo while one runs.
 async function follow(id) {
   const mine = show("progress");
   following = id;
   $("stop").disabled = false;
+  $("stop").textContent = "Stop the import";
+  $("undo").hidden = true;
+  $("undo").disabled = false;
+  $("undo-status").hidden = true;
   let last = null;
   for (;;) {
     if (mine !== shown) return;
@@ -260,6 +272,7 @@ async function follow(id) {
       return;
     }
     if (mine !== shown) return;
+    latest = s;
     const now = Date.now();
     let rate = "";
     if (last && now > last.at && s.processed > last.processed) {
@@ -272,8 +285,13 @@ async function follow(id) {
     say(`Import ${s.id} is ${words(s.state)}.` + passwords(s));
     refreshRecent();
     if (!ACTIVE.includes(s.state)) {
-      $("stop").disabled = true;
       await showResults(s, mine);
+      if (undoing(s)) {
+        await followUndo(s, mine);
+        return;
+      }
+      $("stop").disabled = true;
+      showUndo(s);
       await followPasswords(id, s, mine);
       return;
     }
@@ -311,16 +329,135 @@ function duration(seconds) {
 }
 
 // After the import's rows: follows its passwords while any is queued.
+// An undo asked meanwhile follows the import itself (and cancels the
+// queued messages): this one then stops.
 async function followPasswords(id, s, mine) {
-  while (mine === shown && s.passwords !== "none" && s.deliveries.queued > 0) {
+  while (mine === shown && !latest.undo && s.passwords !== "none" && s.deliveries.queued > 0) {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     try {
       s = await (await get(`/api/imports/${id}`)).json();
     } catch (_) {
       return;
     }
-    if (mine === shown) say(`Import ${s.id} is ${words(s.state)}.` + passwords(s));
+    if (mine !== shown || latest.undo) return;
+    latest = s;
+    say(`Import ${s.id} is ${words(s.state)}.` + passwords(s));
+    showUndo(s);
   }
+}
+
+// The undo of a finished import: asked once the admin has read in numbers
+// what it does, then followed like the import until it ends, when each
+// row's outcome is in the results.
+function undoing(s) {
+  return Boolean(s.undo) && ACTIVE.includes(s.undo.state);
+}
+
+// The undo's state, and the button to ask for it (again, for an undo
+// stopped or failed; a completed one is final).
+function showUndo(s) {
+  const u = s.undo;
+  $("undo-status").hidden = !u;
+  if (u) {
+    $("undo-bar").max = Math.max(u.total, 1);
+    $("undo-bar").value = u.undone + u.not_undone;
+    $("undo-text").textContent = undoProgress(s);
+  }
+  const finished = !ACTIVE.includes(s.state);
+  const again = Boolean(u) && ["stopped", "failed"].includes(u.state);
+  $("undo").hidden = !(finished && (!u || again) && s.created + s.updated > 0);
+  $("undo").textContent = again ? "Go on undoing this import" : "Undo this import";
+}
+
+function undoProgress(s) {
+  const u = s.undo;
+  let text = `Undo ${words(u.state)}: ${number(u.undone)} undone, ${number(u.not_undone)} not undone of ${number(u.total)} rows`;
+  if (s.passwords !== "none" || u.passwords_cancelled > 0) {
+    text += `, ${number(u.passwords_cancelled)} password messages cancelled`;
+  }
+  text += u.finished_at ? `; finished ${u.finished_at}` : `; asked ${u.asked_at}`;
+  if (u.error) text += `. Failed: ${u.error}`;
+  return `${text}.`;
+}
+
+// What the undo does, in the import's numbers: the confirmation's text.
+function undoQuestion(s) {
+  const u = s.undo;
+  let text = u
+    ? `Go on undoing import ${s.file_name}? ${number(u.undone + u.not_undone)} of its ${number(u.total)} rows were taken up already (${number(u.undone)} undone). In all, `
+    : `Undo import ${s.file_name}? `;
+  text += `${number(s.created)} users it created will be deleted (their extensions freed and numbers parked again`;
+  if (s.passwords !== "none") {
+    const d = s.deliveries;
+    text += `; ${number(d.queued)} password messages not sent yet are cancelled, ${number(d.sent)} already sent cannot be unsent`;
+  }
+  text += `) and ${number(s.updated)} users it updated get their earlier details back. `;
+  return `${text}Users changed since the import are left as they are.`;
+}
+
+async function undo() {
+  const s = latest;
+  if (!s || !following) return;
+  const mine = shown;
+  if (!window.confirm(undoQuestion(s))) return;
+  if (mine !== shown) return;
+  $("undo").disabled = true;
+  try {
+    const response = await fetch(`/api/imports/${s.id}/undo`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf },
+    });
+    if (mine !== shown) return;
+    if (response.status === 202) {
+      followUndo(await response.json(), mine);
+    } else {
+      $("undo").disabled = false;
+      say(`Not undone: ${await failure(response)}`, true);
+    }
+  } catch (e) {
+    if (mine === shown) {
+      $("undo").disabled = false;
+      say(`Not undone: ${e}`, true);
+    }
+  } finally {
+    refreshRecent();
+  }
+}
+
+// Polls the import while its undo is active; Stop stops the undo. The
+// results page shown is read again as rows are taken up, and at the end:
+// each row with its undo outcome.
+async function followUndo(s, mine) {
+  $("stop").disabled = false;
+  $("stop").textContent = "Stop the undo";
+  let taken = s.undo.undone + s.undo.not_undone;
+  for (;;) {
+    if (mine !== shown) return;
+    latest = s;
+    showUndo(s);
+    $("undo").hidden = true;
+    say(`Import ${s.id} is ${words(s.state)}; its undo is ${words(s.undo.state)}.`);
+    if (!undoing(s)) break;
+    if (s.undo.undone + s.undo.not_undone !== taken) {
+      taken = s.undo.undone + s.undo.not_undone;
+      resultsPage.reload();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (mine !== shown) return;
+    try {
+      s = await (await get(`/api/imports/${s.id}`)).json();
+    } catch (e) {
+      if (mine === shown) say(`Could not read the import: ${e.message}`, true);
+      return;
+    }
+  }
+  $("stop").disabled = true;
+  $("stop").textContent = "Stop the import";
+  $("undo").disabled = false;
+  showUndo(s);
+  refreshRecent();
+  await resultsPage.reload();
 }
 
 // The results of a finished import: counts by status and code, a page of
@@ -341,6 +478,8 @@ const resultsPage = pager("results", (results) => {
       ? "not processed: the import was stopped before this row; import the failed-rows file to create it"
       : r.errors.map((e) => `${e.code}: ${e.message}`).join(" | "));
     cell(row, r.delivery ? r.delivery.message : "");
+    if (r.undo) row.dataset.undo = r.undo.status;
+    cell(row, r.undo ? words(r.undo.status) + (r.undo.message ? `: ${r.undo.message}` : "") : "");
     body.appendChild(row);
   }
 });
@@ -396,7 +535,7 @@ async function refreshRecent() {
     for (const i of imports) {
       const row = document.createElement("tr");
       cell(row, i.file_name);
-      cell(row, words(i.state));
+      cell(row, words(i.state) + (i.undo ? `, undo ${words(i.undo.state)}` : ""));
       cell(row, number(i.total));
       cell(row, number(i.created));
       cell(row, number(i.failed));
@@ -424,7 +563,7 @@ async function refreshRecent() {
       row.appendChild(td);
       body.appendChild(row);
     }
-    busy(imports.find((i) => ACTIVE.includes(i.state)));
+    busy(imports.find((i) => ACTIVE.includes(i.state) || undoing(i)));
   } catch (_) {
     // The list stays as it was; the next poll tries again.
   } finally {
@@ -432,14 +571,18 @@ async function refreshRecent() {
   }
 }
 
-// Upload is off while the account has an import active: one at a time.
+// Upload is off while the account has an import or an undo active: one at
+// a time.
 let watching = null;
 function busy(active) {
   $("upload-button").disabled = Boolean(active);
   $("busy").hidden = !active;
   if (active) {
+    const what = ACTIVE.includes(active.state)
+      ? `is ${words(active.state)}`
+      : `is being undone (${words(active.undo.state)})`;
     $("busy").textContent =
-      `Import ${active.id} (${active.file_name}) is ${words(active.state)}: upload another file once it ends, or stop it.`;
+      `Import ${active.id} (${active.file_name}) ${what}: upload another file once it ends, or stop it.`;
     if (!watching) watching = setInterval(refreshRecent, 2000);
   } else if (watching) {
     clearInterval(watching);
@@ -488,6 +631,7 @@ async function upload(event) {
   }
 }
 
+// Stops the import, or its undo while one runs: the server knows which.
 async function stop() {
   if (!following) return;
   $("stop").disabled = true;
@@ -502,6 +646,7 @@ async function stop() {
 document.addEventListener("DOMContentLoaded", () => {
   $("upload").addEventListener("submit", upload);
   $("stop").addEventListener("click", stop);
+  $("undo").addEventListener("click", undo);
   $("apply").addEventListener("click", apply);
   $("plan-filter").addEventListener("change", () => planPage(planUrl($("plan-filter").value)));
   $("errors-filter").addEventListener("change", () => errorsPage(errorsUrl($("errors-filter").value)));

@@ -127,7 +127,7 @@ fn page(account: &Account, csrf: &str, imports: &[Import]) -> String {
                 "active",
                 imports
                     .iter()
-                    .find(|i| i.state.is_active())
+                    .find(|i| i.state.is_active() || undoing(i))
                     .map_or("", |i| i.id.as_str()),
             ),
         ],
@@ -135,12 +135,21 @@ fn page(account: &Account, csrf: &str, imports: &[Import]) -> String {
     )
 }
 
+/// Whether the import's undo is queued or running: it holds the account.
+fn undoing(import: &Import) -> bool {
+    import.undo.as_ref().is_some_and(|u| u.state.is_active())
+}
+
 fn import_row(import: &Import) -> String {
+    let mut state = import.state.as_str().replace('_', " ");
+    if let Some(undo) = &import.undo {
+        state.push_str(&format!(", undo {}", undo.state.as_str().replace('_', " ")));
+    }
     format!(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
          <td><button type=\"button\" data-import=\"{}\">Open<span class=\"visually-hidden\"> {}</span></button></td></tr>\n",
         html_escape(&import.file_name),
-        import.state.as_str().replace('_', " "),
+        state,
         import.total,
         import.created,
         import.failed,

@@ -530,9 +530,10 @@ fn why_not(import: &Import) -> String {
 }
 
 /// Ends the undo `$1` at `$2` once all its chunks are done: stopped if a
-/// stop was asked, else completed, with errors if any row was not undone.
+/// stop was asked before every row was taken up, else completed, with
+/// errors if any row was not undone.
 const FINISH: &str = "UPDATE imports SET \
-    undo_state = CASE WHEN undo_state = $3 THEN $4 \
+    undo_state = CASE WHEN undone + not_undone < undo_total AND undo_state = $3 THEN $4 \
         WHEN not_undone > 0 OR undone + not_undone < undo_total THEN $5 ELSE $6 END, \
     undo_finished_at = $2 \
     WHERE id = $1 AND undo_state IN ($7, $3) AND undo_chunks_done >= undo_chunks";
