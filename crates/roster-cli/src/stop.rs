@@ -10,7 +10,7 @@ use crate::import_id;
 pub(crate) async fn run(db: &str, id: &str) -> anyhow::Result<Outcome> {
     let store = Store::open(db).await?;
     let id = import_id::resolve(&store, id).await?.id;
-    let outcome = store.stop_import(&id).await?;
+    let outcome = store.stop(&id).await?;
     store.close().await;
     match outcome {
         StopOutcome::Stopped => {

@@ -94,7 +94,7 @@ async fn follow(store: &Store, import: &Import, format: Format) -> anyhow::Resul
             _ = &mut interrupt, if !stop_asked => {
                 stop_asked = true;
                 exit_on_second_signal();
-                store.stop_import(&import.id).await?;
+                store.stop(&import.id).await?;
                 bar.suspend(|| eprintln!(
                     "stopping the undo of import {} after the batch in progress \
                      (Ctrl-C again: at once)…",

@@ -383,7 +383,7 @@ async fn an_undo_waits_for_its_import_holds_the_account_and_resumes_after_a_stop
             "{}: {busy}",
             db.kind
         );
-        let stopped = store.stop_import(&queued.id).await.expect("stopped");
+        let stopped = store.stop(&queued.id).await.expect("stopped");
         assert_eq!(stopped, StopOutcome::UndoStopped, "{}", db.kind);
         let now = store.existing_import(&queued.id).await.expect("import");
         let undo = now.undo.clone().expect("an undo");

@@ -628,7 +628,7 @@ pub(crate) async fn stop_import(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let import = owned_import(&state, &caller, &id).await?;
-    let outcome = match state.store.stop_import(&import.id).await? {
+    let outcome = match state.store.stop(&import.id).await? {
         StopOutcome::Stopped => "stopped",
         StopOutcome::Stopping => "stopping",
         StopOutcome::AlreadyFinished(_) => "already_finished",

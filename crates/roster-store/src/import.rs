@@ -16,7 +16,7 @@ use crate::db::{Tx, query};
 use crate::error::Context;
 use crate::{
     Account, AccountId, AccountSlug, DeliveryCounts, DeliveryPace, Error, PasswordDelivery, Store,
-    Undo, time,
+    time,
 };
 
 pub(crate) mod chunk;
@@ -87,6 +87,34 @@ pub struct Import {
     pub chunks_done: u64,
     /// Its undo, once asked.
     pub undo: Option<Undo>,
+}
+
+/// An import's undo, once asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undo {
+    /// The words of an import's states: `completed_with_errors` when some
+    /// row was not undone.
+    pub state: ImportState,
+    /// Rows to revert: those the import created or updated.
+    pub total: u64,
+    pub undone: u64,
+    pub not_undone: u64,
+    /// Password messages still queued that the undo cancelled.
+    pub cancelled: u64,
+    /// Why the undo failed.
+    pub error: Option<String>,
+    pub asked_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub chunks: u64,
+    pub chunks_done: u64,
+}
+
+impl Undo {
+    /// Rows the undo has taken up.
+    pub fn processed(&self) -> u64 {
+        self.undone + self.not_undone
+    }
 }
 
 /// What asking an import to stop did.
@@ -285,7 +313,7 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Asks the import to stop, or its undo when that is what runs. A
+    /// Asks the import to stop (`Store::stop` stops its undo too). A
     /// queued import stops at once. A running
     /// one is marked stopping, and in the same transaction its chunks not
     /// yet taken are marked done and their jobs dropped from the queue: it
@@ -318,12 +346,6 @@ impl Store {
         }
         tx.commit().await.context("committing the stop")?;
         drop(waiting);
-        // A finished import may be being undone: then the undo stops.
-        if changed.is_none()
-            && let Some(outcome) = self.stop_undo(id).await?
-        {
-            return Ok(outcome);
-        }
         let import = self.existing_import(id).await?;
         Ok(match (changed, import.state) {
             (Some(_), ImportState::Stopped) => StopOutcome::Stopped,

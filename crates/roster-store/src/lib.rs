@@ -53,13 +53,13 @@ pub use directory::StoreDirectory;
 pub use error::Error;
 pub use import::chunk::{Chunk, chunk_rows};
 pub use import::file::StoredFile;
-pub use import::results::{ResultError, RowResult, StoredFilter};
-pub use import::state::ResultStatus;
-pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome};
+pub use import::results::{ResultError, RowResult, RowUndo, StoredFilter};
+pub use import::state::{ResultStatus, UndoStatus};
+pub use import::{Import, ImportId, ImportKey, ImportState, NewImport, StopOutcome, Undo};
 pub use plan::{Plan, PlanEntry};
 pub use revert::{CHANGED_SINCE_IMPORT, NOT_RECORDED, TAKEN_SINCE_IMPORT};
 /// The pool behind a store, for the job queue that shares its database.
 pub use roster_queue::Pool;
 pub use store::{DEFAULT_URL, LockSharing, Store};
-pub use undo::{RowUndo, Undo, UndoBatch, UndoChunk, UndoStatus};
+pub use undo::{UndoBatch, UndoChunk};
 pub use users::{BatchCounts, RowInput, User};

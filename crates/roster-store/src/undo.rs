@@ -22,61 +22,6 @@ use crate::import::state::{ChunkState, ImportState};
 use crate::revert::{self, Candidate, CandidateColumns, Reverted};
 use crate::{Error, Import, ImportId, ImportKey, StopOutcome, Store, time};
 
-/// An import's undo, once asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Undo {
-    /// The words of an import's states: `completed_with_errors` when some
-    /// row was not undone.
-    pub state: ImportState,
-    /// Rows to revert: those the import created or updated.
-    pub total: u64,
-    pub undone: u64,
-    pub not_undone: u64,
-    /// Password messages still queued that the undo cancelled.
-    pub cancelled: u64,
-    /// Why the undo failed.
-    pub error: Option<String>,
-    pub asked_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub chunks: u64,
-    pub chunks_done: u64,
-}
-
-impl Undo {
-    /// Rows the undo has taken up.
-    pub fn processed(&self) -> u64 {
-        self.undone + self.not_undone
-    }
-}
-
-/// What an undo did with one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum UndoStatus {
-    Undone,
-    NotUndone,
-}
-
-impl UndoStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UndoStatus::Undone => "undone",
-            UndoStatus::NotUndone => "not_undone",
-        }
-    }
-}
-
-/// A row's undo outcome, as its result shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowUndo {
-    pub status: UndoStatus,
-    /// Why the row was not undone (`docs/errors.md`).
-    pub code: Option<String>,
-    /// Why, or, for a row undone, what could not be (a message sent).
-    pub message: Option<String>,
-}
-
 /// One chunk of an undo: the import's rows from line `first_row` up to,
 /// not including, `end_row`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +53,18 @@ const TO_DO: &str = "r.status IN ($2, $3) AND NOT EXISTS \
     (SELECT 1 FROM row_undos u WHERE u.import_id = r.import_id AND u.row = r.row)";
 
 impl Store {
+    /// Asks what runs for the import to stop: the import itself, or, once
+    /// it has finished, its undo (see [`Store::stop_import`]).
+    pub async fn stop(&self, id: &ImportId) -> Result<StopOutcome, Error> {
+        match self.stop_import(id).await? {
+            StopOutcome::AlreadyFinished(state) => Ok(self
+                .stop_undo(id)
+                .await?
+                .unwrap_or(StopOutcome::AlreadyFinished(state))),
+            outcome => Ok(outcome),
+        }
+    }
+
     /// Asks for the import to be undone: queued, to be run by a worker.
     /// Refused ([`Error::CannotUndo`]) while the import is queued or
     /// running, or once it has been undone; a stopped or failed undo goes
@@ -341,7 +298,7 @@ impl Store {
     /// Asks the import's undo to stop: at once when it is queued; between
     /// batches when it runs (its chunks not taken are marked done and their
     /// jobs dropped, in one transaction).
-    pub(crate) async fn stop_undo(&self, id: &ImportId) -> Result<Option<StopOutcome>, Error> {
+    async fn stop_undo(&self, id: &ImportId) -> Result<Option<StopOutcome>, Error> {
         const STOP: &str = "UPDATE imports SET \
             undo_state = CASE WHEN undo_state = $3 THEN $4 ELSE $5 END, \
             undo_finished_at = CASE WHEN undo_state = $3 THEN $2 ELSE undo_finished_at END \

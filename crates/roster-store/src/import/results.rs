@@ -7,10 +7,11 @@ use serde::Deserialize;
 
 use super::id::ImportKey;
 use super::state::ResultStatus;
+use super::state::UndoStatus;
 use crate::convert::{from_db, to_db};
 use crate::db::query;
 use crate::error::Context;
-use crate::{DeliveryState, DeliveryStatus, Error, RowUndo, Store, UndoStatus};
+use crate::{DeliveryState, DeliveryStatus, Error, Store};
 
 /// What happened to one processed row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,16 @@ pub struct RowResult {
     pub delivery: Option<DeliveryStatus>,
     /// What the import's undo did with the row, once it took it up.
     pub undo: Option<RowUndo>,
+}
+
+/// A row's undo outcome, as its result shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowUndo {
+    pub status: UndoStatus,
+    /// Why the row was not undone (`docs/errors.md`).
+    pub code: Option<String>,
+    /// Why, or, for a row undone, what could not be (a message sent).
+    pub message: Option<String>,
 }
 
 /// One reason a row failed.

@@ -121,6 +121,23 @@ impl From<ResultStatus> for Value<'_> {
     }
 }
 
+/// What an undo did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum UndoStatus {
+    Undone,
+    NotUndone,
+}
+
+impl UndoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UndoStatus::Undone => "undone",
+            UndoStatus::NotUndone => "not_undone",
+        }
+    }
+}
+
 /// Ends the import `$1` at `$2` once all its chunks are done: stopped if a
 /// stop was asked, else completed, with errors if any row was not created.
 const FINISH: &str = "UPDATE imports SET \
