@@ -403,3 +403,38 @@ async fn an_undo_waits_for_its_import_holds_the_account_and_resumes_after_a_stop
         db.remove().await;
     }
 }
+
+/// A row whose result keeps no image of its user (written before imports
+/// kept them) is left as it is, `not_recorded`; the others are undone.
+#[tokio::test]
+async fn a_row_without_an_image_of_its_user_is_not_recorded_and_left_alone() {
+    for db in testing::both("undo_not_recorded").await {
+        let (store, account) = setup(&db).await;
+        let file = format!("{HEADER}Eve,eve@acme.example,,,,,,,\nFay,fay@acme.example,,,,,,,\n");
+        let import = imported(&store, &account, Mode::Create, &file).await;
+        const FORGET: &str = "UPDATE row_results SET after_image = NULL WHERE row = 2";
+        match store.pool() {
+            roster_store::Pool::Sqlite(pool) => sqlx::query(FORGET).execute(pool).await.map(|_| ()),
+            roster_store::Pool::Postgres(pool) => {
+                sqlx::query(FORGET).execute(pool).await.map(|_| ())
+            }
+        }
+        .expect("the image forgotten");
+        let done = undone(&store, &import).await;
+        let outcome = undo_outcome(&store, &done).await;
+        assert!(
+            outcome.starts_with("undo completed_with_errors total 2 undone 1 not undone 1"),
+            "{}: {outcome}",
+            db.kind
+        );
+        assert!(
+            outcome.contains("row 2 created eve@acme.example: not_undone not_recorded"),
+            "{outcome}"
+        );
+        let users = store.users(&account).await.expect("users");
+        assert!(users.iter().any(|u| u.email == "eve@acme.example"));
+        assert!(!users.iter().any(|u| u.email == "fay@acme.example"));
+        store.close().await;
+        db.remove().await;
+    }
+}

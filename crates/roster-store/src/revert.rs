@@ -60,6 +60,8 @@ pub(crate) type CandidateColumns = (
 /// A row the import created or updated a user with.
 pub(crate) struct Candidate {
     row: i64,
+    /// The import created the user (else it updated them).
+    created: bool,
     user: Option<i64>,
     /// The user as the import found them: an update's.
     before: Option<UserState>,
@@ -103,6 +105,7 @@ impl TryFrom<CandidateColumns> for Candidate {
         };
         Ok(Candidate {
             row,
+            created: status == ResultStatus::Created,
             user,
             before: if status == ResultStatus::Updated {
                 image(before)?
@@ -189,7 +192,8 @@ fn decide(
     cx: &Cx<'_>,
 ) -> Result<Revert, NewUndo> {
     let row = candidate.row;
-    let (Some(user), Some(after)) = (candidate.user, candidate.after) else {
+    let recorded = candidate.created || candidate.before.is_some();
+    let (Some(user), Some(after), true) = (candidate.user, candidate.after, recorded) else {
         return Err(left(
             row,
             NOT_RECORDED,
