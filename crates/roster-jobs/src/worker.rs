@@ -211,7 +211,9 @@ pub async fn run_worker(
     let undo_chunks = serve(
         pool,
         name,
-        queue(UNDO_CHUNK_QUEUE, chunks_at_once),
+        // An undo's batch is one transaction at a time: its chunks are
+        // what PostgreSQL writes in parallel, as many as an import's batches.
+        queue(UNDO_CHUNK_QUEUE, chunks_at_once * store.batch_writers()),
         undo_writer,
         when(stopped),
     );

@@ -142,6 +142,44 @@ pub(crate) struct UserUpdate<'a> {
 /// linked)`.
 pub(crate) type PlanRow = (i64, String, Option<i64>, Option<Vec<u8>>, bool);
 
+/// Which rows an undo reads: those of a range of lines (after one, before
+/// another, at most so many), or the plan's linked rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UndoRows {
+    Range { after: i64, end: i64, limit: i64 },
+    Linked,
+}
+
+/// A row result as an undo reads it, with the created user's delivery:
+/// `(row, status, user, email, before, after, delivery state, attempts,
+/// next attempt, settled at)`.
+pub(crate) type UndoRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The rows of the import `$1` that created (`$2`) or updated (`$3`) a user
+/// and that its undo has not taken up, as both databases pick them: after
+/// line `$4`, before line `$5`, at most `$6`; or, with `$4` true, the
+/// plan's linked rows.
+pub(crate) const UNDO_RANGE: &str = "FROM row_results r WHERE r.import_id = $1 \
+    AND r.row > $4 AND r.row < $5 AND r.status IN ($2, $3) AND NOT EXISTS \
+    (SELECT 1 FROM row_undos u WHERE u.import_id = r.import_id AND u.row = r.row) \
+    ORDER BY r.row LIMIT $6";
+pub(crate) const UNDO_LINKED: &str = "FROM row_results r WHERE r.import_id = $1 \
+    AND r.status IN ($2, $3) AND NOT EXISTS \
+    (SELECT 1 FROM row_undos u WHERE u.import_id = r.import_id AND u.row = r.row) \
+    AND EXISTS (SELECT 1 FROM import_plan_rows p WHERE p.import_id = r.import_id \
+    AND p.row = r.row AND p.linked = $4) ORDER BY r.row";
+
 /// What an undo did with a row, as stored: `(row, status, code, message)`.
 pub(crate) type NewUndo = (i64, &'static str, Option<&'static str>, Option<String>);
 
@@ -309,6 +347,13 @@ pub(crate) trait Bulk {
         &mut self,
         users: &[i64],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// The rows of the import an undo takes up next, in file order.
+    fn undo_rows(
+        &mut self,
+        import: i64,
+        which: UndoRows,
+    ) -> impl Future<Output = Result<Vec<UndoRow>, sqlx::Error>> + Send;
 
     /// Keeps what an undo did with rows of the import.
     fn insert_undos(
@@ -523,6 +568,17 @@ impl Bulk for Tx<'_> {
         match self {
             Tx::Sqlite(c) => c.delete_users(users).await,
             Tx::Postgres(c) => c.delete_users(users).await,
+        }
+    }
+
+    async fn undo_rows(
+        &mut self,
+        import: i64,
+        which: UndoRows,
+    ) -> Result<Vec<UndoRow>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(c) => c.undo_rows(import, which).await,
+            Tx::Postgres(c) => c.undo_rows(import, which).await,
         }
     }
 

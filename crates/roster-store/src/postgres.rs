@@ -6,9 +6,10 @@ use sqlx::PgConnection;
 use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
-    Answers, Bulk, Change, KeyUsers, NewResult, NewUndo, NewUser, PlanRow, UserColumns, UserRow,
-    UserUpdate, UsersBy,
+    Answers, Bulk, Change, KeyUsers, NewResult, NewUndo, NewUser, PlanRow, UNDO_LINKED, UNDO_RANGE,
+    UndoRow, UndoRows, UserColumns, UserRow, UserUpdate, UsersBy,
 };
+use crate::import::state::ResultStatus;
 
 // Each lookup probes the index once per key through a LATERAL subquery with
 // LIMIT, which PostgreSQL cannot turn into a join: the plan is the same
@@ -534,6 +535,33 @@ impl Bulk for PgConnection {
             }
         }
         Ok(())
+    }
+
+    async fn undo_rows(
+        &mut self,
+        import: i64,
+        which: UndoRows,
+    ) -> Result<Vec<UndoRow>, sqlx::Error> {
+        let from = match which {
+            UndoRows::Range { .. } => UNDO_RANGE,
+            UndoRows::Linked => UNDO_LINKED,
+        };
+        let sql = format!(
+            "SELECT r.row, r.status, r.user_id, r.email, r.before_image, r.after_image, d.state, \
+             d.attempts, d.next_attempt, d.settled_at FROM (SELECT r.row, r.status, r.user_id, \
+             r.email, r.before_image, r.after_image {from}) r \
+             LEFT JOIN deliveries d ON d.user_id = r.user_id AND r.status = $2 ORDER BY r.row"
+        );
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(import)
+            .bind(ResultStatus::Created.as_str())
+            .bind(ResultStatus::Updated.as_str());
+        match which {
+            UndoRows::Range { after, end, limit } => query.bind(after).bind(end).bind(limit),
+            UndoRows::Linked => query.bind(true),
+        }
+        .fetch_all(&mut *self)
+        .await
     }
 
     async fn insert_undos(&mut self, import: i64, rows: &[NewUndo]) -> Result<(), sqlx::Error> {

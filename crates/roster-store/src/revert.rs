@@ -17,7 +17,7 @@ use roster_template::Column;
 use roster_validate::{E164, Extension, UserState, changes};
 
 use crate::apply::{gone, held};
-use crate::bulk::{Bulk, NewUndo, UserUpdate, UsersBy};
+use crate::bulk::{Bulk, NewUndo, UndoRow, UserUpdate, UsersBy};
 use crate::convert::to_db;
 use crate::db::{Tx, query};
 use crate::error::Context;
@@ -40,22 +40,6 @@ pub(crate) struct Cx<'a> {
     /// The account's locations by key.
     pub(crate) locations: &'a HashMap<String, i64>,
 }
-
-/// A row result as an undo reads it, with the created user's delivery:
-/// `(row, status, user, email, before, after, delivery state, attempts,
-/// next attempt, settled at)`.
-pub(crate) type CandidateColumns = (
-    i64,
-    ResultStatus,
-    Option<i64>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
 
 /// A row the import created or updated a user with.
 pub(crate) struct Candidate {
@@ -83,10 +67,10 @@ enum Delivery {
     },
 }
 
-impl TryFrom<CandidateColumns> for Candidate {
+impl TryFrom<UndoRow> for Candidate {
     type Error = Error;
 
-    fn try_from(c: CandidateColumns) -> Result<Candidate, Error> {
+    fn try_from(c: UndoRow) -> Result<Candidate, Error> {
         let (row, status, user, _email, before, after, state, attempts, next, settled_at) = c;
         let image = |bytes: Option<Vec<u8>>| match bytes {
             Some(bytes) => UserState::read_from(&mut bytes.as_slice())
@@ -105,9 +89,9 @@ impl TryFrom<CandidateColumns> for Candidate {
         };
         Ok(Candidate {
             row,
-            created: status == ResultStatus::Created,
+            created: status == ResultStatus::Created.as_str(),
             user,
-            before: if status == ResultStatus::Updated {
+            before: if status == ResultStatus::Updated.as_str() {
                 image(before)?
             } else {
                 None
@@ -140,7 +124,6 @@ pub(crate) async fn revert(
     cx: &Cx<'_>,
     candidates: Vec<Candidate>,
 ) -> Result<Reverted, Error> {
-    tx.prepare().await.context("starting a batch of the undo")?;
     let ids: Vec<i64> = candidates.iter().filter_map(|c| c.user).collect();
     let mut now: HashMap<i64, UserState> = user_states(tx, UsersBy::Ids(&ids))
         .await

@@ -12,8 +12,9 @@ use roster_queue::DeliverPasswords;
 
 use crate::bulk::{
     Answers, Bulk, Change, KeyUsers, NewResult, NewUndo, NewUser, PlanRow, ROWS_PER_STATEMENT,
-    UserColumns, UserRow, UserUpdate, UsersBy,
+    UNDO_LINKED, UNDO_RANGE, UndoRow, UndoRows, UserColumns, UserRow, UserUpdate, UsersBy,
 };
+use crate::import::state::ResultStatus;
 
 const TAKEN_EMAILS: &str = "SELECT lower(u.email) FROM json_each($2) k \
     CROSS JOIN users u ON u.account_id = $1 AND lower(u.email) = k.value";
@@ -78,6 +79,16 @@ const DELETE_DELIVERIES: &str =
     "DELETE FROM deliveries WHERE user_id IN (SELECT value FROM json_each($1))";
 const DELETE_USERS: &str = "DELETE FROM users WHERE id IN (SELECT value FROM json_each($1))";
 
+// An undo's rows, as one JSON array (the driver hands rows over one at a
+// time between threads: for a batch of results with their images, a third
+// of an undo's time), the images in hex.
+const UNDO_COLUMNS: &str = "SELECT json_group_array(json_array(r.row, r.status, r.user_id, \
+    r.email, hex(r.before_image), hex(r.after_image), d.state, d.attempts, d.next_attempt, \
+    d.settled_at)) FROM (SELECT r.row, r.status, r.user_id, r.email, r.before_image, \
+    r.after_image";
+const UNDO_DELIVERIES: &str =
+    ") r LEFT JOIN deliveries d ON d.user_id = r.user_id AND r.status = $2";
+
 /// Runs a release statement (`RELEASE_EXTENSIONS`, `RELEASE_NUMBERS`) on
 /// the account's `(key, user)` pairs; how many the users had.
 async fn release<T: serde::Serialize + Sync>(
@@ -95,6 +106,18 @@ async fn release<T: serde::Serialize + Sync>(
         .execute(conn)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// The bytes `hex()` wrote; none for an empty text (`hex(NULL)`).
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
 }
 
 fn json<T: serde::Serialize + ?Sized>(list: &T) -> String {
@@ -479,6 +502,60 @@ impl Bulk for SqliteConnection {
             sqlx::query(sql).bind(&list).execute(&mut *self).await?;
         }
         Ok(())
+    }
+
+    async fn undo_rows(
+        &mut self,
+        import: i64,
+        which: UndoRows,
+    ) -> Result<Vec<UndoRow>, sqlx::Error> {
+        let from = match which {
+            UndoRows::Range { .. } => UNDO_RANGE,
+            UndoRows::Linked => UNDO_LINKED,
+        };
+        let sql = format!("{UNDO_COLUMNS} {from}{UNDO_DELIVERIES}");
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(import)
+            .bind(ResultStatus::Created.as_str())
+            .bind(ResultStatus::Updated.as_str());
+        let query = match which {
+            UndoRows::Range { after, end, limit } => query.bind(after).bind(end).bind(limit),
+            UndoRows::Linked => query.bind(true),
+        };
+        let (list,): (String,) = query.fetch_one(&mut *self).await?;
+        type Json = (
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows: Vec<Json> =
+            serde_json::from_str(&list).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let mut rows: Vec<UndoRow> = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.0,
+                    r.1,
+                    r.2,
+                    r.3,
+                    unhex(&r.4),
+                    unhex(&r.5),
+                    r.6,
+                    r.7,
+                    r.8,
+                    r.9,
+                )
+            })
+            .collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        Ok(rows)
     }
 
     async fn insert_undos(&mut self, import: i64, rows: &[NewUndo]) -> Result<(), sqlx::Error> {

@@ -14,12 +14,13 @@ use std::collections::HashMap;
 
 use roster_queue::{UNDO_CHUNK_QUEUE, undo_chunk_key_prefix};
 
+use crate::bulk::{Bulk, UndoRows};
 use crate::convert::{from_db, to_db};
-use crate::db::{Tx, Value, query};
+use crate::db::{Tx, query};
 use crate::error::Context;
 use crate::import::chunk::chunk_rows;
 use crate::import::state::{ChunkState, ImportState};
-use crate::revert::{self, Candidate, CandidateColumns, Reverted};
+use crate::revert::{self, Candidate, Reverted};
 use crate::{Error, Import, ImportId, ImportKey, StopOutcome, Store, time};
 
 /// One chunk of an undo: the import's rows from line `first_row` up to,
@@ -42,15 +43,6 @@ pub struct UndoBatch {
     pub undone: u64,
     pub not_undone: u64,
 }
-
-/// The columns of an undo's candidates, joined with the created users'
-/// deliveries; `$1` is the import.
-const CANDIDATES: &str = "SELECT r.row, r.status, r.user_id, r.email, r.before_image, \
-    r.after_image, d.state, d.attempts, d.next_attempt, d.settled_at FROM row_results r \
-    LEFT JOIN deliveries d ON d.user_id = r.user_id AND r.status = $2";
-/// Rows the import created or updated that the undo has not taken up.
-const TO_DO: &str = "r.status IN ($2, $3) AND NOT EXISTS \
-    (SELECT 1 FROM row_undos u WHERE u.import_id = r.import_id AND u.row = r.row)";
 
 impl Store {
     /// Asks what runs for the import to stop: the import itself, or, once
@@ -147,7 +139,8 @@ impl Store {
     }
 
     /// Splits the undo into chunks of the import's rows (as many rows per
-    /// chunk as the import had), unless it was split already; its chunks.
+    /// chunk as the import had, and at least as many chunks as
+    /// `Store::batch_writers`), unless it was split already; its chunks.
     pub async fn plan_undo_chunks(&self, import: &Import) -> Result<Vec<UndoChunk>, Error> {
         const NTH_ROW: &str =
             "SELECT row FROM row_results WHERE import_id = $1 ORDER BY row LIMIT 1 OFFSET $2";
@@ -159,7 +152,12 @@ impl Store {
         if import.undo.as_ref().is_some_and(|u| u.chunks > 0) {
             return self.undo_chunks(import.key).await;
         }
-        let per_chunk = chunk_rows(import);
+        // As many chunks as batches of an import are written at once, at
+        // least: on PostgreSQL a worker reverts that many chunks at once.
+        let writers = self.batch_writers() as u64;
+        let per_chunk = chunk_rows(import)
+            .min(import.processed.div_ceil(writers))
+            .max(1);
         let count = import.processed.div_ceil(per_chunk).max(1);
         let mut starts = vec![0u64];
         for seq in 1..count {
@@ -383,16 +381,12 @@ impl Store {
         end: u64,
         limit: u32,
     ) -> Result<UndoBatch, Error> {
-        let sql = format!(
-            "{CANDIDATES} WHERE r.import_id = $1 AND r.row > $4 AND r.row < $5 AND {TO_DO} \
-             ORDER BY r.row LIMIT $6"
-        );
-        let range = [
-            Value::from(to_db(after)),
-            Value::from(to_db(end.min(i64::MAX as u64))),
-            Value::from(i64::from(limit)),
-        ];
-        self.revert_rows(import, locations, &sql, range).await
+        let range = UndoRows::Range {
+            after: to_db(after),
+            end: to_db(end),
+            limit: i64::from(limit),
+        };
+        self.revert_rows(import, locations, range).await
     }
 
     /// Reverts the import's linked rows — those that took what another row
@@ -402,34 +396,20 @@ impl Store {
         import: &Import,
         locations: &HashMap<String, i64>,
     ) -> Result<UndoBatch, Error> {
-        let sql = format!(
-            "{CANDIDATES} WHERE r.import_id = $1 AND {TO_DO} AND EXISTS (SELECT 1 FROM \
-             import_plan_rows p WHERE p.import_id = r.import_id AND p.row = r.row AND p.linked = $4) \
-             ORDER BY r.row"
-        );
-        self.revert_rows(import, locations, &sql, [Value::from(true)])
-            .await
+        self.revert_rows(import, locations, UndoRows::Linked).await
     }
 
-    async fn revert_rows<const N: usize>(
+    async fn revert_rows(
         &self,
         import: &Import,
         locations: &HashMap<String, i64>,
-        sql: &str,
-        values: [Value<'static>; N],
+        which: UndoRows,
     ) -> Result<UndoBatch, Error> {
         let _waiting = self.waiting_writer();
         let mut tx = self.db.begin_writing().await.context("starting a batch")?;
-        // Made of the constants above only.
-        let mut select = query(sqlx::AssertSqlSafe(sql.to_string()))
-            .bind(import.key.0)
-            .bind(crate::ResultStatus::Created)
-            .bind(crate::ResultStatus::Updated);
-        for value in values {
-            select = select.bind(value);
-        }
-        let rows: Vec<CandidateColumns> = select
-            .fetch_all(&mut tx)
+        tx.prepare().await.context("starting a batch")?;
+        let rows = tx
+            .undo_rows(import.key.0, which)
             .await
             .context("reading the rows to undo")?;
         let Some(last_row) = rows.last().map(|r| from_db(r.0)) else {
