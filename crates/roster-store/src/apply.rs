@@ -361,8 +361,8 @@ fn result(
         extension: (!extensions.is_empty()).then(|| extensions.join(";")),
         numbers: (!numbers.is_empty()).then(|| numbers.join(";")),
         errors: None,
-        before_image: before.map(UserState::to_bytes),
-        after_image: before.map(|_| user.to_bytes()),
+        before_image: before.map(UserState::to_image),
+        after_image: before.map(|_| user.to_image()),
     }
 }
 

@@ -71,14 +71,14 @@ impl TryFrom<UndoRow> for Candidate {
     type Error = Error;
 
     fn try_from(c: UndoRow) -> Result<Candidate, Error> {
-        let (row, status, user, _email, before, after, state, attempts, next, settled_at) = c;
-        let image = |bytes: Option<Vec<u8>>| match bytes {
-            Some(bytes) => UserState::read_from(&mut bytes.as_slice())
-                .ok()
-                .flatten()
-                .map(Some)
-                .ok_or(Error::Corrupt("a row result's user image")),
-            None => Ok(None),
+        let (row, status, user, email, before, after, state, attempts, next, settled_at) = c;
+        let image = |bytes: Option<Vec<u8>>| match (bytes, user) {
+            (Some(bytes), Some(id)) => {
+                UserState::from_image(&bytes, id, email.as_deref().unwrap_or(""))
+                    .map(Some)
+                    .ok_or(Error::Corrupt("a row result's user image"))
+            }
+            _ => Ok(None),
         };
         let delivery = match state.as_deref() {
             Some("queued") => Delivery::Queued {

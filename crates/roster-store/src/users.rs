@@ -541,7 +541,7 @@ async fn insert_creates(
             numbers: numbers_text(v),
             errors: None,
             before_image: None,
-            after_image: Some(after.to_bytes()),
+            after_image: Some(after.to_image()),
         });
     }
     tx.insert_extensions(account, &extension_rows).await?;

@@ -231,11 +231,94 @@ impl UserState {
         }
     }
 
-    /// The state as [`UserState::write_to`] writes it.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(128);
-        self.write_to(&mut bytes);
-        bytes
+    /// The state as an import keeps it with a row's result, to undo the
+    /// row: compact (lengths and numbers as varints, extensions as their
+    /// digits), without the id and email the result holds beside it.
+    /// [`UserState::from_image`] reads it back.
+    pub fn to_image(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        image_text(&mut out, &self.display_name);
+        let texts = [
+            &self.first_name,
+            &self.last_name,
+            &self.job_title,
+            &self.department,
+            &self.organizational_unit,
+        ];
+        let present = texts
+            .iter()
+            .enumerate()
+            .fold(0u8, |bits, (i, t)| bits | (u8::from(t.is_some()) << i));
+        out.push(present);
+        for text in texts.into_iter().flatten() {
+            image_text(&mut out, text);
+        }
+        out.push(Role::ALL.iter().position(|r| *r == self.role).unwrap_or(0) as u8);
+        image_text(&mut out, &self.location.name);
+        varint(&mut out, self.extensions.len() as u64);
+        for e in &self.extensions {
+            image_text(&mut out, &e.to_string());
+        }
+        varint(&mut out, self.primary.map_or(0, E164::digits));
+        varint(&mut out, self.additional.len() as u64);
+        for n in &self.additional {
+            varint(&mut out, n.digits());
+        }
+        out
+    }
+
+    /// The user of id `id` and address `email` that [`UserState::to_image`]
+    /// wrote; `None` for bytes it did not write.
+    pub fn from_image(bytes: &[u8], id: i64, email: &str) -> Option<UserState> {
+        let mut input = bytes;
+        let display_name = read_image_text(&mut input)?;
+        let present = take(&mut input, 1)?[0];
+        let mut texts: [Option<String>; 5] = Default::default();
+        for (i, text) in texts.iter_mut().enumerate() {
+            if present & (1 << i) != 0 {
+                *text = Some(read_image_text(&mut input)?);
+            }
+        }
+        let [
+            first_name,
+            last_name,
+            job_title,
+            department,
+            organizational_unit,
+        ] = texts;
+        let role = *Role::ALL.get(usize::from(take(&mut input, 1)?[0]))?;
+        let location = Location::parse(&read_image_text(&mut input)?).unwrap_or_else(main_location);
+        let any_length = crate::ExtensionPolicy {
+            min_digits: 1,
+            max_digits: crate::ExtensionPolicy::MAX_DIGITS,
+        };
+        let mut extensions = Vec::new();
+        for _ in 0..read_varint(&mut input)? {
+            extensions.push(Extension::parse(&read_image_text(&mut input)?, any_length).ok()?);
+        }
+        let primary = match read_varint(&mut input)? {
+            0 => None,
+            digits => Some(E164::from_digits(digits).ok()?),
+        };
+        let mut additional = Vec::new();
+        for _ in 0..read_varint(&mut input)? {
+            additional.push(E164::from_digits(read_varint(&mut input)?).ok()?);
+        }
+        input.is_empty().then(|| UserState {
+            id,
+            email: email.to_string(),
+            display_name,
+            first_name,
+            last_name,
+            job_title,
+            department,
+            organizational_unit,
+            role,
+            location,
+            extensions,
+            primary,
+            additional,
+        })
     }
 
     /// Every number the user has, primary first.
@@ -472,6 +555,47 @@ impl Spilled for PlannedRow {
     }
 }
 
+/// `value` in LEB128: seven bits a byte, low first.
+fn varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn read_varint(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = take(input, 1)?[0];
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn image_text(out: &mut Vec<u8>, text: &str) {
+    varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn read_image_text(input: &mut &[u8]) -> Option<String> {
+    let len = usize::try_from(read_varint(input)?).ok()?;
+    String::from_utf8(take(input, len)?.to_vec()).ok()
+}
+
+/// The next `n` bytes of `input`, taken off it.
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if input.len() < n {
+        return None;
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Some(head)
+}
+
 fn write_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&(text.len() as u32).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
@@ -502,5 +626,71 @@ impl PlannedRow {
     /// The next row [`PlannedRow::write_to`] wrote; `None` at the end.
     pub fn read_from(input: &mut dyn Read) -> io::Result<Option<PlannedRow>> {
         <PlannedRow as Spilled>::read(input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExtensionPolicy;
+
+    fn state() -> UserState {
+        let policy = ExtensionPolicy {
+            min_digits: 1,
+            max_digits: ExtensionPolicy::MAX_DIGITS,
+        };
+        UserState {
+            id: 42,
+            email: "ann@acme.example".to_string(),
+            display_name: "Ann Ö".to_string(),
+            first_name: Some("Ann".to_string()),
+            last_name: None,
+            job_title: Some(String::new()),
+            department: None,
+            organizational_unit: Some("R&D".to_string()),
+            role: Role::ALL[1],
+            location: Location::parse("Boston Office").expect("a location"),
+            extensions: vec![
+                Extension::parse("0070", policy).expect("valid"),
+                Extension::parse("123456789012345", policy).expect("valid"),
+            ],
+            primary: Some(E164::parse("+16172000001").expect("valid")),
+            additional: vec![
+                E164::parse("+16172000002").expect("valid"),
+                E164::parse("+16172000003").expect("valid"),
+            ],
+        }
+    }
+
+    #[test]
+    fn an_image_reads_back_as_the_user_and_cut_short_as_nothing() {
+        let user = state();
+        let image = user.to_image();
+        assert_eq!(
+            UserState::from_image(&image, 42, "ann@acme.example"),
+            Some(user.clone())
+        );
+        let mut bare = user.clone();
+        (bare.first_name, bare.job_title, bare.organizational_unit) = (None, None, None);
+        (bare.primary, bare.additional, bare.extensions) = (None, Vec::new(), Vec::new());
+        assert_eq!(
+            UserState::from_image(&bare.to_image(), 42, "ann@acme.example"),
+            Some(bare)
+        );
+        for cut in 0..image.len() {
+            assert_eq!(UserState::from_image(&image[..cut], 42, "x"), None, "{cut}");
+        }
+        let mut longer = image.clone();
+        longer.push(0);
+        assert_eq!(UserState::from_image(&longer, 42, "x"), None);
+        // Smaller than the plan's encoding, which carries the id and email.
+        let mut plan = Vec::new();
+        user.write_to(&mut plan);
+        assert!(
+            image.len() + 40 < plan.len(),
+            "{} against {}",
+            image.len(),
+            plan.len()
+        );
     }
 }
