@@ -10,9 +10,13 @@
 //! Every batch keeps its rows' outcomes in its own transaction, so a chunk
 //! run again, by this worker or another, reverts nothing twice.
 
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
-use roster_store::{ImportId, ImportState, Store, UndoChunk};
+use roster_store::{Import, ImportId, ImportState, Store, UndoChunk};
+use tokio::task::JoinSet;
 use tracing::{info, instrument};
 
 use crate::Error;
@@ -21,7 +25,7 @@ use crate::worker::enqueue_undo;
 
 /// Asks for the import to be undone and queues the job that runs it: the
 /// one path from a request to a queued undo, for the CLI and the server.
-pub async fn queue_undo(store: &Store, id: &ImportId) -> Result<roster_store::Import, Error> {
+pub async fn queue_undo(store: &Store, id: &ImportId) -> Result<Import, Error> {
     let import = store.ask_undo(id).await?;
     enqueue_undo(store, &import).await?;
     Ok(import)
@@ -72,8 +76,9 @@ pub async fn plan_undo(store: &Store, id: &ImportId) -> Result<Option<Vec<UndoCh
 }
 
 /// Reverts the rows of the undo's chunk `seq`, then marks the chunk done,
-/// and the undo too when that was its last chunk. When `stop` is asked,
-/// the chunk ends at its next batch and is not done.
+/// and the undo too when that was its last chunk; on PostgreSQL two parts
+/// of it at once. When `stop` is asked, the chunk ends at its next batch
+/// and is not done.
 #[instrument(skip_all, fields(import_id = %id, chunk = seq))]
 pub async fn run_undo_chunk(
     store: &Store,
@@ -97,25 +102,76 @@ pub async fn run_undo_chunk(
         return Ok(ChunkRun::Done);
     };
     let account = store.existing_account(&import.account_slug).await?;
-    let locations = store.location_ids(&account).await?;
+    let locations = Arc::new(store.location_ids(&account).await?);
+    let import = Arc::new(import);
+    // As many parts of the chunk at once as an import writes batches at
+    // once (two on PostgreSQL): each part one transaction at a time.
+    let parts = store.batch_writers() as u64;
+    let step = chunk
+        .end_row
+        .saturating_sub(chunk.first_row)
+        .div_ceil(parts)
+        .max(1);
+    let mut running = JoinSet::new();
+    for part in 0..parts {
+        let from = chunk.first_row.saturating_add(part * step);
+        if from >= chunk.end_row {
+            break;
+        }
+        let to = from.saturating_add(step).min(chunk.end_row);
+        let (store, import, locations, stop) = (
+            store.clone(),
+            import.clone(),
+            locations.clone(),
+            stop.clone(),
+        );
+        running.spawn(async move {
+            undo_lines(&store, &import, &locations, from..to, config, &stop).await
+        });
+    }
+    let mut outcome = ChunkRun::Done;
+    while let Some(joined) = running.join_next().await {
+        match joined.map_err(|e| Error::Task(e.to_string()))?? {
+            ChunkRun::Done => {}
+            ChunkRun::Left => outcome = ChunkRun::Left,
+        }
+    }
+    if outcome == ChunkRun::Left {
+        info!("chunk left for another run: the worker is stopping");
+        return Ok(ChunkRun::Left);
+    }
+    store.finish_undo_chunk(import.key, seq).await?;
+    info!("chunk undone");
+    Ok(ChunkRun::Done)
+}
+
+/// Reverts the rows of `lines`, a batch per transaction, until they end
+/// or a stop is asked: the undo's (done) or the worker's (left).
+async fn undo_lines(
+    store: &Store,
+    import: &Import,
+    locations: &HashMap<String, i64>,
+    lines: Range<u64>,
+    config: RunConfig,
+    stop: &Stop,
+) -> Result<ChunkRun, Error> {
     let sharing = store.lock_sharing();
     let batch_rows = u32::try_from(config.batch_rows).unwrap_or(u32::MAX).max(1);
     let mut held_since = Instant::now();
-    let mut after = chunk.first_row.saturating_sub(1);
+    let mut after = lines.start.saturating_sub(1);
     loop {
         if stop.asked() {
-            info!("chunk left for another run: the worker is stopping");
             return Ok(ChunkRun::Left);
         }
         if store.undo_state(import.key).await? == Some(ImportState::Stopping) {
             info!("stop noticed");
-            break;
+            return Ok(ChunkRun::Done);
         }
         let batch = store
-            .undo_batch(&import, &locations, after, chunk.end_row, batch_rows)
+            .undo_batch(import, locations, after, lines.end, batch_rows)
             .await?;
         if batch.rows == 0 {
-            break;
+            return Ok(ChunkRun::Done);
         }
         after = batch.last_row;
         if let Some(sharing) = sharing
@@ -125,7 +181,4 @@ pub async fn run_undo_chunk(
             held_since = Instant::now();
         }
     }
-    store.finish_undo_chunk(import.key, seq).await?;
-    info!("chunk undone");
-    Ok(ChunkRun::Done)
 }

@@ -1,8 +1,9 @@
 //! The worker of imports, on roster-queue's `serve`.
 //!
-//! [`run_worker`] serves the queues of imports and of their chunks, and of
-//! undos and theirs (the same two kinds of job: `RunUndo` plans an undo,
-//! `UndoChunk` reverts a chunk of its rows). An
+//! [`run_worker`] serves the queues of imports and of their chunks; an
+//! import's undo travels on the same two queues as the same two kinds of
+//! job, marked `undo` (it plans the undo, it reverts a chunk of its rows).
+//! An
 //! import travels as two kinds of job: `RunImport` plans it (splits it into
 //! chunks) and queues a `RunChunk` per chunk, which any worker may take. A
 //! job carries only ids; the import's state lives in roster's tables. So a
@@ -15,9 +16,9 @@ use std::time::Duration;
 
 use apalis::prelude::BoxDynError;
 use roster_queue::{
-    CHUNK_QUEUE, Handler, IMPORT_QUEUE, MAX_ATTEMPTS, QueueConfig, RunChunk, RunImport, RunUndo,
-    UNDO_CHUNK_QUEUE, UNDO_QUEUE, UndoChunk, chunk_job_key, chunk_job_key_again, import_job_key,
-    serve, turn, undo_chunk_job_key, undo_chunk_job_key_again, undo_job_key,
+    CHUNK_QUEUE, Handler, IMPORT_QUEUE, MAX_ATTEMPTS, QueueConfig, RunChunk, RunImport,
+    chunk_job_key, chunk_job_key_again, import_job_key, serve, turn, undo_chunk_job_key,
+    undo_chunk_job_key_again, undo_job_key,
 };
 use roster_store::{Chunk, Import, ImportId, Pool, Store};
 use tracing::{error, warn};
@@ -54,6 +55,7 @@ impl Default for WorkerConfig {
 pub async fn enqueue(store: &Store, id: &ImportId) -> Result<(), Error> {
     let job = RunImport {
         import_id: id.to_string(),
+        undo: false,
     };
     let what = || format!("import {id}");
     roster_queue::push(
@@ -82,6 +84,7 @@ async fn enqueue_chunk(store: &Store, id: &ImportId, seq: u64, key: String) -> R
     let job = RunChunk {
         import_id: id.to_string(),
         seq,
+        undo: false,
     };
     let what = || format!("chunk {seq} of import {id}");
     roster_queue::push(store.pool(), CHUNK_QUEUE, job, key, turn(seq), what).await?;
@@ -92,14 +95,15 @@ async fn enqueue_chunk(store: &Store, id: &ImportId, seq: u64, key: String) -> R
 /// the same ask twice queues it once.
 pub async fn enqueue_undo(store: &Store, import: &Import) -> Result<(), Error> {
     let asked = import.undo.as_ref().map_or("", |u| u.asked_at.as_str());
-    let job = RunUndo {
+    let job = RunImport {
         import_id: import.id.to_string(),
+        undo: true,
     };
     let id = &import.id;
     let what = || format!("the undo of import {id}");
     roster_queue::push(
         store.pool(),
-        UNDO_QUEUE,
+        IMPORT_QUEUE,
         job,
         undo_job_key(id, asked),
         turn(0),
@@ -116,12 +120,13 @@ async fn enqueue_undo_chunk(
     seq: u64,
     key: String,
 ) -> Result<(), Error> {
-    let job = UndoChunk {
+    let job = RunChunk {
         import_id: id.to_string(),
         seq,
+        undo: true,
     };
     let what = || format!("chunk {seq} of the undo of import {id}");
-    roster_queue::push(store.pool(), UNDO_CHUNK_QUEUE, job, key, turn(seq), what).await?;
+    roster_queue::push(store.pool(), CHUNK_QUEUE, job, key, turn(seq), what).await?;
     Ok(())
 }
 
@@ -160,14 +165,6 @@ pub async fn run_worker(
         let worker = worker.clone();
         Handler::new(move |job, attempt| Box::pin(plan(job, worker.clone(), attempt)))
     };
-    let undo_planner = {
-        let worker = worker.clone();
-        Handler::new(move |job, attempt| Box::pin(plan_undoing(job, worker.clone(), attempt)))
-    };
-    let undo_writer = {
-        let worker = worker.clone();
-        Handler::new(move |job, attempt| Box::pin(undo(job, worker.clone(), attempt)))
-    };
     let writer = Handler::new(move |job, attempt| Box::pin(write(job, worker.clone(), attempt)));
     let queue = |queue, concurrency| QueueConfig {
         queue,
@@ -199,25 +196,9 @@ pub async fn run_worker(
         name,
         queue(CHUNK_QUEUE, chunks_at_once),
         writer,
-        when(stopped.clone()),
-    );
-    let undos = serve(
-        pool,
-        name,
-        queue(UNDO_QUEUE, 1),
-        undo_planner,
-        when(stopped.clone()),
-    );
-    let undo_chunks = serve(
-        pool,
-        name,
-        // An undo's batch is one transaction at a time: its chunks are
-        // what PostgreSQL writes in parallel, as many as an import's batches.
-        queue(UNDO_CHUNK_QUEUE, chunks_at_once * store.batch_writers()),
-        undo_writer,
         when(stopped),
     );
-    tokio::try_join!(imports, chunks, undos, undo_chunks, signal)?;
+    tokio::try_join!(imports, chunks, signal)?;
     Ok(())
 }
 
@@ -231,8 +212,11 @@ struct Worker {
     label: String,
 }
 
-/// Plans an import and queues its chunks.
+/// Plans an import, or its undo, and queues its chunks.
 async fn plan(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+    if job.undo {
+        return plan_undoing(job, worker, attempt).await;
+    }
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
@@ -245,8 +229,11 @@ async fn plan(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxD
     settle(&worker, &id, attempt, planned).await
 }
 
-/// Writes one chunk of an import.
+/// Writes one chunk of an import, or reverts one of its undo.
 async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+    if job.undo {
+        return undo(job, worker, attempt).await;
+    }
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
@@ -279,7 +266,7 @@ async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxD
 }
 
 /// Plans an import's undo and queues its chunks.
-async fn plan_undoing(job: RunUndo, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+async fn plan_undoing(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
@@ -313,7 +300,7 @@ async fn asked_at(store: &Store, id: &ImportId) -> Result<String, Error> {
 }
 
 /// Reverts one chunk of an import's undo.
-async fn undo(job: UndoChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
+async fn undo(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());

@@ -13,14 +13,10 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use serde::{Deserialize, Serialize};
 
-/// The queue imports are planned on.
+/// The queue imports, and their undos, are planned on.
 pub const IMPORT_QUEUE: &str = "roster-imports";
-/// The queue an import's chunks travel on.
+/// The queue an import's chunks, and its undo's, travel on.
 pub const CHUNK_QUEUE: &str = "roster-chunks";
-/// The queue undos are planned on.
-pub const UNDO_QUEUE: &str = "roster-undos";
-/// The queue an undo's chunks travel on.
-pub const UNDO_CHUNK_QUEUE: &str = "roster-undo-chunks";
 /// The queue password jobs travel on.
 pub const PASSWORD_QUEUE: &str = "roster-passwords";
 
@@ -33,30 +29,24 @@ pub const MAX_ATTEMPTS: usize = 5;
 /// to send is not such an error: it is settled on the delivery.
 pub const PASSWORD_JOB_ATTEMPTS: usize = 3;
 
-/// The payload of a job that plans an import.
+/// The payload of a job that plans an import, or its undo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunImport {
     pub import_id: String,
+    /// The job plans the import's undo (its key says so too).
+    #[serde(default)]
+    pub undo: bool,
 }
 
-/// The payload of a job that writes one chunk of an import.
+/// The payload of a job that writes one chunk of an import, or reverts
+/// one chunk of its undo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunChunk {
     pub import_id: String,
     pub seq: u64,
-}
-
-/// The payload of a job that plans an import's undo.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunUndo {
-    pub import_id: String,
-}
-
-/// The payload of a job that reverts one chunk of an import's rows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UndoChunk {
-    pub import_id: String,
-    pub seq: u64,
+    /// The chunk is the undo's.
+    #[serde(default)]
+    pub undo: bool,
 }
 
 /// The payload of a password job: one attempt at one group of an import's

@@ -21,9 +21,9 @@ mod serve;
 pub use error::Error;
 pub use jobs::{
     CHUNK_QUEUE, DeliverPasswords, IMPORT_QUEUE, MAX_ATTEMPTS, PASSWORD_JOB_ATTEMPTS,
-    PASSWORD_QUEUE, RunChunk, RunImport, RunUndo, UNDO_CHUNK_QUEUE, UNDO_QUEUE, UndoChunk,
-    chunk_job_key, chunk_job_key_again, chunk_key_prefix, import_job_key, password_job, turn,
-    undo_chunk_job_key, undo_chunk_job_key_again, undo_chunk_key_prefix, undo_job_key,
+    PASSWORD_QUEUE, RunChunk, RunImport, chunk_job_key, chunk_job_key_again, chunk_key_prefix,
+    import_job_key, password_job, turn, undo_chunk_job_key, undo_chunk_job_key_again,
+    undo_chunk_key_prefix, undo_job_key,
 };
 pub use pool::{Conn, Pool};
 pub use push::{dead_jobs, drop_jobs, push, push_in};

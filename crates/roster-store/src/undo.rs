@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use roster_queue::{UNDO_CHUNK_QUEUE, undo_chunk_key_prefix};
+use roster_queue::{CHUNK_QUEUE, undo_chunk_key_prefix};
 
 use crate::bulk::{Bulk, UndoRows};
 use crate::convert::{from_db, to_db};
@@ -139,8 +139,7 @@ impl Store {
     }
 
     /// Splits the undo into chunks of the import's rows (as many rows per
-    /// chunk as the import had, and at least as many chunks as
-    /// `Store::batch_writers`), unless it was split already; its chunks.
+    /// chunk as the import had), unless it was split already; its chunks.
     pub async fn plan_undo_chunks(&self, import: &Import) -> Result<Vec<UndoChunk>, Error> {
         const NTH_ROW: &str =
             "SELECT row FROM row_results WHERE import_id = $1 ORDER BY row LIMIT 1 OFFSET $2";
@@ -152,12 +151,8 @@ impl Store {
         if import.undo.as_ref().is_some_and(|u| u.chunks > 0) {
             return self.undo_chunks(import.key).await;
         }
-        // As many chunks as batches of an import are written at once, at
-        // least: on PostgreSQL a worker reverts that many chunks at once.
-        let writers = self.batch_writers() as u64;
-        let per_chunk = chunk_rows(import)
-            .min(import.processed.div_ceil(writers))
-            .max(1);
+        const END: &str = "SELECT COALESCE(MAX(row), 0) + 1 FROM row_results WHERE import_id = $1";
+        let per_chunk = chunk_rows(import);
         let count = import.processed.div_ceil(per_chunk).max(1);
         let mut starts = vec![0u64];
         for seq in 1..count {
@@ -172,9 +167,14 @@ impl Store {
                 None => break,
             }
         }
+        let (last,): (i64,) = query(END)
+            .bind(key)
+            .fetch_one(&self.db)
+            .await
+            .context("planning the undo's chunks")?;
         let mut tx = self.db.begin().await.context("starting a transaction")?;
         for (seq, first) in starts.iter().enumerate() {
-            let end = starts.get(seq + 1).copied().unwrap_or(i64::MAX as u64);
+            let end = starts.get(seq + 1).copied().unwrap_or(from_db(last));
             query(INSERT)
                 .bind(key)
                 .bind(seq as i64)
@@ -335,7 +335,7 @@ impl Store {
             .await
             .context("counting the undo's chunks")?;
         let prefix = undo_chunk_key_prefix(id, asked_at.as_deref().unwrap_or(""));
-        roster_queue::drop_jobs(tx.queue(), UNDO_CHUNK_QUEUE, &prefix)
+        roster_queue::drop_jobs(tx.queue(), CHUNK_QUEUE, &prefix)
             .await
             .context("dropping the undo's chunk jobs")?;
         // Planned and no chunk being written: stopped now. Not planned:
