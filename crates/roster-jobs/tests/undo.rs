@@ -7,72 +7,18 @@
 //! Every test runs on SQLite, and on PostgreSQL when
 //! `ROSTER_TEST_POSTGRES_URL` is set (CI sets it).
 
-use expect_test::{Expect, expect};
+#[path = "support/acme.rs"]
+mod acme;
+
+use acme::{HEADER, check, setup, spec, user};
+
+use expect_test::expect;
 use roster_jobs::{
     RunConfig, Submission, Submitted, for_each_result, queue_undo, run_import, run_undo, submit,
 };
-use roster_store::testing::{self, ScratchDatabase};
-use roster_store::{
-    Account, AccountSlug, AccountSpec, Error, Import, ImportState, PasswordDelivery, StopOutcome,
-    Store, UserSpec,
-};
-use roster_validate::{E164, Email, Extension, ExtensionPolicy, Limits, Mode, Role};
-
-fn number(s: &str) -> E164 {
-    E164::parse(s).expect("test numbers are valid")
-}
-
-fn user(name: &str, email: &str, extension: &str, numbers: &[&str]) -> UserSpec {
-    UserSpec {
-        display_name: name.to_string(),
-        email: Email::parse(email).expect("valid"),
-        extension: Some(Extension::parse(extension, ExtensionPolicy::DEFAULT).expect("valid")),
-        numbers: numbers.iter().map(|n| number(n)).collect(),
-        location: None,
-        role: None,
-    }
-}
-
-/// Ann (7001, +16172000001), Bob (7002, +16172000002 and +16172000003),
-/// Cy (7003) and Dot (7004, +16172000004); numbers +16172000010 to 19
-/// parked; a Boston office.
-fn spec() -> AccountSpec {
-    AccountSpec {
-        slug: AccountSlug::parse("acme").expect("valid"),
-        name: "Acme".to_string(),
-        locations: vec!["Boston Office".to_string()],
-        parked_numbers: (10..20)
-            .map(|i| number(&format!("161720000{i:02}")))
-            .collect(),
-        users: vec![
-            user("Ann", "ann@acme.example", "7001", &["+16172000001"]),
-            user(
-                "Bob",
-                "bob@acme.example",
-                "7002",
-                &["+16172000002", "+16172000003"],
-            ),
-            user("Cy", "cy@acme.example", "7003", &[]),
-            user("Dot", "dot@acme.example", "7004", &["+16172000004"]),
-        ],
-        extensions: ExtensionPolicy::DEFAULT,
-        extension_first: 7000,
-        default_role: Role::User,
-    }
-}
-
-async fn setup(db: &ScratchDatabase) -> (Store, Account) {
-    let store = Store::open(&db.url)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e:?}", db.kind));
-    store.load_account(&spec()).await.expect("load the account");
-    let account = store.existing_account(&spec().slug).await.expect("account");
-    (store, account)
-}
-
-const HEADER: &str = "Display Name (Mandatory),Email Address (Mandatory),Job Title (Optional),\
-    Department (Optional),Primary Phone Number (Optional),Additional Phone Numbers (Optional),\
-    Extension (Optional),Voice Location (Optional),Role (Optional)\n";
+use roster_store::testing;
+use roster_store::{Account, Error, Import, ImportState, PasswordDelivery, StopOutcome, Store};
+use roster_validate::{Limits, Mode};
 
 /// Validates `csv` in `mode` and queues it, or says why not.
 async fn submitted(
@@ -174,15 +120,6 @@ async fn undo_outcome(store: &Store, import: &Import) -> String {
     .expect("results task");
     out.push_str(&lines);
     out
-}
-
-/// One snapshot for both databases: what each gave, which must agree.
-fn check(outcomes: &[(String, String)], expect: &Expect) {
-    let (first_kind, first) = &outcomes[0];
-    for (kind, outcome) in &outcomes[1..] {
-        assert_eq!(outcome, first, "{kind} against {first_kind}");
-    }
-    expect.assert_eq(first);
 }
 
 /// A create import of new users — extensions given and assigned, numbers,
