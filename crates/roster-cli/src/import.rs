@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use roster_jobs::{Submission, Submitted, WorkerConfig, run_worker, submit, write_failed_rows};
+use roster_jobs::{Submission, Submitted, WorkerConfig, submit, write_failed_rows};
 use roster_mail::{DeliveryConfig, run_password_worker};
 use roster_store::{AccountSlug, Import, ImportState, Store};
 use roster_validate::Limits;
@@ -87,18 +87,13 @@ pub(crate) async fn run(db: &str, args: ImportArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
 
-    let (stop_worker, stopped) = watch::channel(false);
-    let worker = tokio::spawn(run_worker(
-        store.clone(),
-        "roster-import",
-        WorkerConfig::default(),
-        worker::when(stopped),
-    ));
     let started = Instant::now();
-    let finished = follow(&store, &import, args.format).await;
-    // The worker lets work in hand reach a batch boundary.
-    worker::stop_within_grace(stop_worker, worker).await;
-    let finished = finished?;
+    let finished = worker::beside(
+        &store,
+        "roster-import",
+        follow(&store, &import, args.format),
+    )
+    .await?;
     if args.format == Format::Text {
         println!("{}", rows_line(&finished, started.elapsed()));
     }

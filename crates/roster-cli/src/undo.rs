@@ -7,9 +7,8 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use roster_jobs::{WorkerConfig, queue_undo, run_worker};
+use roster_jobs::queue_undo;
 use roster_store::{Import, ImportState, Store, Undo};
-use tokio::sync::watch;
 
 use crate::Outcome;
 use crate::args::{Format, UndoArgs};
@@ -49,17 +48,9 @@ pub(crate) async fn run(db: &str, args: UndoArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Done);
     }
-    let (stop_worker, stopped) = watch::channel(false);
-    let worker = tokio::spawn(run_worker(
-        store.clone(),
-        "roster-undo",
-        WorkerConfig::default(),
-        worker::when(stopped),
-    ));
     let started = Instant::now();
-    let finished = follow(&store, &asked, args.format).await;
-    worker::stop_within_grace(stop_worker, worker).await;
-    let finished = finished?;
+    let finished =
+        worker::beside(&store, "roster-undo", follow(&store, &asked, args.format)).await?;
     store.close().await;
     let undo = finished
         .undo

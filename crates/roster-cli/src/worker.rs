@@ -108,6 +108,26 @@ pub(crate) async fn stop_within_grace<T>(stop: watch::Sender<bool>, mut task: Jo
     }
 }
 
+/// Runs `work` with a worker of imports (and of their undos) in this
+/// process beside it, named `name`; once `work` ends, the worker lets the
+/// work in hand reach a batch boundary (see [`stop_within_grace`]).
+pub(crate) async fn beside<T>(
+    store: &Store,
+    name: &'static str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(run_worker(
+        store.clone(),
+        name,
+        WorkerConfig::default(),
+        when(stopped),
+    ));
+    let done = work.await;
+    stop_within_grace(stop, worker).await;
+    done
+}
+
 /// Completes once `stopped` turns true (or its sender is gone): one stop
 /// signal shared by the workers of a process.
 pub(crate) async fn when(mut stopped: watch::Receiver<bool>) {

@@ -214,69 +214,53 @@ struct Worker {
 
 /// Plans an import, or its undo, and queues its chunks.
 async fn plan(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
-    if job.undo {
-        return plan_undoing(job, worker, attempt).await;
-    }
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
     };
-    let planned = match plan_import(&worker.store, &id).await {
-        Ok(Some(chunks)) => enqueue_chunks(&worker.store, &id, &chunks).await,
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+    let store = &worker.store;
+    let planned = if job.undo {
+        match plan_undo(store, &id).await {
+            Ok(Some(chunks)) => enqueue_undo_chunks(store, &id, &chunks).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
+    } else {
+        match plan_import(store, &id).await {
+            Ok(Some(chunks)) => enqueue_chunks(store, &id, &chunks).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
     };
-    settle(&worker, &id, attempt, planned).await
+    settle(&worker, &id, job.undo, attempt, planned).await
 }
 
-/// Writes one chunk of an import, or reverts one of its undo.
+/// Writes one chunk of an import, or reverts one chunk of its undo.
 async fn write(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
-    if job.undo {
-        return undo(job, worker, attempt).await;
-    }
     let Some(id) = ImportId::parse(&job.import_id) else {
         error!(import_id = %job.import_id, "job names no valid import; dropped");
         return Ok(());
     };
-    let run = &worker.run;
-    let written = match run_chunk(
-        &worker.store,
-        &id,
-        job.seq,
-        &worker.label,
-        *run,
-        &worker.stop,
-    )
-    .await
-    {
+    let (store, run, seq) = (&worker.store, worker.run, job.seq);
+    let ran = if job.undo {
+        run_undo_chunk(store, &id, seq, &worker.label, run, &worker.stop).await
+    } else {
+        run_chunk(store, &id, seq, &worker.label, run, &worker.stop).await
+    };
+    let written = match ran {
         Ok(ChunkRun::Done) => Ok(()),
         // The worker is stopping: the rest of the chunk is another job's.
-        Ok(ChunkRun::Left) => {
-            enqueue_chunk(
-                &worker.store,
-                &id,
-                job.seq,
-                chunk_job_key_again(&id, job.seq),
-            )
-            .await
-        }
+        Ok(ChunkRun::Left) if job.undo => match asked_at(store, &id).await {
+            Ok(asked) => {
+                let key = undo_chunk_job_key_again(&id, &asked, seq);
+                enqueue_undo_chunk(store, &id, seq, key).await
+            }
+            Err(e) => Err(e),
+        },
+        Ok(ChunkRun::Left) => enqueue_chunk(store, &id, seq, chunk_job_key_again(&id, seq)).await,
         Err(e) => Err(e),
     };
-    settle(&worker, &id, attempt, written).await
-}
-
-/// Plans an import's undo and queues its chunks.
-async fn plan_undoing(job: RunImport, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
-    let Some(id) = ImportId::parse(&job.import_id) else {
-        error!(import_id = %job.import_id, "job names no valid import; dropped");
-        return Ok(());
-    };
-    let planned = match plan_undo(&worker.store, &id).await {
-        Ok(Some(chunks)) => enqueue_undo_chunks(&worker.store, &id, &chunks).await,
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
-    };
-    settle_undo(&worker, &id, attempt, planned).await
+    settle(&worker, &id, job.undo, attempt, written).await
 }
 
 /// Queues the jobs of these chunks of the import's undo, once each.
@@ -299,71 +283,36 @@ async fn asked_at(store: &Store, id: &ImportId) -> Result<String, Error> {
     Ok(import.undo.map(|u| u.asked_at).unwrap_or_default())
 }
 
-/// Reverts one chunk of an import's undo.
-async fn undo(job: RunChunk, worker: Worker, attempt: usize) -> Result<(), BoxDynError> {
-    let Some(id) = ImportId::parse(&job.import_id) else {
-        error!(import_id = %job.import_id, "job names no valid import; dropped");
-        return Ok(());
-    };
-    let run = &worker.run;
-    let store = &worker.store;
-    let undone = match run_undo_chunk(store, &id, job.seq, &worker.label, *run, &worker.stop).await
-    {
-        Ok(ChunkRun::Done) => Ok(()),
-        // The worker is stopping: the rest of the chunk is another job's.
-        Ok(ChunkRun::Left) => match asked_at(store, &id).await {
-            Ok(asked) => {
-                let key = undo_chunk_job_key_again(&id, &asked, job.seq);
-                enqueue_undo_chunk(store, &id, job.seq, key).await
-            }
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    settle_undo(&worker, &id, attempt, undone).await
-}
-
-/// An undo job's end: an error is tried again, and fails the undo on the
-/// last attempt (it may be asked again).
-async fn settle_undo(
-    worker: &Worker,
-    id: &ImportId,
-    attempt: usize,
-    outcome: Result<(), Error>,
-) -> Result<(), BoxDynError> {
-    let Err(e) = outcome else {
-        return Ok(());
-    };
-    warn!(import_id = %id, attempt, error = %e, "undo job failed");
-    if attempt >= MAX_ATTEMPTS
-        && let Ok(import) = worker.store.existing_import(id).await
-    {
-        let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
-        if let Err(e) = worker.store.fail_undo(import.key, &why).await {
-            error!(import_id = %id, error = %e, "the undo could not be marked failed");
-        }
-    }
-    Err(Box::new(e))
-}
-
 /// A job's end: a refused file ends it (the import is failed already);
-/// another error is tried again, and fails the import on the last attempt.
+/// another error is tried again, and on the last attempt fails the import,
+/// or its undo when the job is the undo's (which may then be asked again).
 async fn settle(
     worker: &Worker,
     id: &ImportId,
+    undo: bool,
     attempt: usize,
     outcome: Result<(), Error>,
 ) -> Result<(), BoxDynError> {
     match outcome {
         Ok(()) | Err(Error::FileRefused(_)) => Ok(()),
         Err(e) => {
-            warn!(import_id = %id, attempt, error = %e, "import job failed");
+            let what = if undo { "the undo" } else { "the import" };
+            if undo {
+                warn!(import_id = %id, attempt, error = %e, "undo job failed");
+            } else {
+                warn!(import_id = %id, attempt, error = %e, "import job failed");
+            }
             if attempt >= MAX_ATTEMPTS
                 && let Ok(import) = worker.store.existing_import(id).await
             {
                 let why = format!("gave up after {MAX_ATTEMPTS} attempts: {e}");
-                if let Err(e) = worker.store.fail_import(import.key, &why).await {
-                    error!(import_id = %id, error = %e, "the import could not be marked failed");
+                let failed = if undo {
+                    worker.store.fail_undo(import.key, &why).await
+                } else {
+                    worker.store.fail_import(import.key, &why).await
+                };
+                if let Err(e) = failed {
+                    error!(import_id = %id, error = %e, "{what} could not be marked failed");
                 }
             }
             Err(Box::new(e))
